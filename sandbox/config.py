@@ -1,0 +1,63 @@
+"""Settings of one sandbox org.
+
+Every number the Notification Service documents is a setting here, so tests can shrink a 24 h
+channel lifetime or a 30 s heartbeat to something a test can wait for, while the defaults stay
+those of the real service (shared/genesys-api.md section 4.8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_PKCE_CLIENT_ID = "sandbox-desktop"
+DEFAULT_CONFIDENTIAL_CLIENT_ID = "sandbox-client"
+DEFAULT_CONFIDENTIAL_CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - a published demo credential
+
+
+@dataclass(slots=True)
+class SandboxConfig:
+    """Everything that shapes a sandbox org: size, seed, timings and limits."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    users: int = 200
+    queues: int = 20
+    seed: int = 1
+    heartbeat_s: float = 30.0
+    speed: float = 1.0
+    simulate: bool = True
+    tick_s: float = 0.25
+
+    # OAuth
+    pkce_client_id: str = DEFAULT_PKCE_CLIENT_ID
+    client_id: str = DEFAULT_CONFIDENTIAL_CLIENT_ID
+    client_secret: str = DEFAULT_CONFIDENTIAL_CLIENT_SECRET
+    token_ttl_s: float = 86_400.0
+    code_ttl_s: float = 60.0
+    pkce_refresh_tokens: bool = False
+    # Exact redirect URIs registered on the PKCE client. Empty means: any loopback
+    # http://127.0.0.1:<port>/... or http://localhost:<port>/... (handy for tests with port 0).
+    redirect_uris: list[str] = field(default_factory=list)
+    login_user: str | None = None  # id, email or name of the user the authorize page signs in
+
+    # Notification Service limits (genesys-api.md 4.8)
+    channel_ttl_s: float = 86_400.0
+    max_channels: int = 20
+    max_topics: int = 1000
+    max_combined_topic_len: int = 200
+    observation_min_interval_s: float = 1.0
+    socket_closing_grace_s: float = 60.0
+    max_socket_queue: int = 50_000
+
+    # REST limits (genesys-api.md 3.7, 6.2, 6.4, 6.7)
+    user_rate_per_min: int = 3000
+    client_rate_per_min: int = 300
+    max_users_page_size: int = 500
+    max_user_ids: int = 100
+    max_presence_bulk_ids: int = 50
+    max_members_page_size: int = 100
+    max_queues_page_size: int = 500
+
+    def sim_seconds(self, real_s: float) -> float:
+        """Simulated seconds that pass in ``real_s`` wall seconds at this speed."""
+        return real_s * self.speed

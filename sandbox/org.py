@@ -1,0 +1,417 @@
+"""The state of one simulated Genesys Cloud organisation.
+
+The org is the single source of truth of the sandbox: REST answers are read from it, streaming
+events are emitted by its mutators, and ``/sandbox/truth`` dumps it. Mutators never talk to the
+network; they call the two hooks a server plugs in (``emit`` for a topic event and ``queue_changed``
+for the rate-limited analytics topics).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sandbox import shapes
+from sandbox.catalog import AGENT_PERMISSIONS, SUPERVISOR_PERMISSIONS, SYSTEM_PRESENCES
+
+logger = logging.getLogger(__name__)
+
+JsonDict = dict[str, Any]
+EmitFn = Callable[[str, JsonDict], None]
+QueueChangedFn = Callable[[str], None]
+
+# Custom org presences (type "User"), each under a system presence. The deactivated one must not
+# show up when a client asks for ``deactivated=false``.
+CUSTOM_PRESENCES: tuple[tuple[str, dict[str, str], bool], ...] = (
+    ("MEAL", {"en_US": "Lunch", "de": "Mittagessen"}, False),
+    ("MEETING", {"en_US": "Team Huddle"}, False),
+    ("TRAINING", {"en_US": "Coaching"}, False),
+    ("BREAK", {"en_US": "Smoke Break"}, True),
+)
+
+ROUTING_STATUSES = ("OFF_QUEUE", "IDLE", "INTERACTING", "NOT_RESPONDING", "COMMUNICATING")
+
+FIRST_NAMES = (
+    "Dana Alex Sam Robin Kim Jordan Taylor Morgan Casey Jamie Avery Riley Quinn Drew Sky Noor "
+    "Lena Jonas Mia Felix Ines Omar Yuki Priya Mateo Elif Tariq Hana Lars Zoe Ravi Sofia Emil Ana"
+).split()
+LAST_NAMES = (
+    "Agent Berger Chen Dubois Evans Fischer Garcia Hansen Ito Jansen Kowalski Lopez Meyer Nakamura "
+    "Okafor Petrov Quint Rossi Schmidt Tanaka Ueda Varga Weber Xu Yilmaz Zimmer"
+).split()
+QUEUE_TOPICS = (
+    "Sales Support Billing Retention Technical Claims Bookings VIP Returns Onboarding "
+    "Collections Escalations Partners Warranty Loyalty"
+).split()
+QUEUE_LANGS = ("EN", "DE", "FR", "ES", "NL", "IT")
+
+Role = Literal["agent", "supervisor"]
+ConvState = Literal["waiting", "alerting", "connected", "acw", "ended"]
+
+
+@dataclass(slots=True)
+class PresenceDefinition:
+    """An org presence: a system one or a custom one under a system presence."""
+
+    id: str
+    system: str  # upper-snake key, e.g. ON_QUEUE
+    labels: dict[str, str]
+    type: Literal["System", "User"]
+    deactivated: bool = False
+    created: float = 0.0
+
+
+@dataclass(slots=True)
+class User:
+    """A person in the org and their live state."""
+
+    id: str
+    name: str
+    email: str
+    role: Role
+    permissions: frozenset[str]
+    presence_id: str
+    presence_message: str
+    presence_modified: float
+    routing_status: str
+    routing_start: float
+    ooo_active: bool = False
+    ooo_modified: float = 0.0
+    active_queues_changed: float = 0.0
+    calls_active: int = 0
+    calls_acw: int = 0
+    conversation_id: str | None = None  # the ACD conversation the agent is on, if any
+    busy_until: float = 0.0  # when a non-interaction state (break, not responding...) may end
+
+
+@dataclass(slots=True)
+class Member:
+    """A user's membership of a queue."""
+
+    user_id: str
+    joined: bool
+    ring_number: int = 1
+
+
+@dataclass(slots=True)
+class Queue:
+    """A routing queue with its members."""
+
+    id: str
+    name: str
+    description: str
+    members: dict[str, Member] = field(default_factory=dict)
+    created: float = 0.0
+
+
+@dataclass(slots=True)
+class Participant:
+    """One leg of a conversation (customer, acd or agent)."""
+
+    id: str
+    purpose: str
+    state: str
+    start: float
+    connected: float | None = None
+    end: float | None = None
+    user_id: str | None = None
+    queue_id: str | None = None
+    disconnect_type: str | None = None
+    wrapup_required: bool = False
+    start_acw: float | None = None
+    end_acw: float | None = None
+
+
+@dataclass(slots=True)
+class Conversation:
+    """An inbound ACD call moving through a queue."""
+
+    id: str
+    queue_id: str
+    ani: str
+    dnis: str
+    customer_name: str
+    created: float
+    participants: list[Participant]
+    state: ConvState = "waiting"
+    agent_id: str | None = None
+    offered_at: float = 0.0
+    patience_until: float = 0.0
+    talk_until: float = 0.0
+    acw_until: float = 0.0
+    will_answer: bool = True
+    answer_at: float = 0.0
+    priority: int = 0
+
+
+class Org:
+    """A seeded organisation: users, queues, presence definitions and live conversations."""
+
+    def __init__(self, *, users: int, queues: int, seed: int, clock: Callable[[], float]) -> None:
+        self.rng = random.Random(seed)
+        self.clock = clock
+        self.id = self.new_id()
+        self.name = "Sandbox Contact Centre"
+        self.division_id = self.new_id()
+        self.presences: dict[str, PresenceDefinition] = {}
+        self.users: dict[str, User] = {}
+        self.queues: dict[str, Queue] = {}
+        self.conversations: dict[str, Conversation] = {}
+        self.emit: EmitFn = _no_emit
+        self.queue_changed: QueueChangedFn = _no_queue_changed
+        self._build_presences()
+        self._build_users(users)
+        self._build_queues(queues)
+
+    # ----------------------------------------------------------------- construction
+    def new_id(self) -> str:
+        """A reproducible UUID4 from the org's seeded generator."""
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def _build_presences(self) -> None:
+        now = self.clock()
+        for key, label, _ in SYSTEM_PRESENCES:
+            pid = self.new_id()  # random per seed: clients must never hard-code presence ids
+            self.presences[pid] = PresenceDefinition(
+                pid, key, {"en_US": label}, "System", False, now
+            )
+        for key, labels, deactivated in CUSTOM_PRESENCES:
+            pid = self.new_id()
+            self.presences[pid] = PresenceDefinition(pid, key, labels, "User", deactivated, now)
+
+    def system_presence_id(self, key: str) -> str:
+        """The id of the System definition for an upper-snake system presence key."""
+        for definition in self.presences.values():
+            if definition.type == "System" and definition.system == key:
+                return definition.id
+        raise KeyError(key)
+
+    def custom_presence_ids(self, key: str) -> list[str]:
+        """Active custom definitions under a system presence."""
+        return [
+            d.id
+            for d in self.presences.values()
+            if d.type == "User" and d.system == key and not d.deactivated
+        ]
+
+    def _build_users(self, count: int) -> None:
+        now = self.clock()
+        used: set[str] = set()
+        for index in range(count):
+            first = self.rng.choice(FIRST_NAMES)
+            last = self.rng.choice(LAST_NAMES)
+            name = f"{first} {last}"
+            suffix = 2
+            while name in used:
+                name = f"{first} {last} {suffix}"
+                suffix += 1
+            used.add(name)
+            role: Role = "supervisor" if index % 25 == 0 else "agent"
+            if index == 0:
+                name = "Sam Supervisor"
+            email = name.lower().replace(" ", ".") + "@sandbox.example"
+            roll = self.rng.random()
+            if role == "supervisor":
+                key = "AVAILABLE"
+            elif roll < 0.6:
+                key = "ON_QUEUE"
+            elif roll < 0.7:
+                key = "AVAILABLE"
+            elif roll < 0.8:
+                key = self.rng.choice(("BREAK", "MEAL", "MEETING", "TRAINING", "AWAY", "BUSY"))
+            else:
+                key = "OFFLINE"
+            presence_id = self._pick_definition(key)
+            since = now - self.rng.uniform(30, 3600)
+            routing = "IDLE" if key == "ON_QUEUE" else "OFF_QUEUE"
+            user = User(
+                id=self.new_id(),
+                name=name,
+                email=email,
+                role=role,
+                permissions=SUPERVISOR_PERMISSIONS if role == "supervisor" else AGENT_PERMISSIONS,
+                presence_id=presence_id,
+                presence_message="",
+                presence_modified=since,
+                routing_status=routing,
+                routing_start=since,
+                ooo_modified=now - self.rng.uniform(86_400, 86_400 * 200),
+                active_queues_changed=now - self.rng.uniform(3600, 86_400 * 3),
+            )
+            self.users[user.id] = user
+
+    def _pick_definition(self, key: str) -> str:
+        custom = self.custom_presence_ids(key)
+        if custom and self.rng.random() < 0.5:
+            return self.rng.choice(custom)
+        return self.system_presence_id(key)
+
+    def _build_queues(self, count: int) -> None:
+        now = self.clock()
+        names: list[str] = []
+        for index in range(count):
+            topic = QUEUE_TOPICS[index % len(QUEUE_TOPICS)]
+            lang = QUEUE_LANGS[(index // len(QUEUE_TOPICS)) % len(QUEUE_LANGS)]
+            rnd = index // (len(QUEUE_TOPICS) * len(QUEUE_LANGS))
+            names.append(f"{topic} {lang}" + (f" {rnd + 1}" if rnd else ""))
+        for name in names:
+            queue = Queue(self.new_id(), name, f"Inbound {name} calls", created=now)
+            self.queues[queue.id] = queue
+        queue_ids = list(self.queues)
+        if not queue_ids:
+            return
+        for index, user in enumerate(self.users.values()):
+            if user.role == "supervisor":
+                picks = self.rng.sample(queue_ids, k=min(3, len(queue_ids)))
+                joined = False
+            else:
+                picks = self.rng.sample(queue_ids, k=min(self.rng.randint(1, 4), len(queue_ids)))
+                joined = True
+            for ring, qid in enumerate(picks, start=1):
+                is_joined = joined and (index % 11 != 5)
+                self.queues[qid].members[user.id] = Member(user.id, is_joined, ring)
+
+    # ----------------------------------------------------------------- reading
+    def presence_key(self, user: User) -> str:
+        """The upper-snake system presence of a user."""
+        return self.presences[user.presence_id].system
+
+    def queues_of(self, user_id: str) -> list[Queue]:
+        """Queues the user is a member of."""
+        return [q for q in self.queues.values() if user_id in q.members]
+
+    def active_queue_ids(self, user_id: str) -> list[str]:
+        """Queues the user is joined to (the activity topic's ``activeQueueIds``)."""
+        return [q.id for q in self.queues.values() if (m := q.members.get(user_id)) and m.joined]
+
+    def find_user(self, ref: str) -> User | None:
+        """A user by id, e-mail or exact name (case-insensitive)."""
+        if ref in self.users:
+            return self.users[ref]
+        lowered = ref.lower()
+        for user in self.users.values():
+            if lowered in (user.email.lower(), user.name.lower()):
+                return user
+        return None
+
+    def queue_counts(self, queue_id: str) -> dict[str, int]:
+        """Live conversation and agent counts of a queue (what analytics observes)."""
+        counts = {"waiting": 0, "alerting": 0, "interacting": 0}
+        for conv in self.conversations.values():
+            if conv.queue_id != queue_id:
+                continue
+            if conv.state == "waiting":
+                counts["waiting"] += 1
+            elif conv.state == "alerting":
+                counts["alerting"] += 1
+            elif conv.state == "connected":
+                counts["interacting"] += 1
+        return counts
+
+    def truth(self) -> JsonDict:
+        """The ground truth a client's store must converge to (``GET /sandbox/truth``)."""
+        return {
+            "users": {
+                u.id: {
+                    "presence": self.presence_key(u),
+                    "presenceDefinitionId": u.presence_id,
+                    "routingStatus": u.routing_status,
+                }
+                for u in self.users.values()
+            },
+            "queues": {
+                qid: {
+                    "waiting": (c := self.queue_counts(qid))["waiting"],
+                    "interacting": c["interacting"],
+                }
+                for qid in self.queues
+            },
+        }
+
+    # ----------------------------------------------------------------- mutators (emit events)
+    def set_presence(self, user: User, presence_id: str, message: str | None = None) -> None:
+        """Change a user's presence; going on or off queue moves the routing status with it."""
+        now = self.clock()
+        old_key = self.presence_key(user)
+        user.presence_id = presence_id
+        if message is not None:
+            user.presence_message = message
+        user.presence_modified = now
+        new_key = self.presence_key(user)
+        self.emit(f"v2.users.{user.id}.presence", shapes.presence_event(self, user))
+        self.emit(f"v2.users.{user.id}.activity", shapes.activity_event(self, user, presence=True))
+        if new_key == "ON_QUEUE" and old_key != "ON_QUEUE":
+            self.set_routing(user, "IDLE")
+        elif new_key != "ON_QUEUE" and user.routing_status != "OFF_QUEUE":
+            self.set_routing(user, "OFF_QUEUE")
+        self._queues_of_user_changed(user.id)
+
+    def set_routing(self, user: User, status: str) -> None:
+        """Change a user's routing status."""
+        if status == user.routing_status:
+            return
+        user.routing_status = status
+        user.routing_start = self.clock()
+        self.emit(f"v2.users.{user.id}.routingStatus", shapes.routing_event(user))
+        self.emit(f"v2.users.{user.id}.activity", shapes.activity_event(self, user, routing=True))
+        self._queues_of_user_changed(user.id)
+
+    def set_out_of_office(self, user: User, active: bool) -> None:
+        """Switch a user's out-of-office flag."""
+        user.ooo_active = active
+        user.ooo_modified = self.clock()
+        self.emit(f"v2.users.{user.id}.outofoffice", shapes.out_of_office_event(self, user))
+        self.emit(f"v2.users.{user.id}.activity", shapes.activity_event(self, user, ooo=True))
+
+    def set_membership(self, queue: Queue, user: User, *, member: bool, joined: bool) -> None:
+        """Add, remove, join or unjoin a user on a queue."""
+        existing = queue.members.get(user.id)
+        if member:
+            if existing and existing.joined == joined:
+                return
+            queue.members[user.id] = Member(
+                user.id, joined, existing.ring_number if existing else 1
+            )
+        else:
+            if existing is None:
+                return
+            del queue.members[user.id]
+            joined = False
+        user.active_queues_changed = self.clock()
+        self.emit(
+            f"v2.routing.queues.{queue.id}.users",
+            {"id": user.id, "user": {"id": user.id}, "queueId": queue.id, "joined": joined},
+        )
+        self.emit(f"v2.users.{user.id}.activity", shapes.activity_event(self, user, queues=True))
+        self.queue_changed(queue.id)
+
+    def set_call_counts(self, user: User, active: int, acw: int) -> None:
+        """Update the contact-centre call counts of the conversation summary."""
+        if (user.calls_active, user.calls_acw) == (active, acw):
+            return
+        user.calls_active, user.calls_acw = active, acw
+        self.emit(f"v2.users.{user.id}.conversationsummary", shapes.conversation_summary(user))
+
+    def conversation_changed(self, conv: Conversation) -> None:
+        """Publish a conversation on its queue's generic and call topics."""
+        base = f"v2.routing.queues.{conv.queue_id}.conversations"
+        self.emit(base, shapes.queue_conversation_generic(self, conv))
+        self.emit(f"{base}.calls", shapes.queue_conversation_calls(self, conv))
+        self.queue_changed(conv.queue_id)
+
+    def _queues_of_user_changed(self, user_id: str) -> None:
+        for queue in self.queues.values():
+            if user_id in queue.members:
+                self.queue_changed(queue.id)
+
+
+def _no_emit(topic: str, body: JsonDict) -> None:
+    """Default hook before a server is attached: events go nowhere."""
+
+
+def _no_queue_changed(queue_id: str) -> None:
+    """Default hook before a server is attached."""

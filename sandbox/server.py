@@ -1,0 +1,234 @@
+"""The sandbox org as one aiohttp server: OAuth, REST, the streaming socket and the control API.
+
+One base URL serves everything, the way the official SDK treats a host without ``api.``:
+``/oauth/*``, ``/api/v2/*``, and ``connectUri`` = ``ws://HOST:PORT/channels/<id>``. It runs in
+any asyncio loop (plain asyncio in tests, qasync in the app's demo mode) through
+:meth:`Sandbox.start` / :meth:`Sandbox.stop`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from sandbox.auth import AuthServer, Token
+from sandbox.config import SandboxConfig
+from sandbox.control import ControlApi
+from sandbox.errors import CORRELATION_HEADER, ApiError, correlation_id, error_response
+from sandbox.notifications import StreamingHub
+from sandbox.org import Org
+from sandbox.rest import RestApi
+from sandbox.simulation import Simulation
+
+logger = logging.getLogger(__name__)
+
+ApiHandler = Callable[[web.Request, Token], Awaitable[web.StreamResponse]]
+
+
+@dataclass(slots=True)
+class Faults:
+    """REST faults armed through the control API, consumed by the next calls."""
+
+    rate_limit_next: int = 0
+    retry_after_s: int = 1
+    fail_next: int = 0
+    fail_status: int = 503
+
+
+class Sandbox:
+    """A simulated Genesys Cloud org on loopback."""
+
+    def __init__(
+        self, config: SandboxConfig | None = None, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.config = config or SandboxConfig()
+        self.org = Org(
+            users=self.config.users, queues=self.config.queues, seed=self.config.seed, clock=clock
+        )
+        self.auth = AuthServer(self.config, self.org)
+        self.hub = StreamingHub(self.config, self.org, self.auth)
+        self.rest = RestApi(self.config, self.org)
+        self.simulation = Simulation(self.org, seed=self.config.seed, speed=self.config.speed)
+        self.control = ControlApi(self)
+        self.faults = Faults()
+        self.paused = not self.config.simulate
+        self.rest_calls = 0
+        self._runner: web.AppRunner | None = None
+        self._sim_task: asyncio.Task[None] | None = None
+        self.base_url = ""
+
+    # ------------------------------------------------------------------ life cycle
+    async def start(self) -> str:
+        """Listen on the configured host/port; returns the base URL."""
+        if self._runner is not None:
+            return self.base_url
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.config.host, self.config.port, shutdown_timeout=1.0)
+        await site.start()
+        self._runner = runner
+        server = site._server
+        assert isinstance(server, asyncio.Server)
+        port = server.sockets[0].getsockname()[1]
+        self.config.port = port  # a restart keeps the port
+        host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
+        self.base_url = f"http://{host}:{port}"
+        self.hub.start()
+        self._sim_task = asyncio.get_running_loop().create_task(self._run_simulation())
+        logger.info("sandbox org listening on %s", self.base_url)
+        return self.base_url
+
+    async def stop(self) -> None:
+        """Close every socket and stop listening (the org's state is kept for a restart)."""
+        if self._sim_task is not None:
+            self._sim_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sim_task
+            self._sim_task = None
+        await self.hub.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Sandbox:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _run_simulation(self) -> None:
+        tick = self.config.tick_s
+        while True:
+            await asyncio.sleep(tick)
+            if not self.paused:
+                self.step(tick * self.config.speed)
+
+    def step(self, sim_seconds: float) -> None:
+        """Advance the simulation by ``sim_seconds`` simulated seconds."""
+        self.simulation.step(sim_seconds)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for tests and benchmarks."""
+        return {
+            **self.hub.stats(),
+            "rest_calls": self.rest_calls,
+            "tokens_issued": self.auth.issued,
+            "paused": self.paused,
+            "conversations": len(self.org.conversations),
+        }
+
+    # ------------------------------------------------------------------ the app
+    def _api(self, handler: ApiHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def authenticated(request: web.Request) -> web.StreamResponse:
+            token = self.auth.authenticate(request)
+            return await handler(request, token)
+
+        return authenticated
+
+    @web.middleware
+    async def _middleware(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        cid = correlation_id(request)
+        is_api = request.path.startswith("/api/v2/")
+        response: web.StreamResponse
+        try:
+            if is_api:
+                self.rest_calls += 1
+                if self.faults.rate_limit_next > 0:
+                    self.faults.rate_limit_next -= 1
+                    raise ApiError(
+                        429,
+                        "too.many.requests.retry.after",
+                        "Rate limit exceeded the maximum. Retry the request in "
+                        f"[{self.faults.retry_after_s}] seconds",
+                        headers={"Retry-After": str(self.faults.retry_after_s)},
+                    )
+                if self.faults.fail_next > 0:
+                    self.faults.fail_next -= 1
+                    raise ApiError(
+                        self.faults.fail_status, "service.unavailable", "Service Unavailable"
+                    )
+            response = await handler(request)
+        except ApiError as exc:
+            response = exc.response(request)
+        except web.HTTPNotFound:
+            response = error_response(
+                request, 404, "not.found", f"No resource at {request.method} {request.path}"
+            )
+        except web.HTTPMethodNotAllowed:
+            response = error_response(
+                request, 405, "method.not.allowed", f"{request.method} is not allowed here"
+            )
+        if not response.prepared:
+            response.headers[CORRELATION_HEADER] = cid
+        return response
+
+    def app(self) -> web.Application:
+        """The aiohttp application with every route."""
+        app = web.Application(middlewares=[self._middleware], client_max_size=8 * 1024 * 1024)
+        auth, hub, rest, api = self.auth, self.hub, self.rest, self._api
+
+        async def tokens_me(request: web.Request, token: Token) -> web.Response:
+            if request.method == "DELETE":
+                auth.revoke(token)
+                return web.Response(status=204)
+            if request.method == "HEAD":
+                return web.Response(status=200)
+            return web.json_response(auth.token_info(token))
+
+        r = app.router
+        r.add_get("/oauth/authorize", auth.authorize)
+        r.add_post("/oauth/token", auth.token)
+        r.add_get("/logout", auth.logout)
+        r.add_route(
+            "GET",
+            "/api/v2/tokens/me",
+            api(tokens_me),
+        )
+        r.add_route("HEAD", "/api/v2/tokens/me", api(tokens_me))
+        r.add_route("DELETE", "/api/v2/tokens/me", api(tokens_me))
+        base = "/api/v2/notifications/channels"
+        r.add_post(base, api(hub.post_channels))
+        r.add_get(base, api(hub.get_channels), allow_head=False)
+        r.add_head(base + "/{channel_id}", api(hub.head_channel))
+        sub = base + "/{channel_id}/subscriptions"
+        r.add_get(sub, api(hub.get_subscriptions), allow_head=False)
+        r.add_put(sub, api(hub.change_subscriptions))
+        r.add_post(sub, api(hub.change_subscriptions))
+        r.add_delete(sub, api(hub.delete_subscriptions))
+        r.add_get("/api/v2/notifications/availabletopics", api(hub.available_topics))
+        r.add_get("/channels/{channel_id}", hub.connect, allow_head=False)
+        r.add_get("/api/v2/users", api(rest.get_users))
+        r.add_get("/api/v2/users/me", api(rest.get_me))
+        r.add_post("/api/v2/users/search", api(rest.search_users))
+        r.add_get("/api/v2/users/presences/{source}/bulk", api(rest.bulk_presence))
+        r.add_get("/api/v2/users/{user_id}", api(rest.get_user))
+        r.add_get("/api/v2/users/{user_id}/presences/purecloud", api(rest.get_presence))
+        r.add_get("/api/v2/users/{user_id}/routingstatus", api(rest.get_routing_status))
+        r.add_get("/api/v2/presence/definitions", api(rest.presence_definitions))
+        r.add_get("/api/v2/presencedefinitions", api(rest.presence_definitions_old))
+        r.add_get("/api/v2/systempresences", api(rest.system_presences))
+        r.add_get("/api/v2/routing/queues", api(rest.get_queues))
+        r.add_get("/api/v2/routing/queues/me", api(rest.get_my_queues))
+        r.add_get("/api/v2/routing/queues/{queue_id}", api(rest.get_queue))
+        r.add_get("/api/v2/routing/queues/{queue_id}/members", api(rest.get_members))
+        r.add_post("/api/v2/analytics/queues/observations/query", api(rest.queue_observations))
+        app.add_routes(self.control.routes())
+        return app
