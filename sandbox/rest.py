@@ -36,7 +36,9 @@ logger = logging.getLogger(__name__)
 
 Json = dict[str, Any]
 LOCALE_CODES = frozenset(
-    "ALL he fr en_US da de it cs es fi ar ja ko nl no pl pt_BR pt_PT ru sv th tr uk zh_CN zh_TW".split()
+    (
+        "ALL he fr en_US da de it cs es fi ar ja ko nl no pl pt_BR pt_PT ru sv th tr uk zh_CN zh_TW"
+    ).split()
 )
 OBSERVATION_METRICS = frozenset(
     {
