@@ -70,9 +70,11 @@ class Sandbox:
         """Listen on the configured host/port; returns the base URL."""
         if self._runner is not None:
             return self.base_url
-        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        runner = web.AppRunner(
+            self.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
         await runner.setup()
-        site = web.TCPSite(runner, self.config.host, self.config.port, shutdown_timeout=1.0)
+        site = web.TCPSite(runner, self.config.host, self.config.port)
         await site.start()
         self._runner = runner
         server = site._server
