@@ -87,23 +87,6 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     )
 
 
-def describe(sandbox: Sandbox) -> str:
-    """How to reach the org, for a person at a terminal."""
-    c = sandbox.config
-    return "\n".join(
-        [
-            f"Sandbox Genesys Cloud org: {sandbox.base_url}",
-            f"  users {c.users}, queues {c.queues}, seed {c.seed}, heartbeat {c.heartbeat_s:g} s,"
-            f" speed {c.speed:g}x",
-            f"  PKCE client:          {c.pkce_client_id}",
-            f"  authorize:            {sandbox.base_url}/oauth/authorize",
-            f"  client credentials:   {c.client_id} / {c.client_secret}",
-            f"  ground truth:         {sandbox.base_url}/sandbox/truth",
-            "  stop with Ctrl+C",
-        ]
-    )
-
-
 async def serve(config: SandboxConfig, ready_file: Path | None) -> None:
     """Run the org until SIGINT/SIGTERM."""
     stop = asyncio.Event()
@@ -112,7 +95,7 @@ async def serve(config: SandboxConfig, ready_file: Path | None) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     async with Sandbox(config) as sandbox:
-        print(describe(sandbox), flush=True)
+        print(sandbox.describe(), flush=True)
         if ready_file is not None:
             await asyncio.to_thread(ready_file.write_text, sandbox.base_url + "\n", "utf-8")
         await stop.wait()

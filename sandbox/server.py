@@ -123,6 +123,22 @@ class Sandbox:
         """Advance the simulation by ``sim_seconds`` simulated seconds."""
         self.simulation.step(sim_seconds)
 
+    def describe(self) -> str:
+        """How to reach the org, for a person at a terminal."""
+        c = self.config
+        return "\n".join(
+            [
+                f"Sandbox Genesys Cloud org: {self.base_url}",
+                f"  users {c.users}, queues {c.queues}, seed {c.seed},"
+                f" heartbeat {c.heartbeat_s:g} s, speed {c.speed:g}x",
+                f"  PKCE client:          {c.pkce_client_id}",
+                f"  authorize:            {self.base_url}/oauth/authorize",
+                f"  client credentials:   {c.client_id} / {c.client_secret}",
+                f"  ground truth:         {self.base_url}/sandbox/truth",
+                "  stop with Ctrl+C",
+            ]
+        )
+
     def stats(self) -> dict[str, Any]:
         """Counters for tests and benchmarks."""
         return {
