@@ -87,6 +87,13 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     )
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    """Write then rename, so a watcher never reads half a URL."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+
+
 async def serve(config: SandboxConfig, ready_file: Path | None) -> None:
     """Run the org until SIGINT/SIGTERM."""
     stop = asyncio.Event()
@@ -95,9 +102,9 @@ async def serve(config: SandboxConfig, ready_file: Path | None) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     async with Sandbox(config) as sandbox:
-        print(sandbox.describe(), flush=True)
         if ready_file is not None:
-            await asyncio.to_thread(ready_file.write_text, sandbox.base_url + "\n", "utf-8")
+            await asyncio.to_thread(_write_atomically, ready_file, sandbox.base_url + "\n")
+        print(sandbox.describe(), flush=True)
         await stop.wait()
     print("Sandbox stopped.", flush=True)
 
