@@ -16,7 +16,7 @@ import re
 import secrets
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -57,7 +57,6 @@ class Token:
     expires: float
     permissions: frozenset[str]
     revoked: bool = False
-    calls: deque[float] = field(default_factory=deque)
 
     def live(self, now: float) -> bool:
         """Neither revoked nor expired."""
@@ -67,6 +66,13 @@ class Token:
     def subject(self) -> str:
         """Who the channel quota counts against: the user, or the client for service tokens."""
         return self.user_id or f"client:{self.client_id}"
+
+    @property
+    def rate_key(self) -> str:
+        """Rate limits count per user + OAuth client for user tokens, per token otherwise."""
+        if self.grant == "CLIENT-CREDENTIALS":
+            return f"token:{self.value}"
+        return f"user:{self.user_id}:{self.client_id}"
 
 
 @dataclass(slots=True)
@@ -120,6 +126,7 @@ class AuthServer:
         self.codes: dict[str, AuthCode] = {}
         self.refresh_tokens: dict[str, tuple[str, str]] = {}  # refresh -> (client_id, user_id)
         self.on_revoked: Callable[[Token], None] = lambda token: None
+        self._windows: dict[str, deque[float]] = {}
         self.issued = 0
 
     # ------------------------------------------------------------------ tokens
@@ -166,7 +173,7 @@ class AuthServer:
             if token.grant == "CLIENT-CREDENTIALS"
             else (self.config.user_rate_per_min)
         )
-        window = token.calls
+        window = self._windows.setdefault(token.rate_key, deque())
         while window and window[0] <= now - 60.0:
             window.popleft()
         if len(window) >= limit:
