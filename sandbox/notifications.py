@@ -61,6 +61,7 @@ class Socket:
     stalled: bool = False
     closing_warned: bool = False
     sent: int = 0
+    writer: asyncio.Task[None] | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -124,9 +125,10 @@ class StreamingHub:
 
     async def stop(self) -> None:
         """Close every socket and stop background work."""
-        for task in self._tasks:
+        tasks = list(self._tasks)  # spawned tasks discard themselves from the set when done
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
@@ -225,6 +227,17 @@ class StreamingHub:
             elif token is None or not token.live(now):
                 await self._remove(channel, CLOSE_NORMAL, "Token expired")
 
+    def _reap(self) -> None:
+        """Drop dead channels now, so no request sees one the periodic sweep has not reached."""
+        now = self.org.clock()
+        for channel in list(self.channels.values()):
+            token = self.auth.tokens.get(channel.token)
+            if channel.expires <= now or token is None or not token.live(now):
+                del self.channels[channel.id]
+                self._unindex(channel)
+                reason = "Channel expired" if channel.expires <= now else "Token expired"
+                self._spawn(self._close_socket(channel, CLOSE_NORMAL, reason))
+
     def _on_token_revoked(self, token: Token) -> None:
         for channel in list(self.channels.values()):
             if channel.token != token.value:
@@ -271,6 +284,10 @@ class StreamingHub:
         if sock is None:
             return
         sock.queue.put_nowait(None)
+        if sock.writer is not None:
+            # Frames queued before the close (e.g. v2.system.token_revoked) go out first.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(sock.writer), timeout=1.0)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(sock.ws.close(code=code, message=reason.encode()), timeout=2.0)
 
@@ -325,6 +342,7 @@ class StreamingHub:
 
     # ------------------------------------------------------------------ REST: channels
     def _owned(self, token: Token, channel_id: str) -> Channel:
+        self._reap()
         channel = self.channels.get(channel_id)
         if (
             channel is None
@@ -340,6 +358,7 @@ class StreamingHub:
 
     def create_channel(self, token: Token) -> Channel:
         """Create a channel, evicting one when the user + client already hold the maximum."""
+        self._reap()
         now = self.org.clock()
         mine = [
             c
@@ -383,6 +402,7 @@ class StreamingHub:
         scope = request.query.get("includechannels", "token")
         if scope not in ("token", "oauthclient"):
             raise bad_request("includechannels must be one of: token, oauthclient.")
+        self._reap()
         entities: list[dict[str, Any]] = []
         for channel in self.channels.values():
             if channel.subject != token.subject or channel.client_id != token.client_id:
@@ -489,6 +509,19 @@ class StreamingHub:
         for expanded in channel.topics.values():
             for name in expanded:
                 self.index.setdefault(name, set()).add(channel.id)
+                if name.startswith("v2.analytics.queues.") and name not in self._last_observed:
+                    self._observe_baseline(name)
+
+    def _observe_baseline(self, topic: str) -> None:
+        """Remember an analytics topic's current body, so only later changes are published."""
+        _, _, _, queue_id, suffix = topic.split(".", 4)
+        build = {
+            "observations": shapes.observations_event,
+            "activity": shapes.queue_activity_event,
+        }.get(suffix)
+        queue = self.org.queues.get(queue_id)
+        if build is not None and queue is not None:
+            self._last_observed[topic] = json.dumps(build(self.org, queue), sort_keys=True)
 
     def _unindex(self, channel: Channel) -> None:
         for expanded in channel.topics.values():
@@ -562,6 +595,7 @@ class StreamingHub:
     # ------------------------------------------------------------------ the WebSocket
     async def connect(self, request: web.Request) -> web.StreamResponse:
         """``GET /channels/{id}`` upgraded to a WebSocket. No auth: the id is the credential."""
+        self._reap()
         channel = self.channels.get(request.match_info["channel_id"])
         if channel is None:
             raise ApiError(404, "not.found", "channel not found")
@@ -580,6 +614,7 @@ class StreamingHub:
         channel.socket = sock
         channel.last_used = self.org.clock()
         writer = asyncio.get_running_loop().create_task(self._writer(sock))
+        sock.writer = writer
         self._writers.add(writer)
         writer.add_done_callback(self._writers.discard)
         try:
