@@ -188,7 +188,7 @@ class RestApi:
         """``GET /api/v2/users/me`` (not valid with client credentials)."""
         user = self._user(self._me(token))
         expand = set(query_list(request, "expand"))
-        return web.json_response(shapes.user_rest(self.org, user, expand))
+        return web.json_response(shapes.user_rest(self.org, user, expand, me=True))
 
     async def search_users(self, request: web.Request, token: Token) -> web.Response:
         """``POST /api/v2/users/search`` (results, not entities)."""

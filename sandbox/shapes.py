@@ -359,8 +359,11 @@ def routing_status_rest(user: User) -> JsonDict:
     return {"userId": user.id, "status": user.routing_status, "startTime": iso(user.routing_start)}
 
 
-def user_rest(org: Org, user: User, expand: set[str]) -> JsonDict:
-    """A ``User`` with the expansions asked for; unknown expansions are ignored (best effort)."""
+def user_rest(org: Org, user: User, expand: set[str], *, me: bool = False) -> JsonDict:
+    """A ``User`` with the expansions asked for; unknown expansions are ignored (best effort).
+
+    ``me`` marks ``GET /users/me`` (``UserMe``): only it has the ``organization`` block.
+    """
     body: JsonDict = {
         "id": user.id,
         "name": user.name,
@@ -390,7 +393,7 @@ def user_rest(org: Org, user: User, expand: set[str]) -> JsonDict:
         }
     if "authorization" in lowered:
         body["authorization"] = {"roles": [], "permissions": sorted(user.permissions)}
-    if "organization" in lowered:
+    if me and "organization" in lowered:
         body["organization"] = {"id": org.id, "name": org.name}
     return body
 
