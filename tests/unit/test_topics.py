@@ -1,0 +1,77 @@
+"""Topic building and the budget planner."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core.topics import Budget, expand_topic, plan_topics, queue_topics, user_topic
+
+UUID = "8c1f3b2e-5d7a-4e9f-a1b2-c3d4e5f60718"
+
+
+def test_user_topic_is_one_combined_topic_that_expands_to_the_documented_names() -> None:
+    topic = user_topic(UUID)
+    assert topic == f"v2.users.{UUID}?presence&routingStatus"
+    assert len(topic) <= 200
+    assert expand_topic(topic) == (f"v2.users.{UUID}.presence", f"v2.users.{UUID}.routingStatus")
+    assert expand_topic(f"v2.routing.queues.{UUID}.users") == (f"v2.routing.queues.{UUID}.users",)
+
+
+def test_queue_topics_cover_counters_conversations_and_membership() -> None:
+    assert queue_topics("q") == (
+        "v2.analytics.queues.q.observations",
+        "v2.routing.queues.q.conversations",
+        "v2.routing.queues.q.users",
+    )
+    assert queue_topics("q", analytics="activity")[0] == "v2.analytics.queues.q.activity"
+
+
+def test_1500_users_shard_across_two_channels_under_the_cap() -> None:
+    plan = plan_topics(user_topic(f"u{i}") for i in range(1500))
+    assert [len(s) for s in plan.shards] == [900, 600]
+    assert plan.over_budget == ()
+    assert plan.topic_count == 1500
+
+
+def test_the_pool_reserve_is_never_used_and_overflow_is_reported() -> None:
+    budget = Budget(shard_at=10, max_channels=3, reserve_channels=1)
+    plan = plan_topics((f"t{i}" for i in range(25)), budget=budget)
+    assert len(plan.shards) == 2
+    assert plan.topic_count == 20
+    assert plan.over_budget == tuple(f"t{i}" for i in range(20, 25))
+
+
+def test_replanning_keeps_topics_on_their_channel() -> None:
+    budget = Budget(shard_at=5)
+    first = plan_topics((f"t{i}" for i in range(8)), budget=budget)
+    wanted = [f"t{i}" for i in range(8) if i != 2] + ["new"]
+    second = plan_topics(wanted, first.shards, budget)
+    assert second.shards[0] == tuple(t for t in first.shards[0] if t != "t2")
+    assert second.shards[1] == (*first.shards[1], "new")  # the emptier shard takes it
+
+
+def test_overlong_combined_topics_are_refused_not_sent() -> None:
+    long_topic = "v2.users.x?" + "&".join(["presence"] * 30)
+    plan = plan_topics([long_topic, "ok"])
+    assert plan.over_budget == (long_topic,)
+    assert plan.shards == (("ok",),)
+
+
+@given(
+    st.lists(st.text(alphabet="abc", min_size=1, max_size=3), max_size=60),
+    st.lists(st.text(alphabet="abc", min_size=1, max_size=3), max_size=60),
+    st.integers(1, 7),
+    st.integers(2, 5),
+)
+def test_every_wanted_topic_is_placed_once_or_reported(
+    before: list[str], after: list[str], shard_at: int, channels: int
+) -> None:
+    budget = Budget(shard_at=shard_at, max_channels=channels, reserve_channels=1)
+    first = plan_topics(before, budget=budget)
+    plan = plan_topics(after, first.shards, budget)
+    placed = [t for s in plan.shards for t in s]
+    assert len(placed) == len(set(placed))
+    assert set(placed) | set(plan.over_budget) == set(after)
+    assert all(0 < len(s) <= shard_at for s in plan.shards)
+    assert len(plan.shards) <= budget.usable_channels
