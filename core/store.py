@@ -1,0 +1,219 @@
+"""The current picture of every watched user and queue.
+
+``apply`` is idempotent and order-tolerant: an event older than what is known (by the event's
+own timestamp) is ignored, a repeat changes nothing, so duplicates around reconnects and
+rollovers and re-sync results that race the live stream all converge to the same state
+(genesys-api.md 8.18). Every effective change is returned as a :class:`Change` record.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, assert_never
+
+from core.events import (
+    ActiveQueuesChanged,
+    ConversationSummaryChanged,
+    Event,
+    PresenceChanged,
+    QueueConversationChanged,
+    QueueMembershipChanged,
+    QueueObserved,
+    RoutingChanged,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class UserState:
+    """What we know about one watched user."""
+
+    id: str
+    name: str = ""
+    definition_id: str | None = None
+    system_presence: str | None = None
+    presence_message: str = ""
+    presence_since: datetime | None = None
+    routing_status: str | None = None
+    routing_since: datetime | None = None
+    active_queue_ids: tuple[str, ...] | None = None
+    active_conversations: int = 0
+    acw_conversations: int = 0
+
+
+@dataclass(slots=True)
+class QueueState:
+    """What we know about one watched queue."""
+
+    id: str
+    name: str = ""
+    waiting: int | None = None
+    interacting: int | None = None
+    alerting: int | None = None
+    on_queue: int | None = None
+    off_queue: int | None = None
+    longest_wait_ms: int | None = None
+    member_ids: set[str] = field(default_factory=set)
+    joined_ids: set[str] = field(default_factory=set)
+    conversations: dict[str, str] = field(default_factory=dict)  # id -> state
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One effective change: which entity, which fields, the values before and after."""
+
+    kind: str  # "user" | "queue"
+    id: str
+    fields: tuple[str, ...]
+    before: tuple[Any, ...]
+    after: tuple[Any, ...]
+
+
+def _older(new: datetime | None, known: datetime | None) -> bool:
+    """True when ``new`` is strictly older than ``known`` (unknown times never lose)."""
+    return new is not None and known is not None and new < known
+
+
+class Store:
+    """Users and queues by id, updated only through :meth:`apply`."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, UserState] = {}
+        self.queues: dict[str, QueueState] = {}
+        self.ignored_stale = 0
+
+    def user(self, user_id: str) -> UserState:
+        """The state of a user, created empty on first sight."""
+        state = self.users.get(user_id)
+        if state is None:
+            state = self.users[user_id] = UserState(user_id)
+        return state
+
+    def queue(self, queue_id: str) -> QueueState:
+        """The state of a queue, created empty on first sight."""
+        state = self.queues.get(queue_id)
+        if state is None:
+            state = self.queues[queue_id] = QueueState(queue_id)
+        return state
+
+    def apply(self, event: Event) -> list[Change]:
+        """Apply one event; returns the changes it caused (empty for stale or repeated ones)."""
+        if isinstance(event, PresenceChanged):
+            return self._presence(event)
+        if isinstance(event, RoutingChanged):
+            return self._routing(event)
+        if isinstance(event, QueueObserved):
+            return self._observed(event)
+        if isinstance(event, ActiveQueuesChanged):
+            return self._set("user", self.user(event.user_id), active_queue_ids=event.queue_ids)
+        if isinstance(event, QueueMembershipChanged):
+            return self._membership(event)
+        if isinstance(event, QueueConversationChanged):
+            return self._conversation(event)
+        if isinstance(event, ConversationSummaryChanged):
+            return self._set(
+                "user",
+                self.user(event.user_id),
+                active_conversations=event.active,
+                acw_conversations=event.acw,
+            )
+        assert_never(event)
+
+    def apply_all(self, events: list[Event]) -> list[Change]:
+        """Apply several events in order."""
+        changes: list[Change] = []
+        for event in events:
+            changes.extend(self.apply(event))
+        return changes
+
+    def _set(self, kind: str, state: UserState | QueueState, **values: Any) -> list[Change]:
+        names = tuple(k for k, v in values.items() if getattr(state, k) != v)
+        if not names:
+            return []
+        before = tuple(getattr(state, k) for k in names)
+        for k in names:
+            setattr(state, k, values[k])
+        return [Change(kind, state.id, names, before, tuple(values[k] for k in names))]
+
+    def _presence(self, event: PresenceChanged) -> list[Change]:
+        state = self.user(event.user_id)
+        if _older(event.modified, state.presence_since):
+            self.ignored_stale += 1
+            return []
+        return self._set(
+            "user",
+            state,
+            definition_id=event.definition_id,
+            system_presence=event.system_presence,
+            presence_message=event.message,
+            presence_since=event.modified or state.presence_since,
+        )
+
+    def _routing(self, event: RoutingChanged) -> list[Change]:
+        state = self.user(event.user_id)
+        if _older(event.since, state.routing_since):
+            self.ignored_stale += 1
+            return []
+        return self._set(
+            "user",
+            state,
+            routing_status=event.status,
+            routing_since=event.since or state.routing_since,
+        )
+
+    def _observed(self, event: QueueObserved) -> list[Change]:
+        values = {
+            name: getattr(event, name)
+            for name in (
+                "waiting",
+                "interacting",
+                "alerting",
+                "on_queue",
+                "off_queue",
+                "longest_wait_ms",
+            )
+            if getattr(event, name) is not None
+        }
+        state = self.queue(event.queue_id)
+        if event.waiting == 0 and event.alerting in (0, None):
+            values["longest_wait_ms"] = None
+        return self._set("queue", state, **values)
+
+    def _membership(self, event: QueueMembershipChanged) -> list[Change]:
+        state = self.queue(event.queue_id)
+        members = set(state.member_ids) | {event.user_id}
+        joined = set(state.joined_ids)
+        if event.joined:
+            joined.add(event.user_id)
+        else:
+            joined.discard(event.user_id)
+        return self._set("queue", state, member_ids=members, joined_ids=joined)
+
+    def _conversation(self, event: QueueConversationChanged) -> list[Change]:
+        state = self.queue(event.queue_id)
+        conversations = dict(state.conversations)
+        if event.state == "ended":
+            conversations.pop(event.conversation_id, None)
+        else:
+            conversations[event.conversation_id] = event.state
+        return self._set("queue", state, conversations=conversations)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The state in the ``--state-out`` / ``/sandbox/truth`` shape."""
+        return {
+            "users": {
+                u.id: {
+                    "presence": u.system_presence,
+                    "presenceDefinitionId": u.definition_id,
+                    "routingStatus": u.routing_status,
+                }
+                for u in self.users.values()
+            },
+            "queues": {
+                q.id: {"waiting": q.waiting or 0, "interacting": q.interacting or 0}
+                for q in self.queues.values()
+            },
+        }
