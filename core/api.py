@@ -222,8 +222,10 @@ class ApiClient:
         rng: random.Random | None = None,
         user_agent: str = USER_AGENT,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        on_unauthorized: Callable[[str], Awaitable[str]] | None = None,
     ) -> None:
         self.env = env
+        self._on_unauthorized = on_unauthorized
         self.policy = policy
         self.stats = ApiStats()
         self._token = token
@@ -279,7 +281,8 @@ class ApiClient:
                 only when the server certainly did not act on it (429, 503, connect failures).
 
         Raises:
-            UnauthorizedError: 401 (never retried: the auth layer must act).
+            UnauthorizedError: 401. With ``on_unauthorized`` the auth layer gets one chance to
+                renew the refused token and the request is sent once more; never blindly.
             ForbiddenError: 403.
             NotFoundError: 404.
             RateLimitedError: 429 beyond the retry budget.
@@ -295,6 +298,7 @@ class ApiClient:
         key = f"{method} {shown}"
         waited = 0.0
         attempt = 0
+        renewed = False
         while True:
             attempt += 1
             token = await self._token()  # per attempt: the auth layer may have refreshed it
@@ -333,6 +337,12 @@ class ApiClient:
             logger.debug("%s → %d in %.0f ms (attempt %d)", key, status, elapsed_ms, attempt)
             if status < 300:
                 return response  # 3xx is not followed: an API redirect would be a surprise
+            if status == 401 and self._on_unauthorized is not None and not renewed:
+                renewed = True
+                logger.info("%s → 401; asking the session to renew the token once", key)
+                fresh = await self._on_unauthorized(token)
+                if fresh != token:
+                    continue
             delay, retry_after = self._retry_delay(response, attempt)
             retryable = status == 429 or (
                 status in self.policy.retry_statuses and (idempotent or status == 503)

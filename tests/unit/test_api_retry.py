@@ -612,3 +612,45 @@ async def test_a_failing_token_provider_sends_nothing(make: Callable[..., ApiCli
         await client.me()
     assert script.requests == []
     assert client.stats.calls == 0
+
+
+async def test_a_401_asks_the_session_to_renew_once_and_resends(
+    make: Callable[..., ApiClient],
+) -> None:
+    refused: list[str] = []
+
+    async def renew(token: str) -> str:
+        refused.append(token)
+        return "fresh-token"
+
+    current = [TOKEN]
+
+    async def token() -> str:
+        return current[0]
+
+    async def renew_and_switch(old: str) -> str:
+        current[0] = await renew(old)
+        return current[0]
+
+    script = Script(error(401), ok({"id": "me"}))
+    client = make(script, token=token, on_unauthorized=renew_and_switch)
+    response = await client.request("GET", "/api/v2/users/me")
+    assert response.status_code == 200
+    assert refused == [TOKEN]
+    assert [r.headers["Authorization"] for r in script.requests] == [
+        f"Bearer {TOKEN}",
+        "Bearer fresh-token",
+    ]
+
+
+async def test_a_second_401_after_renewal_is_raised(make: Callable[..., ApiClient]) -> None:
+    calls: list[str] = []
+
+    async def renew(token: str) -> str:
+        calls.append(token)
+        return "fresh-token"
+
+    client = make(Script(error(401)), on_unauthorized=renew)
+    with pytest.raises(UnauthorizedError):
+        await client.request("GET", "/api/v2/users/me")
+    assert calls == [TOKEN]
