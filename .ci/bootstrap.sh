@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 QT_RUNTIME_PKGS=(libegl1 libgl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0
   libxkbcommon0 libxkbcommon-x11-0 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0
   libxcb-keysyms1 libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-util1 libxcb-xkb1)
-TESTBED_PKGS=(xvfb xauth dbus-daemon dbus-bin dbus-x11 trayer gnome-keyring x11-utils)
+TESTBED_PKGS=(xvfb xauth dbus-daemon dbus-bin dbus-x11 trayer gnome-keyring x11-utils chromium)
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
