@@ -1,9 +1,10 @@
 """Composition root of the Genesys Cloud tray monitor.
 
-Today it parses the command line, sets up logging and, with ``--demo``, runs the embedded
-sandbox org; the Qt application (tray, windows, the qasync loop) is wired here once ``gui/``
-exists. Until then a demo run tells the person how to reach the sandbox, and says clearly when
-there is no display instead of failing inside Qt.
+It parses the command line, sets up logging and wires the parts: ``listen`` runs the headless
+engine (JSON lines on stdout), ``--demo`` embeds the sandbox org. The Qt application (tray,
+windows, the qasync loop) is wired here once ``gui/`` exists; until then a demo run tells the
+person how to reach the sandbox, and says clearly when there is no display instead of failing
+inside Qt.
 """
 
 from __future__ import annotations
@@ -11,15 +12,50 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger("genesys_tray")
 
 EXIT_OK = 0
 EXIT_USAGE = 2
+
+
+def _add_listen_parser(commands: Any) -> None:
+    listen = commands.add_parser(
+        "listen",
+        help="follow the notification stream headless: JSON lines on stdout",
+        description=(
+            "Keep a Notification Service channel alive and print one JSON object per line for "
+            "each event, state change, gap marker and budget report. Client id and secret come "
+            "from GENESYS_CLIENT_ID / GENESYS_CLIENT_SECRET (PKCE sign-in when no secret)."
+        ),
+    )
+    where = listen.add_mutually_exclusive_group()
+    where.add_argument("--demo", action="store_true", help="embed the sandbox org")
+    where.add_argument(
+        "--environment",
+        metavar="ENV",
+        help="region (mypurecloud.de, eu_central_1, ...) or base URL (http://127.0.0.1:8765)",
+    )
+    listen.add_argument(
+        "--users", default="mine", help="all | mine (members of the queues) | ID,ID,..."
+    )
+    listen.add_argument("--queues", default="mine", help="all | mine | a name with * | ID,ID,...")
+    listen.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
+    listen.add_argument("--state-out", type=Path, metavar="FILE", help="write the final state")
+    listen.add_argument(
+        "--kinds",
+        metavar="KIND,..",
+        help="only print these record kinds (state,event,change,gap,budget,watch,sandbox)",
+    )
+    listen.add_argument("--debug", action="store_true", help="verbose logging on stderr")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -47,7 +83,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="PORT",
         help="port of the embedded sandbox org in --demo (default: any free port)",
     )
-    return parser.parse_args(argv)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_listen_parser(commands)
+    args = parser.parse_args(argv)
+    if args.command == "listen" and args.duration is not None and args.duration <= 0:
+        parser.error("--duration must be positive")
+    return args
 
 
 def has_display() -> bool:
@@ -59,10 +100,11 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def setup_logging(debug: bool) -> None:
-    """Console logging; third-party HTTP loggers stay at WARNING so URLs never leak."""
+def setup_logging(debug: bool, *, quiet: bool = False) -> None:
+    """Console logging on stderr; third-party HTTP loggers stay at WARNING so URLs never leak."""
     logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
+        level=logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO,
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     for noisy in ("httpx", "httpcore", "websockets", "aiohttp.access"):
@@ -97,9 +139,116 @@ async def run_demo_sandbox(port: int) -> None:
     print("Stopped.", flush=True)
 
 
+def _install_stop_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def _follow_redirects(url: str) -> None:
+    """The demo's stand-in for a person in a browser: the sandbox auto-consents and redirects."""
+    import httpx
+
+    async with httpx.AsyncClient(follow_redirects=True, timeout=15) as client:
+        await client.get(url)
+
+
+async def run_listen(args: argparse.Namespace) -> int:
+    """``listen``: sign in, follow the stream, print records, write the state on exit."""
+    from core.api import ApiClient
+    from core.auth import Authenticator
+    from core.channel import StoredChannelMemory
+    from core.credentials import (
+        MemoryCredentialStore,
+        credential_service_name,
+        open_credential_store,
+    )
+    from core.listen import JsonLinesWriter, state_snapshot, write_state
+    from core.regions import parse_environment
+    from core.service import MonitorService, Selection, parse_selection_arg
+
+    stop = asyncio.Event()
+    _install_stop_signals(stop)
+    kinds = frozenset(k.strip() for k in args.kinds.split(",")) if args.kinds else None
+    writer = JsonLinesWriter(sys.stdout, kinds=kinds)
+    cleanup: list[Callable[[], Awaitable[None]]] = []
+    try:
+        browser: Callable[[str], Awaitable[None]] | None = None
+        if args.demo:
+            from sandbox.config import SandboxConfig
+            from sandbox.server import Sandbox
+
+            sandbox = Sandbox(SandboxConfig(port=0))
+            base = await sandbox.start()
+            cleanup.append(sandbox.stop)
+            if kinds is None or "sandbox" in kinds:
+                print(json.dumps({"kind": "sandbox", "url": base}), flush=True)
+            env = parse_environment(base)
+            client_id, secret = sandbox.config.pkce_client_id, None
+            store: Any = MemoryCredentialStore()
+            browser = _follow_redirects
+        else:
+            env = parse_environment(args.environment or os.environ.get("GENESYS_ENVIRONMENT", ""))
+            client_id = os.environ.get("GENESYS_CLIENT_ID", "")
+            secret = os.environ.get("GENESYS_CLIENT_SECRET") or None
+            if not client_id:
+                print(
+                    "listen: set GENESYS_CLIENT_ID (and GENESYS_CLIENT_SECRET for a service "
+                    "account).",
+                    file=sys.stderr,
+                )
+                return EXIT_USAGE
+            store = await asyncio.to_thread(
+                open_credential_store, credential_service_name(env, client_id)
+            )
+            if not store.secure:
+                print(f"listen: {store.description}", file=sys.stderr)
+        auth = Authenticator(env, client_id, store, client_secret=secret, open_browser=browser)
+        cleanup.append(auth.aclose)
+        if await auth.restore() is None:
+            if secret is not None:
+                await auth.sign_in_client_credentials()
+            else:
+                await auth.sign_in_pkce()
+        api = ApiClient(env, auth.access_token, on_unauthorized=auth.renew_rejected)
+        cleanup.append(api.aclose)
+        selection = Selection(
+            queues=parse_selection_arg(args.queues, keywords=("all", "mine", "none")),
+            users=parse_selection_arg(
+                "members" if args.users == "mine" else args.users,
+                keywords=("all", "members", "none"),
+            ),
+        )
+        service = MonitorService(api, auth, selection, memory=StoredChannelMemory(store))
+        service.add_listener(writer)
+        cleanup.append(service.stop)
+        await service.start()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=args.duration)
+        await service.stop()
+        if args.state_out is not None:
+            document = state_snapshot(service.store, service.watch.users, service.watch.queues)
+            await asyncio.to_thread(write_state, args.state_out, document)
+        return EXIT_OK
+    finally:
+        for close in reversed(cleanup):
+            with contextlib.suppress(Exception):
+                await close()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python main.py`` and the ``genesys-tray`` script."""
     args = parse_args(argv)
+    if args.command == "listen":
+        setup_logging(args.debug, quiet=True)
+        from core.errors import GenesysTrayError
+
+        try:
+            return asyncio.run(run_listen(args))
+        except GenesysTrayError as exc:
+            print(f"listen: {exc}", file=sys.stderr)
+            return 1
     setup_logging(args.debug)
     if not args.demo:
         print(

@@ -1,0 +1,700 @@
+"""Notification channels that stay alive: one shard = one channel = one socket.
+
+A :class:`ChannelShard` owns one channel and its socket through every documented fault
+(genesys-api.md 4, 8): it reuses a stored channel after a restart (HEAD first) instead of burning
+the 20-channel pool, PUTs all its topics in one call with ``ignoreErrors=true``, runs the
+heartbeat watchdog (:class:`core.protocol.Watchdog`), reconnects with capped, jittered
+exponential backoff, answers ``socket_closing`` with a new socket on the same channel before the
+old one goes, rolls over to a fresh channel well before ``expires`` (make-before-break, duplicate
+frames from the overlap dropped), and notices eviction or a second client on its channel and
+reports it instead of fighting in a loop.
+
+Everything it learns goes to a :class:`ShardSink`; it never touches the store or the GUI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import json
+import logging
+import random
+import time
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from core.credentials import CredentialStore
+from core.errors import (
+    ApiError,
+    AuthError,
+    ChannelError,
+    CredentialStoreError,
+    TransportError,
+    UnauthorizedError,
+)
+from core.models import ChannelInfo, RejectedTopic, SubscriptionResult, parse_datetime
+from core.protocol import (
+    MAX_FRAME_BYTES,
+    PING_FRAME,
+    Heartbeat,
+    Liveness,
+    Malformed,
+    Pong,
+    SocketClosing,
+    SubscribeReply,
+    SystemMessage,
+    TopicEvent,
+    Watchdog,
+    decode_frame,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class ShardPhase(enum.StrEnum):
+    """Where one channel is in its life."""
+
+    CONNECTING = "connecting"
+    LIVE = "live"
+    STALE = "stale"
+    RECONNECTING = "reconnecting"
+    SIGN_IN_NEEDED = "sign_in_needed"
+    BLOCKED = "blocked"
+    STOPPED = "stopped"
+
+
+class Socket(Protocol):
+    """The part of a WebSocket connection the shard uses (websockets' ClientConnection)."""
+
+    async def send(self, message: str) -> None:
+        """Send one text frame."""
+
+    async def recv(self) -> str | bytes:
+        """The next message; raises when the connection is closed."""
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection."""
+
+
+Connector = Callable[[str], Awaitable[Socket]]
+
+
+class ChannelApi(Protocol):
+    """The REST calls a shard needs (``core.api.ApiClient`` provides them)."""
+
+    async def create_channel(self) -> ChannelInfo:
+        """POST a new channel."""
+
+    async def channel_exists(self, channel_id: str) -> bool:
+        """HEAD a channel."""
+
+    async def put_subscriptions(
+        self, channel_id: str, topics: Sequence[str], *, ignore_errors: bool = True
+    ) -> SubscriptionResult:
+        """Replace a channel's topics."""
+
+    async def delete_subscriptions(self, channel_id: str) -> None:
+        """Remove a channel's topics."""
+
+
+class ChannelMemory(Protocol):
+    """Where channel ids survive a restart. The id is the socket's only credential, so the
+    default implementation keeps it in the OS keyring, never in a plain file."""
+
+    async def load(self, slot: int) -> ChannelInfo | None:
+        """The channel stored for a shard slot."""
+
+    async def save(self, slot: int, channel: ChannelInfo) -> None:
+        """Remember a shard's channel."""
+
+    async def forget(self, slot: int) -> None:
+        """Drop a shard's channel."""
+
+
+class MemoryChannelMemory:
+    """Channel records for this process only."""
+
+    def __init__(self) -> None:
+        self.records: dict[int, ChannelInfo] = {}
+
+    async def load(self, slot: int) -> ChannelInfo | None:
+        """The channel stored for a slot."""
+        return self.records.get(slot)
+
+    async def save(self, slot: int, channel: ChannelInfo) -> None:
+        """Remember a slot's channel."""
+        self.records[slot] = channel
+
+    async def forget(self, slot: int) -> None:
+        """Drop a slot's channel."""
+        self.records.pop(slot, None)
+
+
+async def websockets_connector(uri: str) -> Socket:
+    """Open a socket with the ``websockets`` library; liveness is our JSON watchdog's job."""
+    from websockets.asyncio.client import connect
+
+    connection = await connect(
+        uri,
+        max_size=MAX_FRAME_BYTES,
+        ping_interval=None,
+        open_timeout=15,
+        close_timeout=3,
+        user_agent_header="genesys-tray",
+    )
+    return connection
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSettings:
+    """Timings of the channel life cycle; tests shorten them, never by sleeping."""
+
+    first_backoff_s: float = 1.0
+    max_backoff_s: float = 60.0
+    backoff_jitter: float = 0.2
+    assumed_heartbeat_s: float = 30.0
+    rollover_fraction: float = 0.8  # roll over after 80 % of the channel's remaining life
+    min_reuse_life_s: float = 3600.0  # reuse a stored channel only with this much life left
+    overlap_s: float = 5.0  # how long duplicate frames are dropped after a socket switch
+    stable_after_s: float = 30.0  # a socket that lived this long resets the backoff
+    kick_window_s: float = 60.0  # two kicks within this window: another client owns the channel
+    gone_window_s: float = 600.0  # channels vanishing this often: stop and report
+    gone_limit: int = 3
+    blocked_wait_s: float = 300.0
+
+
+class Backoff:
+    """Capped exponential backoff with jitter, so a crowd of clients does not reconnect in step."""
+
+    def __init__(self, settings: ChannelSettings, rng: random.Random) -> None:
+        self.settings = settings
+        self.rng = rng
+        self.attempt = 0
+
+    def next_delay(self) -> float:
+        """The wait before the next attempt."""
+        s = self.settings
+        base = min(s.max_backoff_s, s.first_backoff_s * (2.0**self.attempt))
+        self.attempt += 1
+        jitter: float = self.rng.uniform(1 - s.backoff_jitter, 1 + s.backoff_jitter)
+        return base * jitter
+
+    def reset(self) -> None:
+        """Start again from the first delay."""
+        self.attempt = 0
+
+
+class ShardSink(Protocol):
+    """What a shard reports to its owner."""
+
+    def shard_event(self, slot: int, event: TopicEvent) -> None:
+        """A topic event arrived (duplicates from socket overlaps already dropped)."""
+
+    def shard_phase(self, slot: int, phase: ShardPhase, detail: str) -> None:
+        """The shard's phase changed."""
+
+    def shard_live(self, slot: int, *, gap: bool, reason: str) -> None:
+        """A socket is live and subscribed; ``gap`` when events may have been missed."""
+
+    def shard_rejected(self, slot: int, rejected: tuple[RejectedTopic, ...]) -> None:
+        """Topics the server refused on this shard's last subscribe."""
+
+    def shard_malformed(self, slot: int, frame: Malformed) -> None:
+        """A frame we could not read (counted, never fatal)."""
+
+    async def shard_token_lost(self, slot: int) -> bool:
+        """The token behind the channel died; True when a new one is available."""
+
+
+class _SocketEnded(enum.Enum):
+    CLOSED = "closed"
+    DEAD = "dead"
+    SOCKET_CLOSING = "socket_closing"
+    TOKEN_REVOKED = "token_revoked"  # noqa: S105 - a state name, not a secret
+    RESUBSCRIBE = "resubscribe"
+    ROLLOVER = "rollover"
+    TOPICS = "topics"
+    CHECK = "check"
+    STOP = "stop"
+
+
+@dataclass(slots=True)
+class _Live:
+    """The current socket and its reader."""
+
+    socket: Socket
+    reader: asyncio.Task[None]
+
+
+class ChannelShard:
+    """One channel and its socket, kept alive until :meth:`stop`."""
+
+    def __init__(
+        self,
+        slot: int,
+        topics: Sequence[str],
+        *,
+        api: ChannelApi,
+        sink: ShardSink,
+        connector: Connector = websockets_connector,
+        memory: ChannelMemory | None = None,
+        settings: ChannelSettings | None = None,
+        rng: random.Random | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.slot = slot
+        self.topics: tuple[str, ...] = tuple(topics)
+        self.api = api
+        self.sink = sink
+        self.connector = connector
+        self.memory = memory or MemoryChannelMemory()
+        self.settings = settings or ChannelSettings()
+        self.rng = rng or random.Random()
+        self.monotonic = monotonic
+        self.wall = wall
+        self.phase = ShardPhase.STOPPED
+        self.channel: ChannelInfo | None = None
+        self.watchdog = Watchdog(assumed_interval_s=self.settings.assumed_heartbeat_s)
+        self.backoff = Backoff(self.settings, self.rng)
+        self.subscribed: tuple[str, ...] | None = None
+        self.rejected: tuple[RejectedTopic, ...] = ()
+        self.counters: dict[str, int] = {
+            "connects": 0,
+            "channels_created": 0,
+            "channels_reused": 0,
+            "rollovers": 0,
+            "socket_switches": 0,
+            "duplicates_dropped": 0,
+            "malformed": 0,
+            "frames": 0,
+        }
+        self._signals: asyncio.Queue[_SocketEnded] = asyncio.Queue()
+        self._live: _Live | None = None
+        self._retired: list[_Live] = []
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._connected_at = 0.0
+        self._rollover_deadline = float("inf")
+        self._recent: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._overlap_until = 0.0
+        self._kicks: deque[float] = deque(maxlen=4)
+        self._gone: deque[float] = deque(maxlen=8)
+
+    # ------------------------------------------------------------------ control
+    def start(self) -> None:
+        """Run the shard in the background."""
+        if self._task is None or self._task.done():
+            self._stop.clear()
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"channel-shard-{self.slot}"
+            )
+
+    async def stop(self) -> None:
+        """Close the socket and end the background task."""
+        self._stop.set()
+        self._signals.put_nowait(_SocketEnded.STOP)
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._close_all()
+        self._set_phase(ShardPhase.STOPPED, "stopped")
+
+    def set_topics(self, topics: Sequence[str]) -> None:
+        """Change the topics; applied with one PUT on the live channel."""
+        new = tuple(topics)
+        if new != self.topics:
+            self.topics = new
+            self._signals.put_nowait(_SocketEnded.TOPICS)
+
+    def rollover_now(self) -> None:
+        """Move to a fresh channel (e.g. after a new token), make-before-break."""
+        self._signals.put_nowait(_SocketEnded.ROLLOVER)
+
+    def check_now(self) -> None:
+        """Health-check at once (after sleep/resume or a network change).
+
+        A live socket gets a JSON ping and must answer within the pong timeout; a shard waiting
+        out a backoff delay tries again immediately.
+        """
+        self._wake.set()
+        self._signals.put_nowait(_SocketEnded.CHECK)
+
+    # ------------------------------------------------------------------ main loop
+    def _set_phase(self, phase: ShardPhase, detail: str) -> None:
+        if phase != self.phase:
+            self.phase = phase
+            logger.info("channel shard %d: %s (%s)", self.slot, phase.value, detail)
+            self.sink.shard_phase(self.slot, phase, detail)
+
+    async def _wait_or_stop(self, delay: float) -> bool:
+        """Sleep ``delay`` seconds (cut short by :meth:`check_now`); True when asked to stop."""
+        self._wake.clear()
+        stop = asyncio.ensure_future(self._stop.wait())
+        wake = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({stop, wake}, timeout=max(0.0, delay), return_when="FIRST_COMPLETED")
+        finally:
+            for waiter in (stop, wake):
+                waiter.cancel()
+        return self._stop.is_set()
+
+    async def _run(self) -> None:
+        gap_reason = ""
+        first = True
+        while not self._stop.is_set():
+            try:
+                ended = await self._one_connection(gap=not first, reason=gap_reason or "start")
+            except asyncio.CancelledError:
+                raise
+            except UnauthorizedError:
+                ended = _SocketEnded.TOKEN_REVOKED
+            except AuthError as exc:
+                self._set_phase(ShardPhase.SIGN_IN_NEEDED, str(exc))
+                if not await self.sink.shard_token_lost(self.slot):
+                    return
+                continue
+            except (TransportError, ApiError, ChannelError, OSError, ConnectionError) as exc:
+                ended = _SocketEnded.CLOSED
+                gap_reason = type(exc).__name__
+                logger.warning("channel shard %d: %s", self.slot, exc)
+            except Exception as exc:  # a websockets handshake error and the like
+                ended = _SocketEnded.CLOSED
+                gap_reason = type(exc).__name__
+                logger.warning("channel shard %d: connection failed: %r", self.slot, exc)
+            first = False
+            if ended is _SocketEnded.STOP:
+                return
+            if ended is _SocketEnded.TOKEN_REVOKED:
+                self._set_phase(ShardPhase.SIGN_IN_NEEDED, "the token behind the channel died")
+                await self._forget_channel()
+                if not await self.sink.shard_token_lost(self.slot):
+                    return
+                gap_reason = "token renewed"
+                continue
+            if not gap_reason or ended is not _SocketEnded.CLOSED:
+                gap_reason = ended.value
+            self._set_phase(ShardPhase.RECONNECTING, gap_reason)
+            if await self._wait_or_stop(self.backoff.next_delay()):
+                return
+
+    async def _one_connection(self, *, gap: bool, reason: str) -> _SocketEnded:
+        """Get a subscribed channel and a socket, serve it until it ends."""
+        self._set_phase(ShardPhase.CONNECTING if not gap else ShardPhase.RECONNECTING, reason)
+        while not self._signals.empty():  # leftovers of the previous socket mean nothing now
+            if self._signals.get_nowait() is _SocketEnded.STOP:
+                return _SocketEnded.STOP
+        fresh = await self._ensure_channel()
+        assert self.channel is not None
+        if fresh or self.subscribed != self.topics:
+            await self._subscribe(self.channel)
+        socket = await self.connector(self.channel.connect_uri)
+        self.counters["connects"] += 1
+        self._adopt(socket)
+        self._schedule_rollover(self.channel)
+        self._set_phase(ShardPhase.LIVE, "socket open")
+        self.sink.shard_live(self.slot, gap=gap, reason=reason)
+        return await self._serve()
+
+    async def _ensure_channel(self) -> bool:
+        """A usable channel: the current one, a stored one that HEAD confirms, or a new one.
+
+        Returns True when the channel's subscriptions are unknown (new or reused from storage).
+        """
+        if self.channel is not None:
+            if await self.api.channel_exists(self.channel.id):
+                return False
+            self._note_gone("channel no longer exists")
+            await self._forget_channel()
+        stored = await self.memory.load(self.slot)
+        if stored is not None:
+            life = (stored.expires - self.wall()).total_seconds()
+            if life > self.settings.min_reuse_life_s and await self.api.channel_exists(stored.id):
+                self.channel = stored
+                self.counters["channels_reused"] += 1
+                logger.info("channel shard %d: reusing its stored channel", self.slot)
+                return True
+            await self.memory.forget(self.slot)
+        self.channel = await self.api.create_channel()
+        self.counters["channels_created"] += 1
+        await self.memory.save(self.slot, self.channel)
+        return True
+
+    def _note_gone(self, why: str) -> None:
+        now = self.monotonic()
+        self._gone.append(now)
+        recent = [t for t in self._gone if now - t <= self.settings.gone_window_s]
+        logger.warning("channel shard %d: %s (%d recently)", self.slot, why, len(recent))
+
+    async def _forget_channel(self) -> None:
+        self.channel = None
+        self.subscribed = None
+        await self.memory.forget(self.slot)
+
+    async def _subscribe(self, channel: ChannelInfo) -> None:
+        topics = self.topics
+        result = await self.api.put_subscriptions(channel.id, topics, ignore_errors=True)
+        self.subscribed = topics
+        self.rejected = result.rejected
+        self.sink.shard_rejected(self.slot, result.rejected)
+
+    def _adopt(self, socket: Socket) -> None:
+        """Make ``socket`` current; the previous one (if any) is retired but still read."""
+        if self._live is not None:
+            self._retired.append(self._live)
+            self._overlap_until = self.monotonic() + self.settings.overlap_s
+        reader = asyncio.get_running_loop().create_task(self._read(socket))
+        self._live = _Live(socket, reader)
+        self.watchdog.connected(self.monotonic())
+        self._connected_at = self.monotonic()
+
+    async def _close_all(self) -> None:
+        lives = [*self._retired, *([self._live] if self._live else [])]
+        self._retired.clear()
+        self._live = None
+        for live in lives:
+            await _close_quietly(live)
+
+    async def _retire_old(self) -> None:
+        retired, self._retired = self._retired, []
+        for live in retired:
+            await _close_quietly(live)
+
+    # ------------------------------------------------------------------ serving a socket
+    async def _serve(self) -> _SocketEnded:
+        """Watch the live socket until it ends, switching sockets/channels in place."""
+        while True:
+            assert self._live is not None and self.channel is not None
+            now = self.monotonic()
+            rollover_at = self._rollover_deadline
+            wake = min(self.watchdog.next_check_at(), rollover_at)
+            signal: _SocketEnded | None = None
+            try:
+                signal = await asyncio.wait_for(self._signals.get(), timeout=max(0.0, wake - now))
+            except TimeoutError:
+                signal = None
+            now = self.monotonic()
+            if signal is None:
+                if now >= rollover_at:
+                    signal = _SocketEnded.ROLLOVER
+                else:
+                    verdict = self.watchdog.check(now)
+                    if verdict is Liveness.SEND_PING:
+                        self._set_phase(ShardPhase.STALE, "no heartbeat; sent a ping")
+                        self.watchdog.ping_sent(now)
+                        with contextlib.suppress(Exception):
+                            await self._live.socket.send(PING_FRAME)
+                        continue
+                    if verdict is Liveness.DEAD:
+                        signal = _SocketEnded.DEAD
+                    else:
+                        if self.phase is ShardPhase.STALE:
+                            self._set_phase(ShardPhase.LIVE, "heartbeat back")
+                        continue
+            outcome = await self._handle(signal)
+            if outcome is not None:
+                await self._close_all()
+                lived = self.monotonic() - self._connected_at
+                if lived >= self.settings.stable_after_s:
+                    self.backoff.reset()
+                return outcome
+
+    def _schedule_rollover(self, channel: ChannelInfo) -> None:
+        """Roll over after ``rollover_fraction`` of the life the channel has left now."""
+        life = (channel.expires - self.wall()).total_seconds()
+        self._rollover_deadline = (
+            self.monotonic() + max(0.0, life) * self.settings.rollover_fraction
+        )
+
+    async def _handle(self, signal: _SocketEnded) -> _SocketEnded | None:
+        """Act on a signal; returns how the connection ended, or None to keep serving."""
+        assert self._live is not None and self.channel is not None
+        if signal is _SocketEnded.STOP:
+            return signal
+        if signal is _SocketEnded.TOPICS:
+            if self.subscribed != self.topics:
+                await self._subscribe(self.channel)
+            return None
+        if signal is _SocketEnded.CHECK:
+            self._set_phase(ShardPhase.STALE, "health check")
+            self.watchdog.ping_sent(self.monotonic())
+            with contextlib.suppress(Exception):
+                await self._live.socket.send(PING_FRAME)
+            return None
+        if signal is _SocketEnded.RESUBSCRIBE:
+            await self._subscribe(self.channel)
+            self.sink.shard_live(self.slot, gap=True, reason="no_longer_subscribed")
+            return None
+        if signal is _SocketEnded.SOCKET_CLOSING:
+            # Same channel, new socket: the server moves delivery to it when it opens, so
+            # nothing falls between; the old socket is closed right after.
+            socket = await self.connector(self.channel.connect_uri)
+            self.counters["socket_switches"] += 1
+            self._adopt(socket)
+            await self._retire_old()
+            self.sink.shard_live(self.slot, gap=True, reason="socket_closing")
+            return None
+        if signal is _SocketEnded.ROLLOVER:
+            await self._rollover()
+            return None
+        if signal is _SocketEnded.CLOSED:
+            await self._after_server_close()
+        return signal
+
+    async def _after_server_close(self) -> None:
+        """The server closed our socket: expired, evicted, or kicked by a second socket."""
+        assert self.channel is not None
+        try:
+            exists = await self.api.channel_exists(self.channel.id)
+        except (TransportError, ApiError):
+            return
+        if not exists:
+            self._note_gone("channel expired or was evicted")
+            await self._forget_channel()
+            return
+        now = self.monotonic()
+        self._kicks.append(now)
+        if sum(1 for t in self._kicks if now - t <= self.settings.kick_window_s) >= 2:
+            logger.warning(
+                "channel shard %d: socket kicked twice; another client uses this channel, "
+                "moving to a new one",
+                self.slot,
+            )
+            self._kicks.clear()
+            await self._forget_channel()
+
+    async def _rollover(self) -> None:
+        """Make-before-break: new channel subscribed and connected before the old one goes."""
+        old = self.channel
+        assert old is not None
+        new = await self.api.create_channel()
+        self.counters["channels_created"] += 1
+        await self._subscribe(new)
+        socket = await self.connector(new.connect_uri)
+        self.channel = new
+        await self.memory.save(self.slot, new)
+        self._adopt(socket)
+        self._schedule_rollover(new)
+        await self._retire_old()
+        self.counters["rollovers"] += 1
+        with contextlib.suppress(ApiError, TransportError):
+            await self.api.delete_subscriptions(old.id)
+        self.sink.shard_live(self.slot, gap=True, reason="rollover")
+
+    async def _read(self, socket: Socket) -> None:
+        """Read one socket until it closes; signal the main loop if it was the live one."""
+        try:
+            while True:
+                data = await socket.recv()
+                self._on_frame(socket, data)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # ConnectionClosed and transport errors end the reader
+            logger.debug("channel shard %d: socket ended: %r", self.slot, exc)
+        if self._live is not None and self._live.socket is socket:
+            self._signals.put_nowait(_SocketEnded.CLOSED)
+
+    def _on_frame(self, socket: Socket, data: str | bytes) -> None:
+        live = self._live is not None and self._live.socket is socket
+        frame = decode_frame(data)
+        self.counters["frames"] += 1
+        if live:
+            self.watchdog.frame(self.monotonic(), heartbeat=isinstance(frame, Heartbeat))
+            if self.phase is ShardPhase.STALE:
+                self._set_phase(ShardPhase.LIVE, "socket answered")
+        if isinstance(frame, TopicEvent):
+            if self._is_duplicate(frame):
+                self.counters["duplicates_dropped"] += 1
+                return
+            self.sink.shard_event(self.slot, frame)
+        elif isinstance(frame, (Heartbeat, Pong, SubscribeReply)):
+            return
+        elif isinstance(frame, SocketClosing):
+            if live:
+                self._signals.put_nowait(_SocketEnded.SOCKET_CLOSING)
+        elif isinstance(frame, SystemMessage):
+            if not live:
+                return
+            if frame.kind == "token_revoked":
+                self._signals.put_nowait(_SocketEnded.TOKEN_REVOKED)
+            elif frame.kind == "no_longer_subscribed":
+                self._signals.put_nowait(_SocketEnded.RESUBSCRIBE)
+        else:
+            self.counters["malformed"] += 1
+            self.sink.shard_malformed(self.slot, frame)
+
+    def _is_duplicate(self, frame: TopicEvent) -> bool:
+        """Drop a frame seen on another socket of this shard during a switch-over window."""
+        if self.monotonic() > self._overlap_until:
+            if self._recent:
+                self._recent.clear()
+            return False
+        key = (frame.topic, json.dumps(frame.body, sort_keys=True, separators=(",", ":")))
+        if key in self._recent:
+            return True
+        self._recent[key] = None
+        if len(self._recent) > 8192:
+            self._recent.popitem(last=False)
+        return False
+
+
+async def _close_quietly(live: _Live) -> None:
+    live.reader.cancel()
+    with contextlib.suppress(BaseException):
+        await asyncio.wait_for(live.socket.close(), timeout=3)
+    with contextlib.suppress(BaseException):
+        await live.reader
+
+
+class StoredChannelMemory:
+    """Channel records kept in the credential store (the OS keyring when one is available).
+
+    The channel id is the socket's only credential (genesys-api.md 4.1), so it is treated like a
+    token: never written to a plain file.
+    """
+
+    def __init__(self, store: CredentialStore, prefix: str = "channel") -> None:
+        self.store = store
+        self.prefix = prefix
+
+    def _key(self, slot: int) -> str:
+        return f"{self.prefix}.{slot}"
+
+    async def load(self, slot: int) -> ChannelInfo | None:
+        """The stored channel of a slot; a damaged record reads as none."""
+        try:
+            raw = await self.store.get(self._key(slot))
+            data = json.loads(raw) if raw else None
+        except (CredentialStoreError, ValueError):
+            logger.warning("channel record %d could not be read; a new channel will be made", slot)
+            return None
+        if not isinstance(data, dict):
+            return None
+        expires = parse_datetime(data.get("expires"))
+        channel_id, uri = data.get("id"), data.get("connect_uri")
+        if not isinstance(channel_id, str) or not isinstance(uri, str) or expires is None:
+            return None
+        return ChannelInfo(channel_id, uri, expires)
+
+    async def save(self, slot: int, channel: ChannelInfo) -> None:
+        """Remember a slot's channel (best effort: a locked keyring only costs a new channel)."""
+        record = {
+            "id": channel.id,
+            "connect_uri": channel.connect_uri,
+            "expires": channel.expires.isoformat(),
+        }
+        try:
+            await self.store.set(self._key(slot), json.dumps(record))
+        except CredentialStoreError as exc:
+            logger.warning("channel record %d not saved: %s", slot, exc)
+
+    async def forget(self, slot: int) -> None:
+        """Drop a slot's channel record."""
+        with contextlib.suppress(CredentialStoreError):
+            await self.store.delete(self._key(slot))

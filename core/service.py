@@ -1,0 +1,598 @@
+"""The engine's facade: what to watch, the channels that carry it, and a picture that converges.
+
+:class:`MonitorService` resolves a :class:`Selection` (my queues, members of these queues, a name
+pattern, everyone) into explicit topics, packs them into channel shards within the budget, feeds
+every frame through the typed-event parser into the :class:`core.store.Store`, re-syncs through
+REST after every gap, follows membership changes, renews the token before it bites and rebuilds
+the channels under a new one. Consumers (the GUI bridge, the ``listen`` CLI) receive
+:data:`Record` values through listeners; nothing here knows about Qt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import random
+import time
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from core.auth import TokenSet
+from core.channel import (
+    ChannelApi,
+    ChannelMemory,
+    ChannelSettings,
+    ChannelShard,
+    Connector,
+    MemoryChannelMemory,
+    ShardPhase,
+    websockets_connector,
+)
+from core.errors import (
+    ApiError,
+    AuthError,
+    ForbiddenError,
+    SignInRequiredError,
+    TransportError,
+)
+from core.events import Event, QueueMembershipChanged, parse_event
+from core.models import QueueMember, QueueObservation, QueueRecord, RejectedTopic, UserRecord
+from core.protocol import Malformed, TopicEvent
+from core.resync import read_state
+from core.store import Change, Store
+from core.topics import Budget, Plan, plan_topics, queue_topics, user_topic
+
+logger = logging.getLogger(__name__)
+
+
+class EngineState(enum.StrEnum):
+    """What the tray shows about the connection."""
+
+    STARTING = "starting"
+    LIVE = "live"
+    STALE = "stale"
+    RECONNECTING = "reconnecting"
+    RESYNCING = "resyncing"
+    SIGN_IN_NEEDED = "sign_in_needed"
+    STOPPED = "stopped"
+
+
+# ---------------------------------------------------------------------------------- records
+@dataclass(frozen=True, slots=True)
+class StateRecord:
+    """The engine's state changed."""
+
+    state: EngineState
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A typed event from the stream."""
+
+    topic: str
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRecord:
+    """The store changed; ``source`` says whether the stream or a re-sync told us."""
+
+    change: Change
+    source: Literal["stream", "resync"]
+
+
+@dataclass(frozen=True, slots=True)
+class GapRecord:
+    """A gap in the stream began, or ended with a re-sync."""
+
+    phase: Literal["start", "end"]
+    reason: str
+    started: datetime
+    ended: datetime | None = None
+    users_resynced: int = 0
+    queues_resynced: int = 0
+    changed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetRecord:
+    """Topics and channels in use, and every topic refused or left out."""
+
+    topics: int
+    channels: int
+    per_channel: tuple[int, ...]
+    capacity: int
+    over_budget: tuple[str, ...]
+    rejected: tuple[RejectedTopic, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WatchRecord:
+    """The resolved selection: which users and queues are watched (with names)."""
+
+    users: dict[str, str]
+    queues: dict[str, str]
+
+
+Record = StateRecord | EventRecord | ChangeRecord | GapRecord | BudgetRecord | WatchRecord
+Listener = Callable[[Record], None]
+
+
+# ---------------------------------------------------------------------------------- selection
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What the person wants to watch, in their own terms.
+
+    ``queues``: ``"mine"`` (queues I am a member of), ``"all"``, ``"none"``, a name pattern with
+    ``*`` (``"Sales*"``), or explicit ids. ``users``: ``"members"`` (members of the watched
+    queues, kept current as membership changes), ``"all"``, ``"none"`` or explicit ids.
+    """
+
+    queues: str | tuple[str, ...] = "mine"
+    users: str | tuple[str, ...] = "members"
+
+
+class ServiceApi(ChannelApi, Protocol):
+    """Everything the service asks the Platform API (``core.api.ApiClient`` provides it)."""
+
+    async def users(self, ids: Iterable[str] | None = None) -> list[UserRecord]:
+        """Users with presence and routing status."""
+
+    async def queues(
+        self, name: str | None = None, ids: Iterable[str] | None = None
+    ) -> list[QueueRecord]:
+        """Queues, optionally by name pattern or ids."""
+
+    async def my_queues(self) -> list[QueueRecord]:
+        """Queues the signed-in user is a member of."""
+
+    async def queue_members(self, queue_id: str) -> list[QueueMember]:
+        """Members of one queue."""
+
+    async def queue_observations(self, queue_ids: Iterable[str]) -> dict[str, QueueObservation]:
+        """Queue counters."""
+
+
+class TokenSource(Protocol):
+    """The session (``core.auth.Authenticator`` provides it)."""
+
+    @property
+    def token(self) -> TokenSet | None:
+        """The current token set."""
+
+    async def access_token(self) -> str:
+        """A token good for a while, renewed if due."""
+
+    async def renew_rejected(self, rejected_token: str) -> str:
+        """Renew after the server refused ``rejected_token``."""
+
+    def add_listener(self, listener: Callable[[TokenSet | None], None]) -> Callable[[], None]:
+        """Hear about new tokens."""
+
+
+@dataclass(slots=True)
+class _Watch:
+    users: dict[str, str] = field(default_factory=dict)
+    queues: dict[str, str] = field(default_factory=dict)
+
+
+class MonitorService:
+    """Owns the channels, the store and the re-syncs of one signed-in session."""
+
+    def __init__(
+        self,
+        api: ServiceApi,
+        session: TokenSource,
+        selection: Selection = Selection(),
+        *,
+        store: Store | None = None,
+        budget: Budget | None = None,
+        settings: ChannelSettings | None = None,
+        connector: Connector = websockets_connector,
+        memory: ChannelMemory | None = None,
+        analytics_topic: str = "observations",
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.api = api
+        self.session = session
+        self.selection = selection
+        self.store = store or Store()
+        self.budget = budget or Budget()
+        self.settings = settings or ChannelSettings()
+        self.connector = connector
+        self.memory = memory or MemoryChannelMemory()
+        self.analytics_topic = analytics_topic
+        self.rng = rng or random.Random()
+        self.clock = clock
+        self.monotonic = monotonic
+        self.state = EngineState.STOPPED
+        self.state_detail = ""
+        self.watch = _Watch()
+        self.shards: list[ChannelShard] = []
+        self.plan = Plan((), ())
+        self.rejected: dict[int, tuple[RejectedTopic, ...]] = {}
+        self.counters: dict[str, int] = {
+            "events": 0,
+            "unparsed": 0,
+            "malformed": 0,
+            "resyncs": 0,
+            "gaps": 0,
+        }
+        self._listeners: list[Listener] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._resync_wanted = asyncio.Event()
+        self._resyncing = False
+        self._gap_started: datetime | None = None
+        self._gap_reason = ""
+        self._sign_in_needed = False
+        self._new_token = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._queue_stream_at: dict[str, float] = {}
+        self._token_fingerprint: int | None = None
+        self._remove_token_listener: Callable[[], None] | None = None
+        self._replan_handle: asyncio.TimerHandle | None = None
+        self._reauth_lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ listeners
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(record)`` for every record; returns the remover."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _emit(self, record: Record) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(record)
+            except Exception:
+                logger.exception("a service listener failed")
+
+    def _set_state(self, state: EngineState, detail: str) -> None:
+        self.state_detail = detail
+        if state != self.state:
+            self.state = state
+            logger.info("engine: %s (%s)", state.value, detail)
+            self._emit(StateRecord(state, detail))
+
+    def _recompute_state(self, detail: str = "") -> None:
+        if self._stopping.is_set():
+            self._set_state(EngineState.STOPPED, detail or "stopped")
+        elif self._sign_in_needed:
+            self._set_state(EngineState.SIGN_IN_NEEDED, detail or "sign-in needed")
+        elif not self.shards:
+            self._set_state(EngineState.STARTING, detail or "starting")
+        else:
+            phases = {s.phase for s in self.shards}
+            if phases & {ShardPhase.RECONNECTING, ShardPhase.BLOCKED}:
+                self._set_state(EngineState.RECONNECTING, detail or "reconnecting")
+            elif ShardPhase.CONNECTING in phases:
+                self._set_state(EngineState.STARTING, detail or "connecting")
+            elif ShardPhase.STALE in phases:
+                self._set_state(EngineState.STALE, detail or "no heartbeat")
+            elif self._resyncing:
+                self._set_state(EngineState.RESYNCING, detail or "re-syncing")
+            elif phases == {ShardPhase.LIVE}:
+                self._set_state(EngineState.LIVE, detail or "live")
+
+    # ------------------------------------------------------------------ life cycle
+    async def start(self) -> None:
+        """Resolve the selection, subscribe, connect; returns once the shards are running."""
+        self._stopping.clear()
+        self._set_state(EngineState.STARTING, "resolving what to watch")
+        self._remove_token_listener = self.session.add_listener(self._on_token)
+        token = self.session.token
+        self._token_fingerprint = hash(token.access_token) if token else None
+        await self._resolve()
+        self._apply_plan()
+        self._spawn(self._resync_worker(), "resync")
+        self._spawn(self._token_keeper(), "token-keeper")
+        self._recompute_state()
+
+    async def stop(self) -> None:
+        """Close every channel and stop background work."""
+        self._stopping.set()
+        if self._replan_handle is not None:
+            self._replan_handle.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await asyncio.gather(*(s.stop() for s in self.shards))
+        if self._remove_token_listener is not None:
+            self._remove_token_listener()
+        self._recompute_state("stopped")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def check_now(self) -> None:
+        """Health-check every channel now (after sleep/resume or a network change)."""
+        for shard in self.shards:
+            shard.check_now()
+
+    # ------------------------------------------------------------------ selection
+    async def _resolve(self) -> None:
+        sel = self.selection
+        queues: dict[str, str] = {}
+        if isinstance(sel.queues, tuple):
+            records = await self.api.queues(ids=sel.queues) if sel.queues else []
+            queues = {q.id: q.name for q in records}
+            queues.update({qid: queues.get(qid, "") for qid in sel.queues})
+        elif sel.queues == "mine":
+            queues = {q.id: q.name for q in await self.api.my_queues()}
+        elif sel.queues == "all":
+            queues = {q.id: q.name for q in await self.api.queues()}
+        elif sel.queues != "none":
+            queues = {q.id: q.name for q in await self.api.queues(name=sel.queues)}
+        users: dict[str, str] = {}
+        if isinstance(sel.users, tuple):
+            users = {uid: "" for uid in sel.users}
+        elif sel.users == "all":
+            users = {u.id: u.name for u in await self.api.users()}
+        elif sel.users == "members":
+            for queue_id in queues:
+                for member in await self.api.queue_members(queue_id):
+                    users[member.id] = member.user.name
+                    self.store.queue(queue_id).member_ids.add(member.id)
+                    if member.joined:
+                        self.store.queue(queue_id).joined_ids.add(member.id)
+        self.watch = _Watch(users, queues)
+        for queue_id, name in queues.items():
+            self.store.queue(queue_id).name = name
+        for user_id, name in users.items():
+            self.store.user(user_id).name = name
+        self._emit(WatchRecord(dict(users), dict(queues)))
+
+    def wanted_topics(self) -> list[str]:
+        """Every topic the current selection needs."""
+        topics = [user_topic(uid) for uid in self.watch.users]
+        for queue_id in self.watch.queues:
+            topics.extend(queue_topics(queue_id, analytics=self.analytics_topic))
+        return topics
+
+    def _apply_plan(self) -> None:
+        self.plan = plan_topics(self.wanted_topics(), [s.topics for s in self.shards], self.budget)
+        for slot, topics in enumerate(self.plan.shards):
+            if slot < len(self.shards):
+                self.shards[slot].set_topics(topics)
+            else:
+                shard = ChannelShard(
+                    slot,
+                    topics,
+                    api=self.api,
+                    sink=self,
+                    connector=self.connector,
+                    memory=self.memory,
+                    settings=self.settings,
+                    rng=self.rng,
+                    monotonic=self.monotonic,
+                )
+                self.shards.append(shard)
+                shard.start()
+        for shard in self.shards[len(self.plan.shards) :]:
+            shard.set_topics(())
+        self._emit(self.budget_report())
+
+    def budget_report(self) -> BudgetRecord:
+        """Topics and channels in use, and what was refused or left out."""
+        rejected = tuple(r for slot in sorted(self.rejected) for r in self.rejected[slot])
+        return BudgetRecord(
+            topics=self.plan.topic_count,
+            channels=len(self.plan.shards),
+            per_channel=tuple(len(s) for s in self.plan.shards),
+            capacity=self.budget.capacity,
+            over_budget=self.plan.over_budget,
+            rejected=rejected,
+        )
+
+    def _replan_soon(self) -> None:
+        """Batch membership changes into one re-subscribe."""
+        if self._replan_handle is None:
+            loop = asyncio.get_running_loop()
+            self._replan_handle = loop.call_later(0.5, self._replan_now)
+
+    def _replan_now(self) -> None:
+        self._replan_handle = None
+        if not self._stopping.is_set():
+            self._apply_plan()
+
+    # ------------------------------------------------------------------ ShardSink
+    def shard_event(self, slot: int, event: TopicEvent) -> None:
+        """Parse, apply, publish (the hot path)."""
+        events = parse_event(event)
+        if events is None:
+            self.counters["unparsed"] += 1
+            return
+        now = self.monotonic()
+        for typed in events:
+            self.counters["events"] += 1
+            self._emit(EventRecord(event.topic, typed))
+            for change in self.store.apply(typed):
+                if change.kind == "queue":
+                    self._queue_stream_at[change.id] = now
+                self._emit(ChangeRecord(change, "stream"))
+            if isinstance(typed, QueueMembershipChanged):
+                self._on_membership(typed)
+
+    def _on_membership(self, event: QueueMembershipChanged) -> None:
+        if (
+            self.selection.users == "members"
+            and event.queue_id in self.watch.queues
+            and event.user_id not in self.watch.users
+        ):
+            self.watch.users[event.user_id] = ""
+            self.store.user(event.user_id)
+            self._replan_soon()
+            self._resync_wanted.set()
+
+    def shard_phase(self, slot: int, phase: ShardPhase, detail: str) -> None:
+        """Track gaps: a shard that drops out of LIVE starts one."""
+        if phase in (ShardPhase.RECONNECTING, ShardPhase.BLOCKED) and self._gap_started is None:
+            self._gap_started = datetime.now(UTC)
+            self._gap_reason = detail
+            self.counters["gaps"] += 1
+            self._emit(GapRecord("start", detail, self._gap_started))
+        self._recompute_state(f"channel {slot}: {detail}")
+
+    def shard_live(self, slot: int, *, gap: bool, reason: str) -> None:
+        """A socket is up: re-read state, since nothing before it was delivered."""
+        if self._gap_started is None:
+            self._gap_started = datetime.now(UTC)
+            self._gap_reason = reason
+        self._resync_wanted.set()
+        self._recompute_state()
+
+    def shard_rejected(self, slot: int, rejected: tuple[RejectedTopic, ...]) -> None:
+        """Remember refused topics for the budget report."""
+        if rejected:
+            logger.warning("channel %d: %d topics rejected", slot, len(rejected))
+        if self.rejected.get(slot, ()) != rejected:
+            self.rejected[slot] = rejected
+            self._emit(self.budget_report())
+
+    def shard_malformed(self, slot: int, frame: Malformed) -> None:
+        """Count unreadable frames; they never stop the stream."""
+        self.counters["malformed"] += 1
+        logger.debug("channel %d: malformed frame (%s)", slot, frame.reason)
+
+    async def shard_token_lost(self, slot: int) -> bool:
+        """Renew the token once for all shards, or wait for the person to sign in again."""
+        async with self._reauth_lock:
+            token = self.session.token
+            try:
+                if token is not None:
+                    await self.session.renew_rejected(token.access_token)
+                    return True
+            except SignInRequiredError as exc:
+                self._sign_in_needed = True
+                self._recompute_state(str(exc))
+            except (AuthError, TransportError, ApiError) as exc:
+                logger.warning("token renewal failed: %s", exc)
+            self._sign_in_needed = True
+            self._recompute_state()
+        return await self._wait_for_token()
+
+    async def _wait_for_token(self) -> bool:
+        self._new_token.clear()
+        stop = asyncio.ensure_future(self._stopping.wait())
+        fresh = asyncio.ensure_future(self._new_token.wait())
+        try:
+            await asyncio.wait({stop, fresh}, return_when="FIRST_COMPLETED")
+        finally:
+            stop.cancel()
+            fresh.cancel()
+        return not self._stopping.is_set()
+
+    # ------------------------------------------------------------------ tokens
+    def _on_token(self, token: TokenSet | None) -> None:
+        if token is None:
+            self._sign_in_needed = True
+            self._recompute_state("signed out")
+            return
+        fingerprint = hash(token.access_token)
+        if fingerprint == self._token_fingerprint:
+            return
+        had_token = self._token_fingerprint is not None
+        self._token_fingerprint = fingerprint
+        self._sign_in_needed = False
+        self._new_token.set()
+        if had_token:
+            # Channels belong to the token that made them: rebuild, make-before-break.
+            for shard in self.shards:
+                shard.rollover_now()
+        self._recompute_state("signed in")
+
+    async def _token_keeper(self) -> None:
+        """Renew before expiry even when no REST call would notice it."""
+        while True:
+            token = self.session.token
+            if token is None:
+                await asyncio.sleep(1.0)
+                continue
+            due = token.expires_at - token.renewal_margin_s - self.clock()
+            if due > 0:
+                await asyncio.sleep(min(due, 3600.0))
+                continue
+            try:
+                await self.session.access_token()
+            except SignInRequiredError as exc:
+                self._sign_in_needed = True
+                self._recompute_state(str(exc))
+                await self._wait_for_token()
+            except (AuthError, TransportError, ApiError) as exc:
+                logger.warning("token renewal failed, retrying: %s", exc)
+                await asyncio.sleep(10.0)
+
+    # ------------------------------------------------------------------ re-sync
+    async def _resync_worker(self) -> None:
+        while True:
+            await self._resync_wanted.wait()
+            self._resync_wanted.clear()
+            await self.resync_once()
+
+    async def resync_once(self) -> None:
+        """Read the watched state through REST and apply it as re-sync changes."""
+        started_at = self.monotonic()
+        self._resyncing = True
+        self._recompute_state("re-syncing")
+        users = list(self.watch.users)
+        queues = list(self.watch.queues)
+        try:
+            try:
+                result = await read_state(self.api, users, queues)
+            except ForbiddenError:
+                logger.warning("queue observations are not permitted; re-syncing users only")
+                result = await read_state(self.api, users, [])
+        except (ApiError, TransportError, AuthError) as exc:
+            logger.warning("re-sync failed, will retry: %s", exc)
+            self._resyncing = False
+            self._recompute_state()
+            await asyncio.sleep(self.settings.first_backoff_s)
+            self._resync_wanted.set()
+            return
+        changed = 0
+        for event in result.user_events:
+            for change in self.store.apply(event):
+                changed += 1
+                self._emit(ChangeRecord(change, "resync"))
+        for queue_event in result.queue_events:
+            if self._queue_stream_at.get(queue_event.queue_id, -1.0) > started_at:
+                continue  # the stream spoke after we asked: it is newer
+            for change in self.store.apply(queue_event):
+                changed += 1
+                self._emit(ChangeRecord(change, "resync"))
+        self.counters["resyncs"] += 1
+        started = self._gap_started or datetime.now(UTC)
+        self._emit(
+            GapRecord(
+                "end",
+                self._gap_reason or "connect",
+                started,
+                datetime.now(UTC),
+                users_resynced=result.users_read,
+                queues_resynced=result.queues_read,
+                changed=changed,
+            )
+        )
+        self._gap_started = None
+        self._gap_reason = ""
+        self._resyncing = False
+        self._recompute_state()
+
+
+def parse_selection_arg(value: str, *, keywords: Sequence[str]) -> str | tuple[str, ...]:
+    """``all`` / ``mine`` / ... or a comma-separated id list, as the ``listen`` CLI takes them."""
+    text = value.strip()
+    if text in keywords:
+        return text
+    return tuple(part.strip() for part in text.split(",") if part.strip())
