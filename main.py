@@ -222,6 +222,8 @@ async def run_listen(args: argparse.Namespace) -> int:
         )
         service = MonitorService(api, auth, selection, memory=StoredChannelMemory(store))
         service.add_listener(writer)
+        if secret is None:
+            service.add_listener(_sign_in_again_when_needed(auth))
         cleanup.append(service.stop)
         await service.start()
         with contextlib.suppress(TimeoutError):
@@ -235,6 +237,32 @@ async def run_listen(args: argparse.Namespace) -> int:
         for close in reversed(cleanup):
             with contextlib.suppress(Exception):
                 await close()
+
+
+def _sign_in_again_when_needed(auth: Any) -> Callable[[Any], None]:
+    """A PKCE session cannot renew itself: open the browser again when the engine asks."""
+    from core.errors import AuthError
+    from core.service import EngineState, StateRecord
+
+    running: set[asyncio.Task[None]] = set()
+
+    async def sign_in() -> None:
+        try:
+            await auth.sign_in_pkce()
+        except AuthError as exc:
+            print(f"listen: sign-in failed: {exc}", file=sys.stderr)
+
+    def on_record(record: Any) -> None:
+        if (
+            isinstance(record, StateRecord)
+            and record.state is EngineState.SIGN_IN_NEEDED
+            and not running
+        ):
+            task = asyncio.get_running_loop().create_task(sign_in())
+            running.add(task)
+            task.add_done_callback(running.discard)
+
+    return on_record
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,94 @@
+"""Acceptance: ``python main.py listen --demo`` survives injected faults and ends equal to truth."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+DEADLINE_S = 30.0
+
+
+class Lines:
+    """The JSON lines a subprocess prints, read with deadlines."""
+
+    def __init__(self, stream: asyncio.StreamReader) -> None:
+        self.stream = stream
+        self.seen: list[dict[str, Any]] = []
+
+    async def next_matching(self, **fields: Any) -> dict[str, Any]:
+        async with asyncio.timeout(DEADLINE_S):
+            while True:
+                raw = await self.stream.readline()
+                assert raw, f"listen ended before a line with {fields}"
+                line: dict[str, Any] = json.loads(raw)
+                self.seen.append(line)
+                if all(line.get(k) == v for k, v in fields.items()):
+                    return line
+
+
+async def test_listen_demo_survives_faults_and_writes_the_true_state(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.json"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "main.py",
+        "listen",
+        "--demo",
+        "--state-out",
+        str(state_file),
+        "--kinds",
+        "sandbox,state,gap,change,budget",
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        limit=16 * 1024 * 1024,
+    )
+    assert proc.stdout is not None
+    lines = Lines(proc.stdout)
+    try:
+        url = (await lines.next_matching(kind="sandbox"))["url"]
+        budget = await lines.next_matching(kind="budget")
+        assert budget["channels"] == 1 and budget["topics"] > 0
+        await lines.next_matching(kind="gap", phase="end")
+        async with httpx.AsyncClient(base_url=url, timeout=10) as control:
+            for fault in ("drop", "expire_channels", "socket_closing?grace=1", "revoke_tokens"):
+                resp = await control.post(f"/sandbox/faults/{fault}")
+                assert resp.status_code == 200 and resp.json()["count"] >= 1, fault
+                await lines.next_matching(kind="gap", phase="end")
+            await control.post("/sandbox/simulation/pause")
+            # The live stream (not only re-sync) keeps the picture: change a watched user.
+            truth = (await control.get("/sandbox/truth")).json()
+            watched = [
+                line["change"]["id"]
+                for line in lines.seen
+                if line.get("kind") == "change" and line.get("change", {}).get("kind") == "user"
+            ]
+            target = watched[0]
+            new = "MEETING" if truth["users"][target]["presence"] != "MEETING" else "AVAILABLE"
+            await control.post(f"/sandbox/users/{target}/presence", json={"presence": new})
+            while True:
+                line = await lines.next_matching(kind="change", source="stream")
+                change = line["change"]
+                if change["id"] == target and new in change["after"]:
+                    break
+            # Settle: one last gap, re-synced while nothing moves, then stop.
+            await control.post("/sandbox/faults/drop")
+            await lines.next_matching(kind="gap", phase="end")
+            truth = (await control.get("/sandbox/truth")).json()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.stdout.read(), DEADLINE_S)
+        code = await asyncio.wait_for(proc.wait(), DEADLINE_S)
+    assert code == 0
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    assert state["users"], "no watched users"
+    for user_id, mine in state["users"].items():
+        assert mine == truth["users"][user_id], user_id
+    for queue_id, mine in state["queues"].items():
+        assert mine == truth["queues"][queue_id], queue_id
