@@ -58,7 +58,8 @@ class QueueState:
     longest_wait_ms: int | None = None
     member_ids: set[str] = field(default_factory=set)
     joined_ids: set[str] = field(default_factory=set)
-    conversations: dict[str, str] = field(default_factory=dict)  # id -> state
+    # conversation id -> (waiting | alerting | interacting, when it started waiting)
+    conversations: dict[str, tuple[str, datetime | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,7 @@ class Store:
     def __init__(self) -> None:
         self.users: dict[str, UserState] = {}
         self.queues: dict[str, QueueState] = {}
+        self.presence_labels: dict[str, str] = {}  # org presence definition id -> label
         self.ignored_stale = 0
 
     def user(self, user_id: str) -> UserState:
@@ -198,8 +200,42 @@ class Store:
         if event.state == "ended":
             conversations.pop(event.conversation_id, None)
         else:
-            conversations[event.conversation_id] = event.state
+            known = conversations.get(event.conversation_id)
+            since = event.since or (known[1] if known else None)
+            conversations[event.conversation_id] = (event.state, since)
         return self._set("queue", state, conversations=conversations)
+
+    # ------------------------------------------------------------------ derived views
+    def presence_label(self, user_id: str) -> str:
+        """The org's own label of a user's presence ("Lunch"), else the system presence."""
+        state = self.users.get(user_id)
+        if state is None or state.definition_id is None:
+            return ""
+        label = self.presence_labels.get(state.definition_id)
+        return label or (state.system_presence or "").replace("_", " ").title()
+
+    def active_queues(self, user_id: str) -> tuple[str, ...]:
+        """Queues a user is joined to: from the activity topic, else from queue membership."""
+        state = self.users.get(user_id)
+        if state is not None and state.active_queue_ids is not None:
+            return state.active_queue_ids
+        return tuple(q.id for q in self.queues.values() if user_id in q.joined_ids)
+
+    def longest_wait_s(self, queue_id: str, now: datetime) -> float | None:
+        """How long the oldest waiting conversation has waited, when anything says so."""
+        state = self.queues.get(queue_id)
+        if state is None:
+            return None
+        starts = [
+            since
+            for kind, since in state.conversations.values()
+            if kind in ("waiting", "alerting") and since is not None
+        ]
+        if starts:
+            return max(0.0, (now - min(starts)).total_seconds())
+        if state.longest_wait_ms is not None:
+            return state.longest_wait_ms / 1000
+        return None
 
     def snapshot(self) -> dict[str, Any]:
         """The state in the ``--state-out`` / ``/sandbox/truth`` shape."""

@@ -111,3 +111,27 @@ def test_any_order_converges_to_the_newest_status(
             key=lambda e: e.since or T0,
         )
         assert b.users[user].routing_status == newest.status
+
+
+def test_labels_active_queues_and_longest_wait() -> None:
+    from core.events import ActiveQueuesChanged, QueueConversationChanged
+
+    store = Store()
+    store.presence_labels["lunch-id"] = "Lunch"
+    store.apply(PresenceChanged("u", "lunch-id", "MEAL", "", T0))
+    store.apply(PresenceChanged("v", "unknown-id", "ON_QUEUE", "", T0))
+    assert store.presence_label("u") == "Lunch"
+    assert store.presence_label("v") == "On Queue"
+    store.apply(QueueMembershipChanged("q1", "u", True))
+    store.apply(QueueMembershipChanged("q2", "u", False))
+    assert store.active_queues("u") == ("q1",)
+    store.apply(ActiveQueuesChanged("u", ("q2",), T0))
+    assert store.active_queues("u") == ("q2",)
+    store.apply(QueueConversationChanged("q1", "c1", "waiting", None, T0))
+    store.apply(QueueConversationChanged("q1", "c2", "waiting", None, T0 + timedelta(seconds=30)))
+    store.apply(QueueConversationChanged("q1", "c1", "alerting", "a", None))  # keeps its start
+    assert store.longest_wait_s("q1", T0 + timedelta(seconds=40)) == 40
+    store.apply(QueueConversationChanged("q1", "c1", "interacting", "a", None))
+    assert store.longest_wait_s("q1", T0 + timedelta(seconds=40)) == 10
+    store.apply(QueueConversationChanged("q1", "c2", "ended", None, None))
+    assert store.longest_wait_s("q1", T0 + timedelta(seconds=40)) is None
