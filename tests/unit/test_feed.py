@@ -1,0 +1,92 @@
+"""Feed entries read like a person would say them, with names and org labels resolved."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from core.events import PresenceChanged, QueueMembershipChanged, QueueObserved, RoutingChanged
+from core.feed import FeedBuilder
+from core.models import RejectedTopic
+from core.service import BudgetRecord, ChangeRecord, EngineState, GapRecord, StateRecord
+from core.store import Store
+
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+def build() -> tuple[Store, FeedBuilder]:
+    store = Store()
+    store.user("u").name = "Dana Agent"
+    store.queue("q").name = "Sales EN"
+    store.presence_labels.update({"oq": "On Queue", "lunch": "Lunch"})
+    return store, FeedBuilder(store, clock=lambda: T0)
+
+
+def test_presence_change_uses_org_labels_and_marks_resync() -> None:
+    store, feed = build()
+    store.apply(PresenceChanged("u", "oq", "ON_QUEUE", "", T0))
+    [change] = store.apply(PresenceChanged("u", "lunch", "MEAL", "", T0 + timedelta(seconds=5)))
+    [entry] = feed.entries(ChangeRecord(change, "stream"))
+    assert (entry.kind, entry.subject, entry.summary) == (
+        "presence",
+        "Dana Agent",
+        "Dana Agent: On Queue → Lunch",
+    )
+    [change] = store.apply(PresenceChanged("u", "oq", "ON_QUEUE", "", T0 + timedelta(seconds=9)))
+    [entry] = feed.entries(ChangeRecord(change, "resync"))
+    assert entry.summary == "Dana Agent: Lunch → On Queue (changed while disconnected)"
+
+
+def test_not_responding_is_a_warning() -> None:
+    store, feed = build()
+    store.apply(RoutingChanged("u", "IDLE", T0))
+    [change] = store.apply(RoutingChanged("u", "NOT_RESPONDING", T0 + timedelta(seconds=1)))
+    [entry] = feed.entries(ChangeRecord(change, "stream"))
+    assert entry.summary == "Dana Agent: Idle → Not Responding"
+    assert entry.severity == "warning"
+
+
+def test_queue_counts_and_membership() -> None:
+    store, feed = build()
+    store.apply(QueueObserved("q", waiting=1, interacting=2))
+    [change] = store.apply(QueueObserved("q", waiting=4, interacting=2))
+    assert [e.summary for e in feed.entries(ChangeRecord(change, "stream"))] == [
+        "Sales EN: waiting 1 → 4"
+    ]
+    [change] = store.apply(QueueMembershipChanged("q", "u", True))
+    assert [e.summary for e in feed.entries(ChangeRecord(change, "stream"))] == [
+        "Dana Agent joined Sales EN"
+    ]
+
+
+def test_gap_markers_say_how_long_and_what_was_resynced() -> None:
+    _, feed = build()
+    [start] = feed.entries(GapRecord("start", "closed", T0))
+    assert start.summary == "Disconnected (closed)" and start.severity == "warning"
+    [end] = feed.entries(
+        GapRecord(
+            "end",
+            "closed",
+            T0,
+            T0 + timedelta(seconds=42),
+            users_resynced=37,
+            queues_resynced=3,
+            changed=5,
+        )
+    )
+    assert end.summary == "Disconnected 00:42, re-synced 37 users and 3 queues (5 changed)"
+
+
+def test_connection_and_budget_entries() -> None:
+    _, feed = build()
+    [entry] = feed.entries(StateRecord(EngineState.RECONNECTING, "dead"))
+    assert entry.kind == "connection" and entry.severity == "warning"
+    rejected = (
+        RejectedTopic(
+            "v2.analytics.queues.q.observations",
+            "missing permissions",
+            ("analytics:queueObservation:view",),
+        ),
+    )
+    [entry] = feed.entries(BudgetRecord(3, 1, (3,), 900, (), rejected))
+    assert entry.summary == "1 topics rejected (missing analytics:queueObservation:view)"
+    assert feed.entries(BudgetRecord(3, 1, (3,), 900, (), ())) == []
