@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--minimized", action="store_true", help="start hidden in the tray")
     parser.add_argument("--debug", action="store_true", help="verbose logging")
+    parser.add_argument(
+        "--demo-speed",
+        type=float,
+        default=2.0,
+        metavar="X",
+        help="how much faster than real time the demo org's day runs (default %(default)s)",
+    )
     parser.add_argument(
         "--sandbox-port",
         type=int,
@@ -154,8 +162,36 @@ async def _follow_redirects(url: str) -> None:
         await client.get(url)
 
 
-async def run_listen(args: argparse.Namespace) -> int:
-    """``listen``: sign in, follow the stream, print records, write the state on exit."""
+class UsageError(Exception):
+    """The command line or environment lacks something; the message says what."""
+
+
+@dataclass
+class Engine:
+    """A signed-in engine and what must be closed after it, newest first."""
+
+    service: Any
+    sandbox_url: str | None = None
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    store_warning: str = ""
+
+    async def aclose(self) -> None:
+        """Close everything, newest first, whatever fails."""
+        for close in reversed(self.closers):
+            with contextlib.suppress(Exception):
+                await close()
+        self.closers.clear()
+
+
+async def build_engine(
+    *, demo: bool, environment: str | None, queues: str, users: str, demo_speed: float = 1.0
+) -> Engine:
+    """Sign in and assemble the engine for ``listen`` and the GUI alike.
+
+    ``--demo`` embeds the sandbox org and signs in through the real PKCE code path with a
+    stand-in for the person's browser; otherwise the region and OAuth client come from the
+    command line and ``GENESYS_*`` environment variables, and tokens live in the OS keyring.
+    """
     from core.api import ApiClient
     from core.auth import Authenticator
     from core.channel import StoredChannelMemory
@@ -164,67 +200,84 @@ async def run_listen(args: argparse.Namespace) -> int:
         credential_service_name,
         open_credential_store,
     )
-    from core.listen import JsonLinesWriter, state_snapshot, write_state
     from core.regions import parse_environment
     from core.service import MonitorService, Selection, parse_selection_arg
 
-    stop = asyncio.Event()
-    _install_stop_signals(stop)
-    kinds = frozenset(k.strip() for k in args.kinds.split(",")) if args.kinds else None
-    writer = JsonLinesWriter(sys.stdout, kinds=kinds)
-    cleanup: list[Callable[[], Awaitable[None]]] = []
+    engine = Engine(service=None)
     try:
         browser: Callable[[str], Awaitable[None]] | None = None
-        if args.demo:
+        if demo:
             from sandbox.config import SandboxConfig
             from sandbox.server import Sandbox
 
-            sandbox = Sandbox(SandboxConfig(port=0))
-            base = await sandbox.start()
-            cleanup.append(sandbox.stop)
-            if kinds is None or "sandbox" in kinds:
-                print(json.dumps({"kind": "sandbox", "url": base}), flush=True)
-            env = parse_environment(base)
+            sandbox = Sandbox(SandboxConfig(port=0, speed=demo_speed))
+            engine.sandbox_url = await sandbox.start()
+            engine.closers.append(sandbox.stop)
+            env = parse_environment(engine.sandbox_url)
             client_id, secret = sandbox.config.pkce_client_id, None
             store: Any = MemoryCredentialStore()
             browser = _follow_redirects
         else:
-            env = parse_environment(args.environment or os.environ.get("GENESYS_ENVIRONMENT", ""))
+            env = parse_environment(environment or os.environ.get("GENESYS_ENVIRONMENT", ""))
             client_id = os.environ.get("GENESYS_CLIENT_ID", "")
             secret = os.environ.get("GENESYS_CLIENT_SECRET") or None
             if not client_id:
-                print(
-                    "listen: set GENESYS_CLIENT_ID (and GENESYS_CLIENT_SECRET for a service "
-                    "account).",
-                    file=sys.stderr,
+                raise UsageError(
+                    "set GENESYS_CLIENT_ID (and GENESYS_CLIENT_SECRET for a service account), "
+                    "or try the demo org with --demo"
                 )
-                return EXIT_USAGE
             store = await asyncio.to_thread(
                 open_credential_store, credential_service_name(env, client_id)
             )
             if not store.secure:
-                print(f"listen: {store.description}", file=sys.stderr)
+                engine.store_warning = store.description
         auth = Authenticator(env, client_id, store, client_secret=secret, open_browser=browser)
-        cleanup.append(auth.aclose)
+        engine.closers.append(auth.aclose)
         if await auth.restore() is None:
             if secret is not None:
                 await auth.sign_in_client_credentials()
             else:
                 await auth.sign_in_pkce()
         api = ApiClient(env, auth.access_token, on_unauthorized=auth.renew_rejected)
-        cleanup.append(api.aclose)
+        engine.closers.append(api.aclose)
         selection = Selection(
-            queues=parse_selection_arg(args.queues, keywords=("all", "mine", "none")),
+            queues=parse_selection_arg(queues, keywords=("all", "mine", "none")),
             users=parse_selection_arg(
-                "members" if args.users == "mine" else args.users,
-                keywords=("all", "members", "none"),
+                "members" if users == "mine" else users, keywords=("all", "members", "none")
             ),
         )
         service = MonitorService(api, auth, selection, memory=StoredChannelMemory(store))
-        service.add_listener(writer)
         if secret is None:
             service.add_listener(_sign_in_again_when_needed(auth))
-        cleanup.append(service.stop)
+        engine.service = service
+        engine.closers.append(service.stop)
+        return engine
+    except BaseException:
+        await engine.aclose()
+        raise
+
+
+async def run_listen(args: argparse.Namespace) -> int:
+    """``listen``: sign in, follow the stream, print records, write the state on exit."""
+    from core.listen import JsonLinesWriter, state_snapshot, write_state
+
+    stop = asyncio.Event()
+    _install_stop_signals(stop)
+    kinds = frozenset(k.strip() for k in args.kinds.split(",")) if args.kinds else None
+    try:
+        engine = await build_engine(
+            demo=args.demo, environment=args.environment, queues=args.queues, users=args.users
+        )
+    except UsageError as exc:
+        print(f"listen: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if engine.store_warning:
+            print(f"listen: {engine.store_warning}", file=sys.stderr)
+        if engine.sandbox_url and (kinds is None or "sandbox" in kinds):
+            print(json.dumps({"kind": "sandbox", "url": engine.sandbox_url}), flush=True)
+        service = engine.service
+        service.add_listener(JsonLinesWriter(sys.stdout, kinds=kinds))
         await service.start()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=args.duration)
@@ -234,9 +287,7 @@ async def run_listen(args: argparse.Namespace) -> int:
             await asyncio.to_thread(write_state, args.state_out, document)
         return EXIT_OK
     finally:
-        for close in reversed(cleanup):
-            with contextlib.suppress(Exception):
-                await close()
+        await engine.aclose()
 
 
 def _sign_in_again_when_needed(auth: Any) -> Callable[[Any], None]:
@@ -278,19 +329,80 @@ def main(argv: list[str] | None = None) -> int:
             print(f"listen: {exc}", file=sys.stderr)
             return 1
     setup_logging(args.debug)
-    if not args.demo:
+    if not args.demo and not os.environ.get("GENESYS_CLIENT_ID"):
         print(
-            "Signing in to a real Genesys Cloud org is not available yet.\n"
+            "Signing in to your own Genesys Cloud org needs an OAuth client: set "
+            "GENESYS_CLIENT_ID (and --environment). The sign-in dialog comes in a later release.\n"
             "Try the embedded sandbox org instead:  make run   (or: python main.py --demo)",
             file=sys.stderr,
         )
         return EXIT_USAGE
+    if not has_display():
+        if not args.demo:
+            print(
+                "No display found (DISPLAY and WAYLAND_DISPLAY are not set): the tray monitor "
+                "needs a desktop session. For a headless run use: python main.py listen",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        try:
+            asyncio.run(run_demo_sandbox(args.sandbox_port))
+        except OSError as exc:
+            print(f"Cannot start the sandbox org: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        return EXIT_OK
+    return run_gui(args)
+
+
+def instance_name() -> str:
+    """The single-instance key: one monitor per desktop user (tests may override it)."""
+    override = os.environ.get("GENESYS_TRAY_INSTANCE")
+    if override:
+        return override
+    return f"genesys-tray-{os.getuid() if hasattr(os, 'getuid') else os.getlogin()}"
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    """The tray app: a second launch brings the first one's window forward and exits."""
+    from gui.app import create_qapp, run_qasync
+    from gui.single_instance import SingleInstance
+
+    qapp = create_qapp()
+    instance = SingleInstance()
+    if not instance.claim(instance_name()):
+        print("Genesys Tray is already running; its window was brought forward.")
+        return EXIT_OK
     try:
-        asyncio.run(run_demo_sandbox(args.sandbox_port))
-    except OSError as exc:
-        print(f"Cannot start the sandbox org: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    return EXIT_OK
+        return run_qasync(qapp, lambda: gui_main(args, qapp, instance))
+    finally:
+        instance.release()
+
+
+async def gui_main(args: argparse.Namespace, qapp: Any, instance: Any) -> int:
+    """Sign in, build the engine and run the GUI until it is asked to stop."""
+    from core.errors import GenesysTrayError
+    from gui.app import GuiApp, GuiOptions
+
+    try:
+        engine = await build_engine(
+            demo=args.demo,
+            environment=args.environment,
+            queues="mine",
+            users="mine",
+            demo_speed=args.demo_speed,
+        )
+    except (UsageError, GenesysTrayError) as exc:
+        print(f"Genesys Tray could not start: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, UsageError) else 1
+    try:
+        if engine.store_warning:
+            logger.warning("%s", engine.store_warning)
+        options = GuiOptions(minimized=args.minimized, title_suffix="demo org" if args.demo else "")
+        app = GuiApp(qapp, engine.service, options)
+        instance.activation_requested.connect(app.show_window)
+        return await app.run()
+    finally:
+        await engine.aclose()
 
 
 if __name__ == "__main__":

@@ -300,6 +300,9 @@ class ChannelShard:
         self._stop.set()
         self._signals.put_nowait(_SocketEnded.STOP)
         if self._task is not None:
+            # Cancel rather than wait: a REST call in flight may be honouring Retry-After or
+            # backing off from 5xx for up to a minute, a handshake may hang for its timeout.
+            self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
@@ -400,7 +403,13 @@ class ChannelShard:
         self._schedule_rollover(self.channel)
         self._set_phase(ShardPhase.LIVE, "socket open")
         self.sink.shard_live(self.slot, gap=gap, reason=reason)
-        return await self._serve()
+        try:
+            return await self._serve()
+        except BaseException:
+            # A failure while serving (a token that can no longer be renewed, a PUT or a
+            # handshake that failed mid-switch) must not leave this socket open and read.
+            await self._close_all()
+            raise
 
     async def _ensure_channel(self) -> bool:
         """A usable channel: the current one, a stored one that HEAD confirms, or a new one.
@@ -519,7 +528,12 @@ class ChannelShard:
             return signal
         if signal is _SocketEnded.TOPICS:
             if self.subscribed != self.topics:
+                added = set(self.topics) - set(self.subscribed or ())
                 await self._subscribe(self.channel)
+                if added:
+                    # The new topics' state before now was never delivered: read it now that
+                    # their events flow, or a change between an earlier read and this PUT is lost.
+                    self.sink.shard_live(self.slot, gap=True, reason="topics added")
             return None
         if signal is _SocketEnded.CHECK:
             self._set_phase(ShardPhase.STALE, "health check")
@@ -544,6 +558,9 @@ class ChannelShard:
             await self._rollover()
             return None
         if signal is _SocketEnded.CLOSED:
+            # The gap starts now, not after the REST checks below (which a 429 storm can
+            # stretch to minutes).
+            self._set_phase(ShardPhase.RECONNECTING, signal.value)
             await self._after_server_close()
         return signal
 
@@ -578,9 +595,9 @@ class ChannelShard:
         await self._subscribe(new)
         socket = await self.connector(new.connect_uri)
         self.channel = new
-        await self.memory.save(self.slot, new)
-        self._adopt(socket)
+        self._adopt(socket)  # before the next await: a cancelled stop must not leak the socket
         self._schedule_rollover(new)
+        await self.memory.save(self.slot, new)
         await self._retire_old()
         self.counters["rollovers"] += 1
         with contextlib.suppress(ApiError, TransportError):

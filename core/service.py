@@ -38,9 +38,17 @@ from core.errors import (
     ForbiddenError,
     SignInRequiredError,
     TransportError,
+    UnauthorizedError,
 )
 from core.events import Event, QueueMembershipChanged, parse_event
-from core.models import QueueMember, QueueObservation, QueueRecord, RejectedTopic, UserRecord
+from core.models import (
+    QueueMember,
+    QueueObservation,
+    QueueRecord,
+    RejectedTopic,
+    TokenInfo,
+    UserRecord,
+)
 from core.protocol import Malformed, TopicEvent
 from core.resync import read_state
 from core.store import Change, Store
@@ -156,6 +164,9 @@ class ServiceApi(ChannelApi, Protocol):
 
     async def queue_observations(self, queue_ids: Iterable[str]) -> dict[str, QueueObservation]:
         """Queue counters."""
+
+    async def token_info(self, *, preserve_idle_ttl: bool = False) -> TokenInfo:
+        """The current token as the server sees it (401 when it is refused)."""
 
 
 class TokenSource(Protocol):
@@ -275,7 +286,9 @@ class MonitorService:
                 self._set_state(EngineState.STARTING, detail or "connecting")
             elif ShardPhase.STALE in phases:
                 self._set_state(EngineState.STALE, detail or "no heartbeat")
-            elif self._resyncing:
+            elif self._resyncing or self._resync_wanted.is_set():
+                # A socket that came back is not LIVE until the re-sync after it has run: the
+                # gap it left is still unfilled.
                 self._set_state(EngineState.RESYNCING, detail or "re-syncing")
             elif phases == {ShardPhase.LIVE}:
                 self._set_state(EngineState.LIVE, detail or "live")
@@ -314,6 +327,17 @@ class MonitorService:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def link_stats(self) -> LinkStats:
+        """Channels, topics and the age of the last frame (the status bar polls it)."""
+        live = [s for s in self.shards if s.phase in (ShardPhase.LIVE, ShardPhase.STALE)]
+        now = self.monotonic()
+        ages = [now - s.watchdog.last_frame_at for s in live]
+        return LinkStats(
+            channels=len(live),
+            topics=sum(len(s.topics) for s in live),
+            last_frame_age_s=max(ages) if ages else None,
+        )
 
     def check_now(self) -> None:
         """Health-check every channel now (after sleep/resume or a network change)."""
@@ -432,8 +456,9 @@ class MonitorService:
         ):
             self.watch.users[event.user_id] = ""
             self.store.user(event.user_id)
+            self._emit(WatchRecord(dict(self.watch.users), dict(self.watch.queues)))
             self._replan_soon()
-            self._resync_wanted.set()
+            self._resync_wanted.set()  # a first picture now; the shard re-reads once subscribed
 
     def shard_phase(self, slot: int, phase: ShardPhase, detail: str) -> None:
         """Track gaps: a shard that drops out of LIVE starts one."""
@@ -471,7 +496,14 @@ class MonitorService:
             token = self.session.token
             try:
                 if token is not None:
-                    await self.session.renew_rejected(token.access_token)
+                    # Ask the server, not our memory: the current token may already be a new
+                    # one (another shard or a REST call renewed it first); renewing *that* again
+                    # would cost a token and roll every channel over once more. A refused token
+                    # is renewed once by the API client's 401 path.
+                    try:
+                        await self.api.token_info(preserve_idle_ttl=True)
+                    except UnauthorizedError:
+                        await self.session.renew_rejected(token.access_token)
                     return True
             except SignInRequiredError as exc:
                 self._sign_in_needed = True
@@ -556,9 +588,9 @@ class MonitorService:
         except (ApiError, TransportError, AuthError) as exc:
             logger.warning("re-sync failed, will retry: %s", exc)
             self._resyncing = False
+            self._resync_wanted.set()
             self._recompute_state()
             await asyncio.sleep(self.settings.first_backoff_s)
-            self._resync_wanted.set()
             return
         changed = 0
         for event in result.user_events:
@@ -588,6 +620,15 @@ class MonitorService:
         self._gap_reason = ""
         self._resyncing = False
         self._recompute_state()
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStats:
+    """The link at a glance: channels open, topics subscribed, silence on the quietest socket."""
+
+    channels: int
+    topics: int
+    last_frame_age_s: float | None
 
 
 def parse_selection_arg(value: str, *, keywords: Sequence[str]) -> str | tuple[str, ...]:

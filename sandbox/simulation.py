@@ -16,8 +16,8 @@ from sandbox.org import Conversation, Org, Participant, User
 
 logger = logging.getLogger(__name__)
 
-ARRIVALS_PER_JOINED_MEMBER_S = 0.0008
-SURGE_FACTOR = 5.0
+ARRIVALS_PER_JOINED_MEMBER_S = 0.0015
+SURGE_FACTOR = 4.0
 SURGE_RATE_S = 1 / 900  # a queue starts a surge about every 15 simulated minutes
 SURGE_LENGTH_S = (60.0, 240.0)
 RING_S = (2.0, 6.0)

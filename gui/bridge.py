@@ -1,0 +1,153 @@
+"""The one door from the engine into Qt.
+
+The engine calls :meth:`EngineBridge.on_record` for every record, on the loop thread (with qasync
+that is the Qt thread). State changes go out at once: the tray must tell the truth quickly.
+Everything else is coalesced and emitted as one batch per tick (100 ms by default), so a storm of
+thousands of events per second costs the views at most ten updates per second.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from core.feed import FeedBuilder, FeedEntry
+from core.service import (
+    BudgetRecord,
+    ChangeRecord,
+    EventRecord,
+    GapRecord,
+    Record,
+    StateRecord,
+    WatchRecord,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkHealth:
+    """What the status bar shows about the link, polled once a second."""
+
+    channels: int = 0
+    topics: int = 0
+    last_frame_age_s: float | None = None
+    events_per_s: float = 0.0
+
+
+class EngineBridge(QObject):
+    """Qt signals for the engine's records, coalesced per tick.
+
+    Signals:
+        state_changed(str, str): engine state value and detail, emitted immediately.
+        users_changed(list[str]): ids of users whose state changed since the last tick.
+        queues_changed(list[str]): ids of queues whose state changed since the last tick.
+        feed_appended(list[FeedEntry]): new feed entries, oldest first.
+        budget_changed(object): the latest BudgetRecord.
+        watch_changed(object): the latest WatchRecord (who and what is watched).
+        health_changed(object): a LinkHealth, once a second.
+    """
+
+    state_changed = Signal(str, str)
+    users_changed = Signal(list)
+    queues_changed = Signal(list)
+    feed_appended = Signal(list)
+    budget_changed = Signal(object)
+    watch_changed = Signal(object)
+    health_changed = Signal(object)
+
+    def __init__(
+        self,
+        feed: FeedBuilder,
+        *,
+        health: Callable[[], LinkHealth] | None = None,
+        interval_ms: int = 100,
+        journal: Callable[[FeedEntry], None] | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.feed = feed
+        self._health = health
+        self._journal = journal
+        self._users: set[str] = set()
+        self._queues: set[str] = set()
+        self._entries: list[FeedEntry] = []
+        self._budget: BudgetRecord | None = None
+        self._watch: WatchRecord | None = None
+        self._event_times: deque[float] = deque(maxlen=100_000)
+        self.batches = 0
+        self.records = 0
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self._on_timer_flush)
+        self._timer.start()
+        self._health_timer = QTimer(self)
+        self._health_timer.setInterval(1000)
+        self._health_timer.timeout.connect(self._on_timer_health)
+        self._health_timer.start()
+
+    def stop(self) -> None:
+        """Stop the timers (part of the staged shutdown)."""
+        self._timer.stop()
+        self._health_timer.stop()
+
+    # ------------------------------------------------------------------ from the engine
+    def on_record(self, record: Record) -> None:
+        """Service listener: route one record (cheap; the work happens once per tick)."""
+        self.records += 1
+        if isinstance(record, EventRecord):
+            self._event_times.append(time.monotonic())
+            return
+        if isinstance(record, ChangeRecord):
+            target = self._users if record.change.kind == "user" else self._queues
+            target.add(record.change.id)
+        elif isinstance(record, StateRecord):
+            self.state_changed.emit(record.state.value, record.detail)
+        elif isinstance(record, BudgetRecord):
+            self._budget = record
+        elif isinstance(record, WatchRecord):
+            self._watch = record
+        for entry in self.feed.entries(record):
+            self._entries.append(entry)
+            if self._journal is not None:
+                self._journal(entry)
+        if isinstance(record, GapRecord):
+            self._on_timer_flush()  # a gap marker should not wait for the next tick
+
+    # ------------------------------------------------------------------ to Qt
+    def _on_timer_flush(self) -> None:
+        """Emit what accumulated since the last tick, one signal per kind."""
+        if self._watch is not None:
+            watch, self._watch = self._watch, None
+            self.watch_changed.emit(watch)
+        if self._budget is not None:
+            budget, self._budget = self._budget, None
+            self.budget_changed.emit(budget)
+        if self._users:
+            users, self._users = sorted(self._users), set()
+            self.users_changed.emit(users)
+        if self._queues:
+            queues, self._queues = sorted(self._queues), set()
+            self.queues_changed.emit(queues)
+        if self._entries:
+            entries, self._entries = self._entries, []
+            self.feed_appended.emit(entries)
+            self.batches += 1
+
+    def events_per_s(self, window_s: float = 5.0) -> float:
+        """Events per second over the last ``window_s`` seconds."""
+        cutoff = time.monotonic() - window_s
+        while self._event_times and self._event_times[0] < cutoff:
+            self._event_times.popleft()
+        return len(self._event_times) / window_s
+
+    def _on_timer_health(self) -> None:
+        base = self._health() if self._health is not None else LinkHealth()
+        self.health_changed.emit(
+            LinkHealth(base.channels, base.topics, base.last_frame_age_s, self.events_per_s())
+        )

@@ -1,0 +1,893 @@
+"""Table models of the main window: agents, queues and the event feed.
+
+Every model reads :class:`core.store.Store` (the GUI never mutates it) and is told what changed
+by the window, which forwards :class:`gui.bridge.EngineBridge` signals:
+
+* ``users_changed(ids)`` -> :meth:`AgentsModel.update_users`;
+* ``queues_changed(ids)`` -> :meth:`QueuesModel.update_queues` and
+  :meth:`AgentsModel.update_queues` (queue names and joins show in the agents' queue column);
+* ``watch_changed(record)`` -> :meth:`AgentsModel.set_users` / :meth:`QueuesModel.set_queues`;
+* ``feed_appended(entries)`` -> :meth:`FeedModel.append`;
+* a 1 Hz timer -> :meth:`AgentsModel.tick` and :meth:`QueuesModel.tick` (live durations);
+* a 10 s timer -> :meth:`QueuesModel.sample` (the trend sparkline history);
+* a palette change -> ``restyle()`` on each model (colours follow light/dark palettes).
+
+Each model answers Qt's usual roles plus a few of its own: :data:`SORT_ROLE` (raw sortable
+values: seconds, counts, casefolded text), :data:`ID_ROLE` (user or queue id),
+:data:`ALERT_ROLE` (the row needs attention), :data:`HISTORY_ROLE` (a queue's waiting series)
+and :data:`ENTRY_ROLE` (the :class:`core.feed.FeedEntry` of a feed row).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QFont
+
+from core.feed import FeedEntry
+from core.store import Store, UserState
+from gui.presence_style import (
+    ALERT_ROUTING,
+    WAITING_TINT,
+    WARNING_BACKGROUND,
+    WARNING_FOREGROUND,
+    colour_chip,
+    presence_colour,
+    shade,
+    warning_icon,
+)
+
+logger = logging.getLogger(__name__)
+
+Index = QModelIndex | QPersistentModelIndex
+
+SORT_ROLE = int(Qt.ItemDataRole.UserRole) + 1
+"""Raw sortable value of a cell: seconds, counts (-1 when unknown), casefolded text."""
+ID_ROLE = int(Qt.ItemDataRole.UserRole) + 2
+"""The user id (agents), queue id (queues) or subject id (feed) of the row."""
+ALERT_ROLE = int(Qt.ItemDataRole.UserRole) + 3
+"""bool: the row needs attention (routing NOT_RESPONDING, a warning feed entry)."""
+HISTORY_ROLE = int(Qt.ItemDataRole.UserRole) + 4
+"""list[int]: a queue's waiting counts, oldest first, one per history interval."""
+ENTRY_ROLE = int(Qt.ItemDataRole.UserRole) + 5
+"""The :class:`core.feed.FeedEntry` of a feed row."""
+KIND_ROLE = int(Qt.ItemDataRole.UserRole) + 6
+"""The raw kind of a feed row (one of :data:`core.feed.KINDS`)."""
+
+HISTORY_INTERVAL_S = 10.0
+HISTORY_POINTS = 180  # 180 x 10 s = the last 30 minutes
+FEED_CAPACITY = 10_000
+
+_DISPLAY = Qt.ItemDataRole.DisplayRole
+_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+_STYLE_ROLES = [
+    int(Qt.ItemDataRole.DecorationRole),
+    int(Qt.ItemDataRole.ForegroundRole),
+    int(Qt.ItemDataRole.BackgroundRole),
+    int(Qt.ItemDataRole.FontRole),
+]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_duration(seconds: float) -> str:
+    """``mm:ss`` under an hour, ``h:mm:ss`` from an hour on (negative clamps to 00:00)."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def status_text(value: str | None) -> str:
+    """``NOT_RESPONDING`` -> ``Not Responding``; empty when unknown."""
+    return value.replace("_", " ").title() if value else ""
+
+
+def _bold_font() -> QFont:
+    # Only the weight is set (resolved): the view's own family and size still apply.
+    font = QFont()
+    font.setBold(True)
+    return font
+
+
+class _TableModel(QAbstractTableModel):
+    """Flat-table plumbing shared by the models below (no children, fixed headers)."""
+
+    HEADERS: tuple[str, ...] = ()
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        """Rows of the table (no children anywhere)."""
+        return 0 if parent.isValid() else self._row_count()
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        """Columns of the table (no children anywhere)."""
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        """Selectable, enabled, never parents."""
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return (
+            Qt.ItemFlag.ItemIsSelectable
+            | Qt.ItemFlag.ItemIsEnabled
+            | Qt.ItemFlag.ItemNeverHasChildren
+        )
+
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY
+    ) -> Any:
+        """Column titles; rows have no header text."""
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == _DISPLAY
+            and 0 <= section < len(self.HEADERS)
+        ):
+            return self.HEADERS[section]
+        return None
+
+    def restyle(self) -> None:
+        """Re-announce colours, icons and fonts (call it when the palette changes)."""
+        rows, columns = self.rowCount(), self.columnCount()
+        if rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(rows - 1, columns - 1), _STYLE_ROLES)
+
+    def _row_count(self) -> int:
+        raise NotImplementedError
+
+    def _column_changed(self, column: int, roles: list[int]) -> None:
+        rows = self.rowCount()
+        if rows:
+            self.dataChanged.emit(self.index(0, column), self.index(rows - 1, column), roles)
+
+
+class _IdRows:
+    """Ids in a stable row order with O(1) id -> row lookup."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.rows: dict[str, int] = {}
+
+    def reset(self, ids: Iterable[str]) -> None:
+        self.ids, self.rows = [], {}
+        self.extend(ids)
+
+    def unknown(self, ids: Iterable[str]) -> list[str]:
+        fresh: list[str] = []
+        seen: set[str] = set()
+        for item in ids:
+            if item not in self.rows and item not in seen:
+                seen.add(item)
+                fresh.append(item)
+        return fresh
+
+    def extend(self, ids: Iterable[str]) -> None:
+        for item in ids:
+            if item not in self.rows:
+                self.rows[item] = len(self.ids)
+                self.ids.append(item)
+
+    def known_rows(self, ids: Iterable[str]) -> list[int]:
+        return [self.rows[item] for item in ids if item in self.rows]
+
+
+# ================================================================================== agents
+class AgentsModel(_TableModel):
+    """One row per watched user: name, presence, routing status, time in state, active queues.
+
+    Rows keep a stable order (the order ids were first given; new ids are appended), so a
+    selection or scroll position never jumps under a supervisor; sorting belongs to
+    :class:`AgentsFilterProxy`. Routing ``NOT_RESPONDING`` rows stand out in four ways at once:
+    bold font, warning foreground and background colours, a warning-triangle icon beside the
+    status and "Warning:" in the accessible text, so colour is never the only signal.
+
+    Signals: only those of QAbstractItemModel (``dataChanged``, ``rowsInserted``, ``modelReset``).
+    """
+
+    NAME, PRESENCE, ROUTING, TIME, QUEUES = range(5)
+    HEADERS = ("Name", "Presence", "Routing status", "Time in state", "Active queues")
+
+    def __init__(
+        self,
+        store: Store,
+        parent: QObject | None = None,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        super().__init__(parent)
+        self._store = store
+        self._clock = clock
+        self._now = clock()
+        self._rows = _IdRows()
+        self._bold: QFont | None = None
+
+    # ------------------------------------------------------------------ feeding
+    def set_users(self, user_ids: Iterable[str]) -> None:
+        """Show exactly these users, in this order (a model reset)."""
+        self.beginResetModel()
+        self._rows.reset(user_ids)
+        self.endResetModel()
+
+    def update_users(self, user_ids: Iterable[str]) -> None:
+        """Users whose state changed: known rows emit one dataChanged, unknown ids are appended.
+
+        Rows already shown never move; new ids go to the end, in the given order, with one
+        ``beginInsertRows`` for the whole batch.
+        """
+        ids = list(user_ids)
+        rows = self._rows.known_rows(ids)
+        if rows:
+            self.dataChanged.emit(
+                self.index(min(rows), 0), self.index(max(rows), len(self.HEADERS) - 1), []
+            )
+        fresh = self._rows.unknown(ids)
+        if fresh:
+            first = len(self._rows.ids)
+            self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
+            self._rows.extend(fresh)
+            self.endInsertRows()
+
+    def update_queues(self, queue_ids: Iterable[str]) -> None:
+        """Queues changed (names, joins): refresh every row's active-queues column."""
+        del queue_ids  # any queue can appear in any row: the column is refreshed whole
+        self._column_changed(self.QUEUES, [])
+
+    def tick(self, now: datetime | None = None) -> None:
+        """Advance the clock: one dataChanged for the time column, nothing else."""
+        self._now = now if now is not None else self._clock()
+        self._column_changed(self.TIME, [int(_DISPLAY), SORT_ROLE])
+
+    # ------------------------------------------------------------------ lookups
+    def user_id(self, row: int) -> str:
+        """The user id shown in ``row``."""
+        return self._rows.ids[row]
+
+    def row_of(self, user_id: str) -> int:
+        """The row of a user, -1 when not shown."""
+        return self._rows.rows.get(user_id, -1)
+
+    def seconds_in_state(self, user_id: str) -> float | None:
+        """Seconds since the later of the presence and routing changes, when known."""
+        state = self._store.users.get(user_id)
+        if state is None:
+            return None
+        times = [t for t in (state.presence_since, state.routing_since) if t is not None]
+        if not times:
+            return None
+        return max(0.0, (self._now - max(times)).total_seconds())
+
+    def search_text(self, row: int) -> str:
+        """Casefolded name, presence label and routing status of a row (for the search box)."""
+        user_id = self._rows.ids[row]
+        state = self._store.users.get(user_id)
+        return "\n".join(
+            (
+                self._name(user_id, state),
+                self._store.presence_label(user_id),
+                status_text(state.routing_status if state else None),
+            )
+        ).casefold()
+
+    def is_member(self, row: int, queue_id: str) -> bool:
+        """True when the user of ``row`` is a member of, or joined to, ``queue_id``."""
+        user_id = self._rows.ids[row]
+        queue = self._store.queues.get(queue_id)
+        if queue is not None and (user_id in queue.member_ids or user_id in queue.joined_ids):
+            return True
+        return queue_id in self._store.active_queues(user_id)
+
+    # ------------------------------------------------------------------ Qt
+    def _row_count(self) -> int:
+        return len(self._rows.ids)
+
+    def data(self, index: Index, role: int = _DISPLAY) -> Any:
+        """The cell's value for ``role`` (see the module docstring for the custom roles)."""
+        if not index.isValid() or not 0 <= index.row() < len(self._rows.ids):
+            return None
+        user_id = self._rows.ids[index.row()]
+        state = self._store.users.get(user_id)
+        column = index.column()
+        if role == _DISPLAY:
+            return self._display(user_id, state, column)
+        if role == SORT_ROLE:
+            return self._sort_value(user_id, state, column)
+        if role == ID_ROLE:
+            return user_id
+        alert = state is not None and state.routing_status in ALERT_ROUTING
+        if role == ALERT_ROLE:
+            return alert
+        if role == Qt.ItemDataRole.DecorationRole:
+            if column == self.PRESENCE and state is not None and state.system_presence:
+                return colour_chip(presence_colour(state.system_presence))
+            if column == self.ROUTING and alert:
+                return warning_icon()
+            return None
+        if role == Qt.ItemDataRole.FontRole:
+            if not alert:
+                return None
+            if self._bold is None:
+                self._bold = _bold_font()
+            return self._bold
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return QBrush(shade(WARNING_FOREGROUND)) if alert else None
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return QBrush(shade(WARNING_BACKGROUND)) if alert else None
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _RIGHT if column == self.TIME else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(user_id, state, column, alert)
+        if role == Qt.ItemDataRole.AccessibleTextRole and alert and column == self.ROUTING:
+            return f"Warning: {status_text(state.routing_status if state else None)}"
+        return None
+
+    def _name(self, user_id: str, state: UserState | None) -> str:
+        return state.name if state is not None and state.name else user_id[:8]
+
+    def _queue_names(self, user_id: str) -> list[str]:
+        names = []
+        for queue_id in self._store.active_queues(user_id):
+            queue = self._store.queues.get(queue_id)
+            names.append(queue.name if queue is not None and queue.name else queue_id[:8])
+        return sorted(names, key=str.casefold)
+
+    def _display(self, user_id: str, state: UserState | None, column: int) -> str:
+        if column == self.NAME:
+            return self._name(user_id, state)
+        if column == self.PRESENCE:
+            return self._store.presence_label(user_id)
+        if column == self.ROUTING:
+            return status_text(state.routing_status if state else None)
+        if column == self.TIME:
+            seconds = self.seconds_in_state(user_id)
+            return "" if seconds is None else format_duration(seconds)
+        if column == self.QUEUES:
+            return ", ".join(self._queue_names(user_id))
+        return ""
+
+    def _sort_value(self, user_id: str, state: UserState | None, column: int) -> Any:
+        if column == self.TIME:
+            seconds = self.seconds_in_state(user_id)
+            return -1.0 if seconds is None else seconds
+        return self._display(user_id, state, column).casefold()
+
+    def _tooltip(
+        self, user_id: str, state: UserState | None, column: int, alert: bool
+    ) -> str | None:
+        if state is None:
+            return None
+        if column == self.PRESENCE and state.system_presence:
+            label = self._store.presence_label(user_id)
+            tip = f"{label} ({status_text(state.system_presence)})"
+            return f"{tip}: {state.presence_message}" if state.presence_message else tip
+        if column == self.ROUTING and alert:
+            return "Not responding: an interaction alerted this agent and was not answered"
+        if column == self.TIME:
+            times = [t for t in (state.presence_since, state.routing_since) if t is not None]
+            if times:
+                return f"Since {max(times).astimezone():%H:%M:%S}"
+        return None
+
+
+class AgentsFilterProxy(QSortFilterProxyModel):
+    """Search, queue filter and sorting over an :class:`AgentsModel`.
+
+    * Search (:meth:`set_search`): a case-insensitive substring of the name, the presence
+      label or the routing status.
+    * Queue filter (:meth:`set_queue`): only members of (or agents joined to) one queue.
+    * Sorting uses :data:`SORT_ROLE`, so time sorts by seconds and names case-insensitively;
+      ``dynamicSortFilter`` keeps the order live as the 1 Hz tick updates the time column.
+      (Qt also re-runs the filter over the ticked rows: Qt 6.12 offers no overridable way to
+      declare a column filter-irrelevant, so :meth:`filterAcceptsRow` stays two lookups.)
+
+    Group by queue is this queue filter driven by the queues table (master-detail: select a
+    queue row, the agents table narrows to its members), not a queue -> agents tree. A tree
+    would show an agent once per queue (supervisors' agents usually sit in several queues), so
+    one person's row would repeat and every update and tick would fan out to each copy; it
+    would need its own parent/child bookkeeping parallel to the flat model, and search and
+    sorting would behave differently there. The filter reuses the one flat model, keeps one row
+    per person, and the queues table already gives the per-queue summary a tree's parent rows
+    would show.
+
+    Signals: only those of QSortFilterProxyModel.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setSortRole(SORT_ROLE)
+        self.setDynamicSortFilter(True)
+        self._needle = ""
+        self._queue_id: str | None = None
+
+    @property
+    def search_text(self) -> str:
+        """The current search text (trimmed, casefolded)."""
+        return self._needle
+
+    @property
+    def queue_id(self) -> str | None:
+        """The queue whose members are shown, None for everyone."""
+        return self._queue_id
+
+    def set_search(self, text: str) -> None:
+        """Keep rows whose name, presence label or routing status contains ``text``."""
+        needle = text.strip().casefold()
+        if needle != self._needle:
+            _begin_filter_change(self)
+            self._needle = needle
+            _end_filter_change(self)
+
+    def set_queue(self, queue_id: str | None) -> None:
+        """Keep only members of ``queue_id`` (None: everyone)."""
+        if queue_id != self._queue_id:
+            _begin_filter_change(self)
+            self._queue_id = queue_id
+            _end_filter_change(self)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:  # noqa: N802
+        """Queue membership first (cheap set lookups), then the search text."""
+        model = self.sourceModel()
+        if not isinstance(model, AgentsModel):
+            return super().filterAcceptsRow(source_row, source_parent)
+        if self._queue_id is not None and not model.is_member(source_row, self._queue_id):
+            return False
+        return not self._needle or self._needle in model.search_text(source_row)
+
+
+def _begin_filter_change(proxy: QSortFilterProxyModel) -> None:
+    """Call before a filter parameter changes (Qt >= 6.10; a no-op before)."""
+    if hasattr(proxy, "endFilterChange"):
+        proxy.beginFilterChange()
+
+
+def _end_filter_change(proxy: QSortFilterProxyModel) -> None:
+    """Call after a filter parameter changed: re-filter the rows only."""
+    if hasattr(proxy, "endFilterChange"):
+        proxy.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+    else:  # Qt < 6.10
+        proxy.invalidateRowsFilter()
+
+
+# ================================================================================== queues
+class QueueHistory:
+    """A bounded ring of waiting counts per queue: one sample per ``interval_s`` time slot.
+
+    Samples land in wall-clock slots (``at // interval_s``): several samples in one slot keep the
+    latest, and slots a late timer skipped are filled with the previous value (the count did
+    not change as far as anyone knows), so the x axis stays true time whatever the timer does.
+    ``capacity`` x ``interval_s`` is the window (180 x 10 s = 30 minutes).
+    """
+
+    def __init__(
+        self, capacity: int = HISTORY_POINTS, interval_s: float = HISTORY_INTERVAL_S
+    ) -> None:
+        if capacity < 1 or interval_s <= 0:
+            raise ValueError("capacity must be >= 1 and interval_s > 0")
+        self.capacity = capacity
+        self.interval_s = interval_s
+        self._rings: dict[str, deque[int]] = {}
+        self._last_slot: dict[str, int] = {}
+
+    def add(self, queue_id: str, value: int, at: datetime) -> None:
+        """Record ``value`` for ``queue_id`` at ``at``."""
+        slot = int(at.timestamp() // self.interval_s)
+        ring = self._rings.get(queue_id)
+        if ring is None:
+            self._rings[queue_id] = deque([value], maxlen=self.capacity)
+            self._last_slot[queue_id] = slot
+            return
+        last = self._last_slot[queue_id]
+        if slot <= last:  # the same slot (or a clock step back): the latest value wins
+            ring[-1] = value
+            return
+        missed = min(slot - last - 1, self.capacity)
+        ring.extend([ring[-1]] * missed)
+        ring.append(value)
+        self._last_slot[queue_id] = slot
+
+    def series(self, queue_id: str) -> list[int]:
+        """The samples of a queue, oldest first (empty when none yet)."""
+        ring = self._rings.get(queue_id)
+        return list(ring) if ring is not None else []
+
+    def retain(self, queue_ids: Iterable[str]) -> None:
+        """Forget every queue not in ``queue_ids``."""
+        keep = set(queue_ids)
+        for queue_id in [q for q in self._rings if q not in keep]:
+            del self._rings[queue_id]
+            del self._last_slot[queue_id]
+
+
+class QueuesModel(_TableModel):
+    """One row per watched queue: counts, longest wait and a 30-minute waiting trend.
+
+    The Trend column has no text: :class:`gui.delegates.SparklineDelegate` draws the series
+    from :data:`HISTORY_ROLE` (its tooltip says the same in words). A queue with callers waiting
+    gets a bold, tinted Waiting cell. Unknown counts show as an em dash and sort as -1.
+
+    Signals: only those of QAbstractItemModel.
+    """
+
+    NAME, WAITING, INTERACTING, ON_QUEUE, OFF_QUEUE, LONGEST_WAIT, TREND = range(7)
+    HEADERS = ("Name", "Waiting", "Interacting", "On queue", "Off queue", "Longest wait", "Trend")
+    _COUNTS: ClassVar[dict[int, str]] = {
+        WAITING: "waiting",
+        INTERACTING: "interacting",
+        ON_QUEUE: "on_queue",
+        OFF_QUEUE: "off_queue",
+    }
+
+    def __init__(
+        self,
+        store: Store,
+        parent: QObject | None = None,
+        *,
+        history: QueueHistory | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        super().__init__(parent)
+        self._store = store
+        self._clock = clock
+        self._now = clock()
+        self.history = history if history is not None else QueueHistory()
+        self._rows = _IdRows()
+        self._bold: QFont | None = None
+
+    # ------------------------------------------------------------------ feeding
+    def set_queues(self, queue_ids: Iterable[str]) -> None:
+        """Show exactly these queues, in this order (a reset; other queues' history is dropped)."""
+        self.beginResetModel()
+        self._rows.reset(queue_ids)
+        self.history.retain(self._rows.ids)
+        self.endResetModel()
+
+    def update_queues(self, queue_ids: Iterable[str]) -> None:
+        """Queues whose state changed: one dataChanged for known rows, unknown ids appended."""
+        ids = list(queue_ids)
+        rows = self._rows.known_rows(ids)
+        if rows:
+            self.dataChanged.emit(
+                self.index(min(rows), 0), self.index(max(rows), len(self.HEADERS) - 1), []
+            )
+        fresh = self._rows.unknown(ids)
+        if fresh:
+            first = len(self._rows.ids)
+            self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
+            self._rows.extend(fresh)
+            self.endInsertRows()
+
+    def tick(self, now: datetime | None = None) -> None:
+        """Advance the clock: one dataChanged for the longest-wait column."""
+        self._now = now if now is not None else self._clock()
+        self._column_changed(self.LONGEST_WAIT, [int(_DISPLAY), SORT_ROLE])
+
+    def sample(self, now: datetime | None = None) -> None:
+        """Record every shown queue's current waiting count in the history (unknown: skipped)."""
+        at = now if now is not None else self._clock()
+        for queue_id in self._rows.ids:
+            queue = self._store.queues.get(queue_id)
+            if queue is not None and queue.waiting is not None:
+                self.history.add(queue_id, queue.waiting, at)
+        self._column_changed(
+            self.TREND, [HISTORY_ROLE, SORT_ROLE, int(Qt.ItemDataRole.ToolTipRole)]
+        )
+
+    # ------------------------------------------------------------------ lookups
+    def queue_id(self, row: int) -> str:
+        """The queue id shown in ``row``."""
+        return self._rows.ids[row]
+
+    def row_of(self, queue_id: str) -> int:
+        """The row of a queue, -1 when not shown."""
+        return self._rows.rows.get(queue_id, -1)
+
+    # ------------------------------------------------------------------ Qt
+    def _row_count(self) -> int:
+        return len(self._rows.ids)
+
+    def data(self, index: Index, role: int = _DISPLAY) -> Any:
+        """The cell's value for ``role`` (see the module docstring for the custom roles)."""
+        if not index.isValid() or not 0 <= index.row() < len(self._rows.ids):
+            return None
+        queue_id = self._rows.ids[index.row()]
+        column = index.column()
+        if role == ID_ROLE:
+            return queue_id
+        if role == HISTORY_ROLE:
+            return self.history.series(queue_id)
+        queue = self._store.queues.get(queue_id)
+        if role == _DISPLAY:
+            return self._display(queue_id, column)
+        if role == SORT_ROLE:
+            return self._sort_value(queue_id, column)
+        waiting = queue.waiting if queue is not None else None
+        busy = column == self.WAITING and waiting is not None and waiting > 0
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return QBrush(shade(WAITING_TINT)) if busy else None
+        if role == Qt.ItemDataRole.FontRole:
+            if not busy:
+                return None
+            if self._bold is None:
+                self._bold = _bold_font()
+            return self._bold
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _RIGHT if column in self._COUNTS or column == self.LONGEST_WAIT else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(queue_id, column)
+        return None
+
+    def _count(self, queue_id: str, column: int) -> int | None:
+        queue = self._store.queues.get(queue_id)
+        value = getattr(queue, self._COUNTS[column]) if queue is not None else None
+        return value if isinstance(value, int) else None
+
+    def _display(self, queue_id: str, column: int) -> Any:
+        if column == self.NAME:
+            queue = self._store.queues.get(queue_id)
+            return queue.name if queue is not None and queue.name else queue_id[:8]
+        if column in self._COUNTS:
+            value = self._count(queue_id, column)
+            return "—" if value is None else value
+        if column == self.LONGEST_WAIT:
+            seconds = self._store.longest_wait_s(queue_id, self._now)
+            return "" if seconds is None else format_duration(seconds)
+        return None  # TREND: drawn by SparklineDelegate
+
+    def _sort_value(self, queue_id: str, column: int) -> Any:
+        if column in self._COUNTS:
+            value = self._count(queue_id, column)
+            return -1 if value is None else value
+        if column == self.LONGEST_WAIT:
+            seconds = self._store.longest_wait_s(queue_id, self._now)
+            return -1.0 if seconds is None else seconds
+        if column == self.TREND:
+            series = self.history.series(queue_id)
+            return series[-1] if series else -1
+        return str(self._display(queue_id, column)).casefold()
+
+    def _tooltip(self, queue_id: str, column: int) -> str | None:
+        if column == self.TREND:
+            series = self.history.series(queue_id)
+            if not series:
+                return "No waiting history yet"
+            minutes = round(len(series) * self.history.interval_s / 60)
+            return f"Waiting over the last {minutes} min: now {series[-1]}, peak {max(series)}"
+        if column == self.LONGEST_WAIT:
+            return "How long the oldest waiting conversation has waited"
+        return None
+
+
+# ================================================================================== feed
+_KIND_LABELS = {
+    "presence": "Presence",
+    "routing": "Routing",
+    "queue": "Queue",
+    "membership": "Membership",
+    "connection": "Connection",
+    "gap": "Gap",
+    "budget": "Topics",
+}
+
+
+class FeedModel(_TableModel):
+    """The event feed, newest first, bounded to ``capacity`` rows.
+
+    :meth:`append` takes a batch (oldest first, as ``EngineBridge.feed_appended`` sends it) and
+    costs one ``beginInsertRows`` at row 0 plus at most one ``beginRemoveRows`` of the oldest
+    rows, however large the batch, so a storm of events is one view update per bridge tick.
+
+    Paused (:meth:`set_paused`), the table holds still: new entries wait in a pending buffer
+    (bounded to ``capacity``, since no more could be shown) and :attr:`pending_count` counts
+    every entry that arrived meanwhile, for the "N new" indicator. Resuming inserts the kept
+    pending entries as one batch.
+
+    Signals:
+        pending_changed(int): the number of entries that arrived while paused; 0 on resume.
+    """
+
+    pending_changed = Signal(int)
+
+    TIME, KIND, SUBJECT, SUMMARY = range(4)
+    HEADERS = ("Time", "Kind", "Subject", "Summary")
+
+    def __init__(self, parent: QObject | None = None, *, capacity: int = FEED_CAPACITY) -> None:
+        super().__init__(parent)
+        if capacity < 1:
+            raise ValueError("capacity must be >= 1")
+        self._capacity = capacity
+        self._entries: list[FeedEntry] = []  # newest first
+        self._haystacks: list[str] = []  # casefolded subject + summary, parallel to _entries
+        self._paused = False
+        self._pending: deque[FeedEntry] = deque(maxlen=capacity)
+        self._pending_count = 0
+
+    @property
+    def capacity(self) -> int:
+        """The most rows the feed keeps."""
+        return self._capacity
+
+    @property
+    def paused(self) -> bool:
+        """True while new entries are held back."""
+        return self._paused
+
+    @property
+    def pending_count(self) -> int:
+        """Entries that arrived while paused (some may be dropped beyond ``capacity``)."""
+        return self._pending_count
+
+    def append(self, entries: Sequence[FeedEntry]) -> None:
+        """Add a batch of entries (oldest first); held back while paused."""
+        if not entries:
+            return
+        if self._paused:
+            self._pending.extend(entries)
+            self._pending_count += len(entries)
+            self.pending_changed.emit(self._pending_count)
+            return
+        self._insert(entries)
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause (hold new entries back) or resume (insert them as one batch)."""
+        if paused == self._paused:
+            return
+        self._paused = paused
+        if paused:
+            return
+        pending = list(self._pending)
+        had = self._pending_count
+        self._pending.clear()
+        self._pending_count = 0
+        self._insert(pending)
+        if had:
+            self.pending_changed.emit(0)
+
+    def clear(self) -> None:
+        """Drop every row and anything pending."""
+        self.beginResetModel()
+        self._entries.clear()
+        self._haystacks.clear()
+        self.endResetModel()
+        if self._pending_count:
+            self._pending.clear()
+            self._pending_count = 0
+            self.pending_changed.emit(0)
+
+    def entry(self, row: int) -> FeedEntry:
+        """The entry shown in ``row`` (0 is the newest)."""
+        return self._entries[row]
+
+    def kind(self, row: int) -> str:
+        """The raw kind of ``row``."""
+        return self._entries[row].kind
+
+    def haystack(self, row: int) -> str:
+        """Casefolded subject and summary of ``row``, computed once at insert (for search)."""
+        return self._haystacks[row]
+
+    def _insert(self, batch: Sequence[FeedEntry]) -> None:
+        fresh = list(batch[-self._capacity :])
+        if not fresh:
+            return
+        overflow = len(self._entries) + len(fresh) - self._capacity
+        if overflow > 0:
+            first = len(self._entries) - overflow
+            self.beginRemoveRows(QModelIndex(), first, len(self._entries) - 1)
+            del self._entries[first:]
+            del self._haystacks[first:]
+            self.endRemoveRows()
+        fresh.reverse()  # newest first
+        self.beginInsertRows(QModelIndex(), 0, len(fresh) - 1)
+        self._entries[0:0] = fresh
+        self._haystacks[0:0] = [f"{e.subject}\n{e.summary}".casefold() for e in fresh]
+        self.endInsertRows()
+
+    # ------------------------------------------------------------------ Qt
+    def _row_count(self) -> int:
+        return len(self._entries)
+
+    def data(self, index: Index, role: int = _DISPLAY) -> Any:
+        """The cell's value for ``role`` (see the module docstring for the custom roles)."""
+        if not index.isValid() or not 0 <= index.row() < len(self._entries):
+            return None
+        entry = self._entries[index.row()]
+        column = index.column()
+        if role == _DISPLAY:
+            if column == self.TIME:
+                return f"{entry.at.astimezone():%H:%M:%S}"
+            if column == self.KIND:
+                return _KIND_LABELS.get(entry.kind, entry.kind.title())
+            if column == self.SUBJECT:
+                return entry.subject
+            return entry.summary
+        if role == ENTRY_ROLE:
+            return entry
+        if role == KIND_ROLE:
+            return entry.kind
+        if role == ID_ROLE:
+            return entry.subject_id
+        if role == SORT_ROLE:
+            if column == self.TIME:
+                return entry.at.timestamp()
+            return str(self.data(index, _DISPLAY)).casefold()
+        warning = entry.severity == "warning"
+        if role == ALERT_ROLE:
+            return warning
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return QBrush(shade(WARNING_FOREGROUND)) if warning else None
+        if role == Qt.ItemDataRole.DecorationRole:
+            return warning_icon() if warning and column == self.KIND else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == self.TIME:
+                return f"{entry.at.astimezone():%Y-%m-%d %H:%M:%S %Z}"
+            if column == self.SUMMARY:
+                return entry.summary
+            return None
+        if role == Qt.ItemDataRole.AccessibleTextRole and warning and column == self.SUMMARY:
+            return f"Warning: {entry.summary}"
+        return None
+
+
+class FeedFilterProxy(QSortFilterProxyModel):
+    """Text search and a kind filter over a :class:`FeedModel`.
+
+    Cheap by construction: the search text is casefolded once when set and each row's
+    casefolded subject + summary was computed once when it arrived, so testing a row is one
+    set lookup and one substring test, with no regular expression anywhere. Row order is the
+    feed's own (newest first); this proxy does not sort.
+
+    Signals: only those of QSortFilterProxyModel.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._needle = ""
+        self._kinds: frozenset[str] | None = None
+
+    @property
+    def search_text(self) -> str:
+        """The current search text (trimmed, casefolded)."""
+        return self._needle
+
+    @property
+    def kinds(self) -> frozenset[str] | None:
+        """The kinds shown, None for all."""
+        return self._kinds
+
+    def set_search(self, text: str) -> None:
+        """Keep entries whose subject or summary contains ``text`` (any case)."""
+        needle = text.strip().casefold()
+        if needle != self._needle:
+            _begin_filter_change(self)
+            self._needle = needle
+            _end_filter_change(self)
+
+    def set_kinds(self, kinds: Iterable[str] | None) -> None:
+        """Keep entries of these kinds (None: every kind)."""
+        allowed = None if kinds is None else frozenset(kinds)
+        if allowed != self._kinds:
+            _begin_filter_change(self)
+            self._kinds = allowed
+            _end_filter_change(self)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:  # noqa: N802
+        """Kind first (a set lookup), then the search text."""
+        model = self.sourceModel()
+        if not isinstance(model, FeedModel):
+            return super().filterAcceptsRow(source_row, source_parent)
+        if self._kinds is not None and model.kind(source_row) not in self._kinds:
+            return False
+        return not self._needle or self._needle in model.haystack(source_row)

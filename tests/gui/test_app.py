@@ -1,0 +1,153 @@
+"""The bridge, the window and the whole GUI app against the embedded demo org."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from core.events import PresenceChanged, RoutingChanged
+from core.feed import FeedBuilder
+from core.service import ChangeRecord, EngineState, StateRecord, WatchRecord
+from core.store import Store
+from gui.bridge import EngineBridge
+from gui.main_window import MainWindow
+
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+def _store_with(users: int) -> Store:
+    store = Store()
+    for i in range(users):
+        store.user(f"u{i}").name = f"Agent {i}"
+    return store
+
+
+def test_bridge_coalesces_a_burst_into_one_batch_per_tick(qtbot: QtBot) -> None:
+    store = _store_with(50)
+    bridge = EngineBridge(FeedBuilder(store), interval_ms=50)
+    batches: list[list[str]] = []
+    feeds: list[int] = []
+    bridge.users_changed.connect(batches.append)
+    bridge.feed_appended.connect(lambda entries: feeds.append(len(entries)))
+    for n in range(2000):
+        user = f"u{n % 50}"
+        status = ("IDLE", "INTERACTING")[(n // 50) % 2]  # every record is a real change
+        for change in store.apply(RoutingChanged(user, status, T0 + timedelta(seconds=n))):
+            bridge.on_record(ChangeRecord(change, "stream"))
+    assert batches == [] and feeds == []  # nothing reaches Qt before the tick
+    with qtbot.waitSignal(bridge.feed_appended, timeout=2000):
+        pass
+    assert len(batches) == 1 and sorted(batches[0]) == sorted(f"u{i}" for i in range(50))
+    assert feeds == [2000]
+    bridge.stop()
+
+
+def test_state_changes_are_not_delayed(qtbot: QtBot) -> None:
+    bridge = EngineBridge(FeedBuilder(Store()), interval_ms=10_000)
+    with qtbot.waitSignal(bridge.state_changed, timeout=100) as blocker:
+        bridge.on_record(StateRecord(EngineState.RECONNECTING, "socket closed"))
+    assert blocker.args == ["reconnecting", "socket closed"]
+    bridge.stop()
+
+
+def _window(
+    qtbot: QtBot, settings: QSettings, *, tray: bool
+) -> tuple[MainWindow, EngineBridge, Store]:
+    store = _store_with(3)
+    bridge = EngineBridge(FeedBuilder(store), interval_ms=20)
+    window = MainWindow(store, bridge, tray_present=tray, settings=settings)
+    qtbot.addWidget(window)
+    return window, bridge, store
+
+
+def test_closing_hides_with_a_tray_and_quits_without(qtbot: QtBot, settings: QSettings) -> None:
+    window, bridge, _ = _window(qtbot, settings, tray=True)
+    window.show()
+    quits: list[bool] = []
+    window.quit_requested.connect(lambda: quits.append(True))
+    window.close()
+    assert not window.isVisible() and quits == []
+    bridge.stop()
+    lonely, lonely_bridge, _ = _window(qtbot, settings, tray=False)
+    lonely.show()
+    with qtbot.waitSignal(lonely.quit_requested, timeout=1000):
+        lonely.close()
+    lonely_bridge.stop()
+
+
+def test_window_fills_from_the_bridge_and_remembers_column_widths(
+    qtbot: QtBot, settings: QSettings
+) -> None:
+    window, bridge, store = _window(qtbot, settings, tray=True)
+    bridge.on_record(WatchRecord({"u0": "Agent 0", "u1": "Agent 1", "u2": "Agent 2"}, {}))
+    for change in store.apply(PresenceChanged("u1", "d", "ON_QUEUE", "", T0)):
+        bridge.on_record(ChangeRecord(change, "stream"))
+    qtbot.waitUntil(
+        lambda: window.agents.rowCount() == 3 and window.feed.rowCount() == 1, timeout=2000
+    )
+    window.agents_view.horizontalHeader().resizeSection(0, 234)
+    window.save_settings()
+    window.stop_timers()
+    bridge.stop()
+    again, again_bridge, _ = _window(qtbot, settings, tray=True)
+    assert again.agents_view.horizontalHeader().sectionSize(0) == 234
+    again.stop_timers()
+    again_bridge.stop()
+
+
+def test_paused_feed_counts_new_entries(qtbot: QtBot, settings: QSettings) -> None:
+    window, bridge, store = _window(qtbot, settings, tray=True)
+    window.set_paused(True)
+    for n in range(3):
+        for change in store.apply(
+            RoutingChanged("u0", ("IDLE", "INTERACTING")[n % 2], T0 + timedelta(seconds=n))
+        ):
+            bridge.on_record(ChangeRecord(change, "stream"))
+    qtbot.waitUntil(lambda: window.new_label.text() == "3 new", timeout=2000)
+    assert window.feed.rowCount() == 0
+    window.set_paused(False)
+    assert window.feed.rowCount() == 3 and window.new_label.text() == ""
+    window.stop_timers()
+    bridge.stop()
+
+
+async def test_the_app_shows_live_demo_data_and_shuts_down_without_leftovers(
+    qtbot: QtBot, settings: QSettings
+) -> None:
+    import main as composition
+    from gui.app import GuiApp, GuiOptions
+
+    before = asyncio.all_tasks()
+    engine = await composition.build_engine(
+        demo=True, environment=None, queues="mine", users="mine", demo_speed=20.0
+    )
+    app = GuiApp(QApplication.instance(), engine.service, GuiOptions(settings=settings))  # type: ignore[arg-type]
+    ready = asyncio.Event()
+
+    def check(*_: object) -> None:
+        window = app.window
+        if (
+            window.agents.rowCount() > 0
+            and window.queues.rowCount() > 0
+            and window.state_label.text() == "Live"
+            and window.feed.rowCount() > 0
+        ):
+            ready.set()
+
+    for signal in (app.bridge.feed_appended, app.bridge.state_changed, app.bridge.queues_changed):
+        signal.connect(check)
+    running = asyncio.ensure_future(app.run())
+    try:
+        await asyncio.wait_for(ready.wait(), 20)
+        assert app.window.isVisible()
+    finally:
+        app.stop_requested.set()
+        assert await asyncio.wait_for(running, 10) == 0
+        await engine.aclose()
+    assert not app.window.isVisible()
+    leftovers = {t for t in asyncio.all_tasks() - before if t is not asyncio.current_task()}
+    assert leftovers == set()
