@@ -378,6 +378,23 @@ def run_gui(args: argparse.Namespace) -> int:
         instance.release()
 
 
+async def open_journal(*, demo: bool) -> Any:
+    """The event journal: one SQLite file per org kind, retention from the settings."""
+    from PySide6.QtCore import QSettings
+
+    from core.journal import Journal, default_journal_path
+
+    path = default_journal_path()
+    if demo:
+        path = path.with_name("journal-demo.sqlite3")
+    raw = QSettings().value("journal/retention_days", 30)
+    try:
+        days = max(0.0, float(raw))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        days = 30.0
+    return await Journal.open(path, retention_days=days)
+
+
 async def gui_main(args: argparse.Namespace, qapp: Any, instance: Any) -> int:
     """Sign in, build the engine and run the GUI until it is asked to stop."""
     from core.errors import GenesysTrayError
@@ -394,10 +411,18 @@ async def gui_main(args: argparse.Namespace, qapp: Any, instance: Any) -> int:
     except (UsageError, GenesysTrayError) as exc:
         print(f"Genesys Tray could not start: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, UsageError) else 1
+    journal = await open_journal(demo=args.demo)
+    engine.closers.insert(0, journal.close)  # closed last, after the engine's final records
     try:
+        if engine.sandbox_url:
+            print(f"Sandbox Genesys Cloud org: {engine.sandbox_url}", flush=True)
         if engine.store_warning:
             logger.warning("%s", engine.store_warning)
-        options = GuiOptions(minimized=args.minimized, title_suffix="demo org" if args.demo else "")
+        options = GuiOptions(
+            minimized=args.minimized,
+            title_suffix="demo org" if args.demo else "",
+            journal=journal,
+        )
         app = GuiApp(qapp, engine.service, options)
         instance.activation_requested.connect(app.show_window)
         return await app.run()

@@ -20,7 +20,8 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt
 from PySide6.QtWidgets import QApplication
 
-from core.feed import FeedBuilder, FeedEntry
+from core.feed import FeedBuilder
+from core.journal import Journal
 from core.service import EngineState, MonitorService
 from gui.bridge import EngineBridge, LinkHealth
 from gui.main_window import MainWindow
@@ -58,7 +59,7 @@ class GuiOptions:
 
     minimized: bool = False
     title_suffix: str = ""
-    journal: Callable[[FeedEntry], None] | None = None
+    journal: Journal | None = None
     on_reconnect: Callable[[], None] | None = None
     extra_closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     settings: QSettings | None = None
@@ -74,12 +75,18 @@ class GuiApp(QObject):
         self.options = options
         self.stop_requested = asyncio.Event()
         self.bridge = EngineBridge(
-            FeedBuilder(service.store), health=self._link_health, journal=options.journal
+            FeedBuilder(service.store),
+            health=self._link_health,
+            journal=options.journal.append if options.journal is not None else None,
         )
         service.add_listener(self.bridge.on_record)
         self.has_tray = TrayController.available()
         self.window = MainWindow(
-            service.store, self.bridge, tray_present=self.has_tray, settings=options.settings
+            service.store,
+            self.bridge,
+            tray_present=self.has_tray,
+            settings=options.settings,
+            journal=options.journal,
         )
         if options.title_suffix:
             self.window.setWindowTitle(f"{self.window.windowTitle()} — {options.title_suffix}")
@@ -160,6 +167,9 @@ class GuiApp(QObject):
             self.tray.show()
         if not (self.options.minimized and self.tray is not None):
             self.show_window()
+        journal = self.options.journal
+        if journal is not None and journal.problem:
+            self.window.show_problem("Journal", journal.problem)
         try:
             await self.service.start()
             await self.stop_requested.wait()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QTableView,
     QTabWidget,
@@ -28,10 +29,12 @@ from PySide6.QtWidgets import (
 )
 
 from core.feed import KINDS, FeedEntry
+from core.journal import Journal
 from core.service import BudgetRecord, WatchRecord
 from core.store import Store
 from gui.bridge import EngineBridge, LinkHealth
 from gui.delegates import SparklineDelegate
+from gui.journal_dialog import JournalDialog
 from gui.models import (
     AgentsFilterProxy,
     AgentsModel,
@@ -93,11 +96,14 @@ class MainWindow(QMainWindow):
         *,
         tray_present: bool,
         settings: QSettings | None = None,
+        journal: Journal | None = None,
     ) -> None:
         super().__init__()
         self.store = store
         self.bridge = bridge
         self.tray_present = tray_present
+        self.journal = journal
+        self.journal_dialog: JournalDialog | None = None
         self.settings = settings or QSettings()
         self._last_update: datetime | None = None
         self.setWindowTitle("Genesys Tray")
@@ -194,6 +200,12 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.kind_filter, 1)
         bar.addWidget(self.pause_button)
         bar.addWidget(self.new_label)
+        self.older_button = QPushButton("&Older…")
+        self.older_button.setObjectName("feedOlderButton")
+        self.older_button.setToolTip("Search and export everything recorded in the journal")
+        self.older_button.setEnabled(self.journal is not None)
+        self.older_button.clicked.connect(self._on_older_clicked)
+        bar.addWidget(self.older_button)
         self.feed_view = _table(self.feed_proxy, "feedView")
         self.feed_view.setSortingEnabled(False)
         layout = QVBoxLayout(page)
@@ -296,6 +308,32 @@ class MainWindow(QMainWindow):
 
     def _on_feed_pending_changed(self, count: int) -> None:
         self.new_label.setText(f"{count} new" if count else "")
+
+    def _on_older_clicked(self) -> None:
+        self.open_journal()
+
+    def open_journal(self) -> JournalDialog | None:
+        """Show the journal window, pre-filled with the feed's current search."""
+        if self.journal is None:
+            return None
+        if self.journal_dialog is None:
+            self.journal_dialog = JournalDialog(self.journal, self)
+        dialog = self.journal_dialog
+        dialog.search.setText(self.feed_search.text())
+        dialog.show()
+        dialog.raise_()
+        dialog.search_now()
+        return dialog
+
+    def show_problem(self, title: str, message: str) -> QMessageBox:
+        """Tell the person about a problem without blocking the app (non-modal)."""
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self
+        )
+        box.setModal(False)
+        box.open()
+        self.statusBar().showMessage(message, 15_000)
+        return box
 
     def _on_find_triggered(self) -> None:
         search = (self.agent_search, None, self.feed_search)[self.tabs.currentIndex()]

@@ -703,11 +703,18 @@ class FeedModel(_TableModel):
     TIME, KIND, SUBJECT, SUMMARY = range(4)
     HEADERS = ("Time", "Kind", "Subject", "Summary")
 
-    def __init__(self, parent: QObject | None = None, *, capacity: int = FEED_CAPACITY) -> None:
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        capacity: int = FEED_CAPACITY,
+        show_date: bool = False,
+    ) -> None:
         super().__init__(parent)
         if capacity < 1:
             raise ValueError("capacity must be >= 1")
         self._capacity = capacity
+        self._time_format = "%Y-%m-%d %H:%M:%S" if show_date else "%H:%M:%S"
         self._entries: list[FeedEntry] = []  # newest first
         self._haystacks: list[str] = []  # casefolded subject + summary, parallel to _entries
         self._paused = False
@@ -778,6 +785,22 @@ class FeedModel(_TableModel):
         """Casefolded subject and summary of ``row``, computed once at insert (for search)."""
         return self._haystacks[row]
 
+    def append_older(self, entries: Sequence[FeedEntry]) -> int:
+        """Add entries older than every row (newest first) at the bottom, up to the capacity.
+
+        Used by journal searches that page backwards; returns how many rows were added.
+        """
+        room = self._capacity - len(self._entries)
+        older = list(entries[: max(0, room)])
+        if not older:
+            return 0
+        first = len(self._entries)
+        self.beginInsertRows(QModelIndex(), first, first + len(older) - 1)
+        self._entries.extend(older)
+        self._haystacks.extend(f"{e.subject}\n{e.summary}".casefold() for e in older)
+        self.endInsertRows()
+        return len(older)
+
     def _insert(self, batch: Sequence[FeedEntry]) -> None:
         fresh = list(batch[-self._capacity :])
         if not fresh:
@@ -807,7 +830,7 @@ class FeedModel(_TableModel):
         column = index.column()
         if role == _DISPLAY:
             if column == self.TIME:
-                return f"{entry.at.astimezone():%H:%M:%S}"
+                return entry.at.astimezone().strftime(self._time_format)
             if column == self.KIND:
                 return _KIND_LABELS.get(entry.kind, entry.kind.title())
             if column == self.SUBJECT:

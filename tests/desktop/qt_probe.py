@@ -212,11 +212,21 @@ def spin(ms: int) -> None:
     loop.exec()
 
 
+def probe_grab(path: str) -> dict[str, Any]:
+    """Save a screenshot of the whole X screen (what a person would see)."""
+    app = QGuiApplication([sys.argv[0]])
+    shot = app.primaryScreen().grabWindow(0)
+    shot.save(path)
+    return {"size": [shot.width(), shot.height()]}
+
+
 def main(argv: list[str]) -> int:
     """Run one probe and print its JSON result as the last line of stdout."""
     qInstallMessageHandler(_record)
     if argv[:1] == ["screen"]:
         result = probe_screen()
+    elif argv[:1] == ["grab"] and len(argv) == 2:
+        result = probe_grab(argv[1])
     elif argv[:1] == ["tray"] and len(argv) in (2, 3):
         result = probe_tray(argv[1], argv[2] if len(argv) == 3 else None)
     elif argv[:1] == ["tray-states"] and len(argv) >= 3:
