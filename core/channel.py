@@ -383,6 +383,19 @@ class ChannelShard:
                 continue
             if not gap_reason or ended is not _SocketEnded.CLOSED:
                 gap_reason = ended.value
+            if self._too_often_gone():
+                # Our channels keep vanishing (evicted by a 21st channel, or expired): another
+                # client of the same user + OAuth client is fighting for the pool. Creating more
+                # would evict theirs in turn; wait long instead and say why.
+                self._gone.clear()
+                self._set_phase(
+                    ShardPhase.BLOCKED,
+                    "channels keep being evicted: another app signed in with the same account "
+                    "and OAuth client may be using the 20-channel pool",
+                )
+                if await self._wait_or_stop(self.settings.blocked_wait_s):
+                    return
+                continue
             self._set_phase(ShardPhase.RECONNECTING, gap_reason)
             if await self._wait_or_stop(self.backoff.next_delay()):
                 return
@@ -434,6 +447,11 @@ class ChannelShard:
         self.counters["channels_created"] += 1
         await self.memory.save(self.slot, self.channel)
         return True
+
+    def _too_often_gone(self) -> bool:
+        now = self.monotonic()
+        recent = sum(1 for t in self._gone if now - t <= self.settings.gone_window_s)
+        return recent >= self.settings.gone_limit
 
     def _note_gone(self, why: str) -> None:
         now = self.monotonic()

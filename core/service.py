@@ -42,6 +42,7 @@ from core.errors import (
 )
 from core.events import Event, QueueMembershipChanged, parse_event
 from core.models import (
+    PresenceDefinition,
     QueueMember,
     QueueObservation,
     QueueRecord,
@@ -164,6 +165,9 @@ class ServiceApi(ChannelApi, Protocol):
 
     async def queue_observations(self, queue_ids: Iterable[str]) -> dict[str, QueueObservation]:
         """Queue counters."""
+
+    async def presence_definitions(self, locale: str = "en_US") -> list[PresenceDefinition]:
+        """The org's presences with their labels."""
 
     async def token_info(self, *, preserve_idle_ttl: bool = False) -> TokenInfo:
         """The current token as the server sees it (401 when it is refused)."""
@@ -301,6 +305,7 @@ class MonitorService:
         self._remove_token_listener = self.session.add_listener(self._on_token)
         token = self.session.token
         self._token_fingerprint = hash(token.access_token) if token else None
+        await self._load_presence_labels()
         await self._resolve()
         self._apply_plan()
         self._spawn(self._resync_worker(), "resync")
@@ -345,6 +350,15 @@ class MonitorService:
             shard.check_now()
 
     # ------------------------------------------------------------------ selection
+    async def _load_presence_labels(self) -> None:
+        """The org's own presence labels ("Lunch" under Meal) for boards and the feed."""
+        try:
+            definitions = await self.api.presence_definitions()
+        except (ApiError, TransportError) as exc:
+            logger.warning("presence labels unavailable, showing system presences: %s", exc)
+            return
+        self.store.presence_labels.update({d.id: d.label for d in definitions if d.label})
+
     async def _resolve(self) -> None:
         sel = self.selection
         queues: dict[str, str] = {}
