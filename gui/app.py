@@ -116,7 +116,8 @@ class GuiApp(QObject):
         return LinkHealth(stats.channels, stats.topics, stats.last_frame_age_s)
 
     def show_window(self) -> None:
-        """Bring the monitor window forward."""
+        """Bring the monitor window forward (also when a second launch asks for it)."""
+        logger.info("showing the monitor window")
         self.window.showNormal()
         self.window.raise_()
         self.window.activateWindow()

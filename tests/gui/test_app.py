@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
@@ -144,6 +146,11 @@ async def test_the_app_shows_live_demo_data_and_shuts_down_without_leftovers(
     try:
         await asyncio.wait_for(ready.wait(), 20)
         assert app.window.isVisible()
+        boards = Path(os.environ.get("ARTIFACTS", "artifacts")) / "boards"
+        boards.mkdir(parents=True, exist_ok=True)
+        for index, name in enumerate(("agents", "queues", "feed")):
+            app.window.tabs.setCurrentIndex(index)
+            assert app.window.grab().save(str(boards / f"{name}.png"))
     finally:
         app.stop_requested.set()
         assert await asyncio.wait_for(running, 10) == 0
