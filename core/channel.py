@@ -546,12 +546,10 @@ class ChannelShard:
             return signal
         if signal is _SocketEnded.TOPICS:
             if self.subscribed != self.topics:
-                added = set(self.topics) - set(self.subscribed or ())
                 await self._subscribe(self.channel)
-                if added:
-                    # The new topics' state before now was never delivered: read it now that
-                    # their events flow, or a change between an earlier read and this PUT is lost.
-                    self.sink.shard_live(self.slot, gap=True, reason="topics added")
+                # New topics' state before now was never delivered: read it now that their
+                # events flow, or a change between an earlier read and this PUT is lost.
+                self.sink.shard_live(self.slot, gap=True, reason="topics changed")
             return None
         if signal is _SocketEnded.CHECK:
             self._set_phase(ShardPhase.STALE, "health check")

@@ -246,6 +246,7 @@ class MonitorService:
         self._resyncing = False
         self._gap_started: datetime | None = None
         self._gap_reason = ""
+        self._gap_announced = False  # a GapRecord("start") went out for the open gap
         self._sign_in_needed = False
         self._new_token = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -290,12 +291,24 @@ class MonitorService:
                 self._set_state(EngineState.STARTING, detail or "connecting")
             elif ShardPhase.STALE in phases:
                 self._set_state(EngineState.STALE, detail or "no heartbeat")
-            elif self._resyncing or self._resync_wanted.is_set():
+            elif self._resyncing or self._resync_wanted.is_set() or self._topics_pending():
                 # A socket that came back is not LIVE until the re-sync after it has run: the
-                # gap it left is still unfilled.
+                # gap it left is still unfilled. Nor is a new member's topic before its PUT.
                 self._set_state(EngineState.RESYNCING, detail or "re-syncing")
             elif phases == {ShardPhase.LIVE}:
                 self._set_state(EngineState.LIVE, detail or "live")
+
+    def _topics_pending(self) -> bool:
+        """A re-plan is due or a shard has not yet subscribed its new topics."""
+        return self._replan_handle is not None or any(
+            s.subscribed is not None and s.subscribed != s.topics for s in self.shards
+        )
+
+    def _gap_filled(self) -> bool:
+        """Every socket is open and no further re-sync is due: the picture is whole again."""
+        return not self._resync_wanted.is_set() and all(
+            s.phase in (ShardPhase.LIVE, ShardPhase.STALE) for s in self.shards
+        )
 
     # ------------------------------------------------------------------ life cycle
     async def start(self) -> None:
@@ -443,6 +456,7 @@ class MonitorService:
         self._replan_handle = None
         if not self._stopping.is_set():
             self._apply_plan()
+            self._recompute_state()
 
     # ------------------------------------------------------------------ ShardSink
     def shard_event(self, slot: int, event: TopicEvent) -> None:
@@ -476,9 +490,12 @@ class MonitorService:
 
     def shard_phase(self, slot: int, phase: ShardPhase, detail: str) -> None:
         """Track gaps: a shard that drops out of LIVE starts one."""
-        if phase in (ShardPhase.RECONNECTING, ShardPhase.BLOCKED) and self._gap_started is None:
+        if phase in (ShardPhase.RECONNECTING, ShardPhase.BLOCKED) and not self._gap_announced:
+            # Announce every disconnect, also one that comes while a re-sync is still due for a
+            # switch or new topics (those open a gap silently; this one is real).
             self._gap_started = datetime.now(UTC)
             self._gap_reason = detail
+            self._gap_announced = True
             self.counters["gaps"] += 1
             self._emit(GapRecord("start", detail, self._gap_started))
         self._recompute_state(f"channel {slot}: {detail}")
@@ -529,14 +546,15 @@ class MonitorService:
         return await self._wait_for_token()
 
     async def _wait_for_token(self) -> bool:
-        self._new_token.clear()
-        stop = asyncio.ensure_future(self._stopping.wait())
-        fresh = asyncio.ensure_future(self._new_token.wait())
-        try:
-            await asyncio.wait({stop, fresh}, return_when="FIRST_COMPLETED")
-        finally:
-            stop.cancel()
-            fresh.cancel()
+        while self._sign_in_needed and not self._stopping.is_set():
+            self._new_token.clear()
+            stop = asyncio.ensure_future(self._stopping.wait())
+            fresh = asyncio.ensure_future(self._new_token.wait())
+            try:
+                await asyncio.wait({stop, fresh}, return_when="FIRST_COMPLETED")
+            finally:
+                stop.cancel()
+                fresh.cancel()
         return not self._stopping.is_set()
 
     # ------------------------------------------------------------------ tokens
@@ -583,6 +601,11 @@ class MonitorService:
     async def _resync_worker(self) -> None:
         while True:
             await self._resync_wanted.wait()
+            if self._sign_in_needed:
+                # No token, no REST: wait for the sign-in instead of failing every backoff.
+                if not await self._wait_for_token():
+                    return
+                continue
             self._resync_wanted.clear()
             await self.resync_once()
 
@@ -601,6 +624,8 @@ class MonitorService:
                 result = await read_state(self.api, users, [])
         except (ApiError, TransportError, AuthError) as exc:
             logger.warning("re-sync failed, will retry: %s", exc)
+            if isinstance(exc, SignInRequiredError):
+                self._sign_in_needed = True
             self._resyncing = False
             self._resync_wanted.set()
             self._recompute_state()
@@ -618,21 +643,24 @@ class MonitorService:
                 changed += 1
                 self._emit(ChangeRecord(change, "resync"))
         self.counters["resyncs"] += 1
-        started = self._gap_started or datetime.now(UTC)
-        self._emit(
-            GapRecord(
-                "end",
-                self._gap_reason or "connect",
-                started,
-                datetime.now(UTC),
-                users_resynced=result.users_read,
-                queues_resynced=result.queues_read,
-                changed=changed,
-            )
-        )
-        self._gap_started = None
-        self._gap_reason = ""
         self._resyncing = False
+        # Only a re-sync after every socket is back closes a gap: one that ran while a channel
+        # was still reconnecting (a membership change asked for it) filled nothing.
+        if self._gap_started is not None and self._gap_filled():
+            self._emit(
+                GapRecord(
+                    "end",
+                    self._gap_reason or "connect",
+                    self._gap_started,
+                    datetime.now(UTC),
+                    users_resynced=result.users_read,
+                    queues_resynced=result.queues_read,
+                    changed=changed,
+                )
+            )
+            self._gap_started = None
+            self._gap_reason = ""
+            self._gap_announced = False
         self._recompute_state()
 
 

@@ -531,6 +531,9 @@ class StreamingHub:
                     holders.discard(channel.id)
                     if not holders:
                         del self.index[name]
+                        # "Only on change" is judged per subscriber's view: with nobody left,
+                        # the next subscriber starts from the value at its own subscribe.
+                        self._last_observed.pop(name, None)
 
     async def get_subscriptions(self, request: web.Request, token: Token) -> web.Response:
         """``GET .../subscriptions``."""
