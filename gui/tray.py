@@ -36,6 +36,12 @@ ACTION_RECONNECT = "Reconnect now"
 ACTION_FILTERS = "Filters & alerts…"
 ACTION_SETTINGS = "Settings…"
 ACTION_QUIT = "Quit"
+BALLOON_TIMEOUT_MS = 10_000
+BALLOON_ICONS = {
+    "info": QSystemTrayIcon.MessageIcon.Information,
+    "warning": QSystemTrayIcon.MessageIcon.Warning,
+    "critical": QSystemTrayIcon.MessageIcon.Critical,
+}
 
 
 class TrayController(QObject):
@@ -50,6 +56,7 @@ class TrayController(QObject):
         filters_requested(): "Filters & alerts…" was chosen.
         settings_requested(): "Settings…" was chosen.
         quit_requested(): "Quit" was chosen.
+        balloon_clicked(): the message shown by :meth:`show_balloon` was clicked.
     """
 
     toggle_window_requested = Signal()
@@ -59,6 +66,7 @@ class TrayController(QObject):
     filters_requested = Signal()
     settings_requested = Signal()
     quit_requested = Signal()
+    balloon_clicked = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         """Create the (hidden) tray icon in the "starting" state."""
@@ -79,6 +87,7 @@ class TrayController(QObject):
         self._menu.aboutToShow.connect(self._on_menu_about_to_show)
         self._tray.setContextMenu(self._menu)
         self._tray.activated.connect(self._on_tray_activated)
+        self._tray.messageClicked.connect(self.balloon_clicked)
         QGuiApplication.styleHints().colorSchemeChanged.connect(
             self._on_style_hints_color_scheme_changed
         )
@@ -123,6 +132,15 @@ class TrayController(QObject):
     def hide(self) -> None:
         """Remove the icon from the tray (do this before quitting: no ghost icon stays)."""
         self._tray.hide()
+
+    def show_balloon(self, title: str, body: str, severity: str = "info") -> None:
+        """Show a message from the icon; ``severity`` (info, warning, critical) picks its icon.
+
+        With an XEmbed tray Qt draws a balloon under the icon; with a StatusNotifierItem host it
+        sends a D-Bus notification itself (ci-recipe section 5).
+        """
+        icon = BALLOON_ICONS.get(severity, QSystemTrayIcon.MessageIcon.Information)
+        self._tray.showMessage(title, body, icon, BALLOON_TIMEOUT_MS)
 
     # ----------------------------------------------------------------------------- state in
     def set_health(self, state: str, detail: str = "") -> None:

@@ -14,6 +14,9 @@ Contract (see /work/shared/ci-recipe.md, section 10), on the session bus:
 * ``GetCapabilities`` -> ``body, actions, icon-static, persistence``;
   ``GetServerInformation`` -> ``(name, vendor, version, spec_version)``;
   ``CloseNotification(id)`` emits ``NotificationClosed(id, 3)``;
+* test control, on its own interface ``org.genesys.tray.testbed.NotifyRecorder`` at the same path:
+  ``InvokeAction(id, action_key)`` emits ``ActionInvoked(id, action_key)`` as if the user had
+  clicked that action (an id the recorder never handed out is answered with InvalidArgs);
 * writes ``--ready`` once it owns the name; exits 0 on SIGTERM/SIGINT.
 
 With ``--sni-watcher`` (off by default, so Qt keeps using the XEmbed tray that trayer hosts) it
@@ -51,6 +54,7 @@ from jeepney.io.blocking import DBusConnection, open_dbus_connection
 
 NOTIFY_NAME = "org.freedesktop.Notifications"
 NOTIFY_PATH = "/org/freedesktop/Notifications"
+CONTROL_IFACE = "org.genesys.tray.testbed.NotifyRecorder"  # test-only controls, not the spec
 WATCHER_NAME = "org.kde.StatusNotifierWatcher"
 WATCHER_PATH = "/StatusNotifierWatcher"
 PROPS_IFACE = "org.freedesktop.DBus.Properties"
@@ -85,6 +89,11 @@ NOTIFY_XML = """<node>
   <signal name="NotificationClosed"><arg name="id" type="u"/><arg name="reason" type="u"/></signal>
   <signal name="ActionInvoked"><arg name="id" type="u"/><arg name="action_key" type="s"/></signal>
  </interface>
+ <interface name="org.genesys.tray.testbed.NotifyRecorder">
+  <method name="InvokeAction">
+   <arg name="id" type="u" direction="in"/><arg name="action_key" type="s" direction="in"/>
+  </method>
+ </interface>
 </node>"""
 
 WATCHER_XML = """<node>
@@ -111,10 +120,15 @@ class _UnknownPropertyError(LookupError):
     """Properties.Get named a property the watcher does not have."""
 
 
+class _InvalidArgsError(ValueError):
+    """The call's arguments are well-typed but make no sense (e.g. an unknown notification id)."""
+
+
 # Argument signatures of the calls that take arguments; anything else must come with none.
 IN_SIGNATURES = {
     "Notify": "susssasa{sv}i",
     "CloseNotification": "u",
+    "InvokeAction": "us",
     "RegisterStatusNotifierItem": "s",
     "RegisterStatusNotifierHost": "s",
     "Get": "ss",
@@ -147,6 +161,7 @@ class Recorder:
             (NOTIFY_PATH, NOTIFY_NAME, "GetCapabilities"): lambda _m: ("as", (CAPABILITIES,)),
             (NOTIFY_PATH, NOTIFY_NAME, "GetServerInformation"): lambda _m: ("ssss", SERVER_INFO),
             (NOTIFY_PATH, NOTIFY_NAME, "CloseNotification"): self.close_notification,
+            (NOTIFY_PATH, CONTROL_IFACE, "InvokeAction"): self.invoke_action,
             (NOTIFY_PATH, INTROSPECT_IFACE, "Introspect"): lambda _m: ("s", (NOTIFY_XML,)),
             (WATCHER_PATH, WATCHER_NAME, "RegisterStatusNotifierItem"): self.register_item,
             (WATCHER_PATH, WATCHER_NAME, "RegisterStatusNotifierHost"): self.register_host,
@@ -187,6 +202,15 @@ class Recorder:
         self.conn.send(
             new_signal(emitter, "NotificationClosed", "uu", (int(msg.body[0]), CLOSED_BY_CALL))
         )
+        return "", ()
+
+    def invoke_action(self, msg: Any) -> Reply:
+        """Test control: emit ActionInvoked for a notification id this recorder handed out."""
+        nid, action_key = int(msg.body[0]), str(msg.body[1])
+        if not 0 < nid < self.next_id:
+            raise _InvalidArgsError(f"no notification {nid}")
+        emitter = DBusAddress(NOTIFY_PATH, interface=NOTIFY_NAME)
+        self.conn.send(new_signal(emitter, "ActionInvoked", "us", (nid, action_key)))
         return "", ()
 
     # -- org.kde.StatusNotifierWatcher ------------------------------------------------------
@@ -268,6 +292,8 @@ class Recorder:
                 out_signature, body = handler(msg)
             except _UnknownPropertyError as exc:
                 err, text = "UnknownProperty", str(exc)
+            except _InvalidArgsError as exc:
+                err, text = "InvalidArgs", str(exc)
             except Exception as exc:  # a bug here must not take the whole bed down
                 traceback.print_exc()
                 err, text = "Failed", repr(exc)
