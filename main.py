@@ -172,6 +172,7 @@ class Engine:
 
     service: Any
     sandbox_url: str | None = None
+    user_id: str | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     store_warning: str = ""
 
@@ -200,6 +201,7 @@ async def build_engine(
         credential_service_name,
         open_credential_store,
     )
+    from core.errors import GenesysTrayError
     from core.regions import parse_environment
     from core.service import MonitorService, Selection, parse_selection_arg
 
@@ -240,6 +242,11 @@ async def build_engine(
                 await auth.sign_in_pkce()
         api = ApiClient(env, auth.access_token, on_unauthorized=auth.renew_rejected)
         engine.closers.append(api.aclose)
+        if secret is None:  # a person, not a service account: who is it (mute while busy)?
+            try:
+                engine.user_id = (await api.me()).id
+            except GenesysTrayError as exc:
+                logger.warning("could not read the signed-in user: %s", exc)
         selection = Selection(
             queues=parse_selection_arg(queues, keywords=("all", "mine", "none")),
             users=parse_selection_arg(
@@ -411,6 +418,12 @@ async def gui_main(args: argparse.Namespace, qapp: Any, instance: Any) -> int:
     except (UsageError, GenesysTrayError) as exc:
         print(f"Genesys Tray could not start: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, UsageError) else 1
+    from core.config import config_path, load_config
+
+    settings_file = config_path()
+    if args.demo:  # rule subjects are org-specific ids: the demo org keeps its own settings
+        settings_file = settings_file.with_name("config-demo.json")
+    loaded = await asyncio.to_thread(load_config, settings_file, demo=args.demo)
     journal = await open_journal(demo=args.demo)
     engine.closers.insert(0, journal.close)  # closed last, after the engine's final records
     try:
@@ -422,6 +435,10 @@ async def gui_main(args: argparse.Namespace, qapp: Any, instance: Any) -> int:
             minimized=args.minimized,
             title_suffix="demo org" if args.demo else "",
             journal=journal,
+            config=loaded.config,
+            config_path=settings_file,
+            config_problem=loaded.problem,
+            self_user_id=engine.user_id,
         )
         app = GuiApp(qapp, engine.service, options)
         instance.activation_requested.connect(app.show_window)

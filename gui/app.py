@@ -15,16 +15,20 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt
 from PySide6.QtWidgets import QApplication
 
+from core.config import AppConfig, default_config
 from core.feed import FeedBuilder
 from core.journal import Journal
 from core.service import EngineState, MonitorService
+from gui.alerts import AlertsController
 from gui.bridge import EngineBridge, LinkHealth
 from gui.main_window import MainWindow
+from gui.notifier import Notice, Notifier, default_backends
 from gui.tray import TrayController
 
 logger = logging.getLogger(__name__)
@@ -63,6 +67,10 @@ class GuiOptions:
     on_reconnect: Callable[[], None] | None = None
     extra_closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     settings: QSettings | None = None
+    config: AppConfig | None = None
+    config_path: Path | None = None
+    config_problem: str | None = None
+    self_user_id: str | None = None
 
 
 class GuiApp(QObject):
@@ -91,6 +99,19 @@ class GuiApp(QObject):
         if options.title_suffix:
             self.window.setWindowTitle(f"{self.window.windowTitle()} — {options.title_suffix}")
         self.tray = TrayController(self) if self.has_tray else None
+        self.notifier = Notifier(default_backends(self.tray), self)
+        config = options.config or default_config()
+        self.alerts = AlertsController(
+            service,
+            config,
+            self.notifier,
+            tray=self.tray,
+            config_path=options.config_path,
+            journal=options.journal,
+            self_user_id=lambda: options.self_user_id,
+            parent=self,
+        )
+        self.window.feed_proxy.set_kinds(config.feed_kinds)
         self._wire()
 
     # ------------------------------------------------------------------ wiring
@@ -99,6 +120,15 @@ class GuiApp(QObject):
         self.window.pause_toggled.connect(self._on_window_pause_toggled)
         self.window.reconnect_requested.connect(self._on_tray_reconnect_requested)
         self.bridge.state_changed.connect(self._on_bridge_state_changed)
+        for batch in (self.bridge.users_changed, self.bridge.queues_changed):
+            batch.connect(self.alerts.evaluate)
+        self.bridge.state_changed.connect(self.alerts.evaluate)
+        self.alerts.open_requested.connect(self._on_alerts_open_requested)
+        self.alerts.alerts_changed.connect(self._on_bridge_summary)
+        self.alerts.config_problem.connect(self._on_alerts_config_problem)
+        self.notifier.in_app.shown.connect(self._on_notifier_in_app_shown)
+        self.notifier.backend_changed.connect(self._on_notifier_backend_changed)
+        self.window.filters_requested.connect(self.alerts.open_filters)
         self.qapp.aboutToQuit.connect(self.stop_requested.set)
         if self.tray is not None:
             self.tray.toggle_window_requested.connect(self._on_tray_toggle_window_requested)
@@ -106,7 +136,6 @@ class GuiApp(QObject):
             self.tray.quit_requested.connect(self._on_window_quit_requested)
             self.tray.pause_toggled.connect(self._on_tray_pause_toggled)
             self.tray.reconnect_requested.connect(self._on_tray_reconnect_requested)
-            self.tray.filters_requested.connect(self._on_tray_not_yet_requested)
             self.tray.settings_requested.connect(self._on_tray_not_yet_requested)
             self.bridge.queues_changed.connect(self._on_bridge_summary)
             self.bridge.health_changed.connect(self._on_bridge_summary)
@@ -130,9 +159,22 @@ class GuiApp(QObject):
 
     def _on_tray_not_yet_requested(self) -> None:
         self.show_window()
-        self.window.statusBar().showMessage(
-            "Filters, alerts and settings arrive in the next release.", 8000
-        )
+        self.window.statusBar().showMessage("Settings arrive in the next release.", 8000)
+
+    def _on_alerts_open_requested(self, kind: str, subject_id: str) -> None:
+        self.show_window()
+        self.window.reveal(kind, subject_id)
+
+    def _on_alerts_config_problem(self, message: str) -> None:
+        self.window.show_problem("Settings", message)
+
+    def _on_notifier_in_app_shown(self, notice: Notice) -> None:
+        self.window.statusBar().showMessage(f"Alert: {notice.title}", 15_000)
+
+    def _on_notifier_backend_changed(self, name: str, reason: str) -> None:
+        if reason:
+            logger.warning("notifications: %s", reason)
+            self.window.statusBar().showMessage(reason, 15_000)
 
     def _on_window_quit_requested(self) -> None:
         self.stop_requested.set()
@@ -154,7 +196,11 @@ class GuiApp(QObject):
     def _on_bridge_summary(self, *_: object) -> None:
         if self.tray is None:
             return
-        self.tray.set_summary(self.window.summary_lines(), self.window.data_as_of())
+        lines = self.window.summary_lines()
+        active = len(self.alerts.engine.active)
+        if active:
+            lines.append(f"{active} active alert{'s' if active != 1 else ''}")
+        self.tray.set_summary(lines, self.window.data_as_of())
 
     # ------------------------------------------------------------------ life
     async def run(self) -> int:
@@ -171,6 +217,10 @@ class GuiApp(QObject):
         journal = self.options.journal
         if journal is not None and journal.problem:
             self.window.show_problem("Journal", journal.problem)
+        if self.options.config_problem:
+            self.window.show_problem("Settings", self.options.config_problem)
+        self.notifier.start()  # after the tray is shown: the balloon fallback needs it
+        self.alerts.start()
         try:
             await self.service.start()
             await self.stop_requested.wait()
@@ -185,8 +235,12 @@ class GuiApp(QObject):
         """Staged: stop the UI's timers, close the engine, then the windows and the tray."""
         logger.info("shutting down")
         self.bridge.stop()
+        self.alerts.stop()
+        self.notifier.stop()
         self.window.stop_timers()
         await self.service.stop()
+        with contextlib.suppress(Exception):
+            await self.alerts.flush()
         for close in self.options.extra_closers:
             with contextlib.suppress(Exception):
                 await close()

@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
 
     Signals:
         quit_requested(): the person asked to quit (or closed the window without a tray).
+        filters_requested(): "Filters & alerts…" from the window's menu.
         pause_toggled(bool): the feed's pause button changed.
         reconnect_requested(): "Reconnect now" from the window's menu.
     """
@@ -96,6 +97,7 @@ class MainWindow(QMainWindow):
     quit_requested = Signal()
     pause_toggled = Signal(bool)
     reconnect_requested = Signal()
+    filters_requested = Signal()
 
     def __init__(
         self,
@@ -236,6 +238,7 @@ class MainWindow(QMainWindow):
         menu = self.menuBar().addMenu("&Monitor")
         actions: list[tuple[str, QKeySequence, Callable[[], object]]] = [
             ("&Reconnect now", QKeySequence("Ctrl+R"), self.reconnect_requested.emit),
+            ("Filters && &alerts…", QKeySequence("Ctrl+L"), self.filters_requested.emit),
             ("&Find", QKeySequence(QKeySequence.StandardKey.Find), self._on_find_triggered),
             ("&Quit", QKeySequence(QKeySequence.StandardKey.Quit), self.quit_requested.emit),
         ]
@@ -353,6 +356,26 @@ class MainWindow(QMainWindow):
     def set_paused(self, paused: bool) -> None:
         """Pause or resume the feed (from the tray)."""
         self.pause_button.setChecked(paused)
+
+    def reveal(self, kind: str, subject_id: str) -> None:
+        """Show the board row of a queue or agent (a notification's "Open")."""
+        if kind == "queue":
+            self.tabs.setCurrentIndex(1)
+            row = self.queues.row_of(subject_id)
+            if row >= 0:
+                self.queues_view.selectRow(row)
+                self.queues_view.scrollTo(self.queues.index(row, 0))
+        elif kind == "agent":
+            self.tabs.setCurrentIndex(0)
+            self.agent_search.clear()
+            self.queue_filter.setCurrentIndex(0)
+            row = self.agents.row_of(subject_id)
+            if row >= 0:
+                proxy_index = self.agents_proxy.mapFromSource(self.agents.index(row, 0))
+                self.agents_view.selectRow(proxy_index.row())
+                self.agents_view.scrollTo(proxy_index)
+        else:
+            self.tabs.setCurrentIndex(2)
 
     def summary_lines(self) -> list[str]:
         """A one-glance summary for the tray tooltip: waiting per watched queue."""

@@ -36,6 +36,10 @@ ACTION_RECONNECT = "Reconnect now"
 ACTION_FILTERS = "Filters & alerts…"
 ACTION_SETTINGS = "Settings…"
 ACTION_QUIT = "Quit"
+ACTION_SNOOZE = "Snooze alerts"
+ACTION_RESUME = "Resume alerts"
+UNTIL_TOMORROW = -1.0  # snooze_requested value: until tomorrow morning
+SNOOZE_CHOICES = (("15 minutes", 15 * 60.0), ("1 hour", 3600.0), ("Until tomorrow", UNTIL_TOMORROW))
 BALLOON_TIMEOUT_MS = 10_000
 BALLOON_ICONS = {
     "info": QSystemTrayIcon.MessageIcon.Information,
@@ -57,6 +61,8 @@ class TrayController(QObject):
         settings_requested(): "Settings…" was chosen.
         quit_requested(): "Quit" was chosen.
         balloon_clicked(): the message shown by :meth:`show_balloon` was clicked.
+        snooze_requested(float): snooze alerts for this many seconds; 0 resumes them and
+            ``UNTIL_TOMORROW`` asks for the rest of the night.
     """
 
     toggle_window_requested = Signal()
@@ -67,6 +73,7 @@ class TrayController(QObject):
     settings_requested = Signal()
     quit_requested = Signal()
     balloon_clicked = Signal()
+    snooze_requested = Signal(float)
 
     def __init__(self, parent: QObject | None = None) -> None:
         """Create the (hidden) tray icon in the "starting" state."""
@@ -83,7 +90,9 @@ class TrayController(QObject):
         # A QMenu is a QWidget and cannot have a QObject parent: this object owns it, and deletes
         # it with itself (a menu left behind would outlive the tray for the whole session).
         self._menu = QMenu()
+        self._snooze_menu = QMenu(ACTION_SNOOZE)  # kept across rebuilds: clear() never frees it
         self.destroyed.connect(self._menu.deleteLater)
+        self.destroyed.connect(self._snooze_menu.deleteLater)
         self._menu.aboutToShow.connect(self._on_menu_about_to_show)
         self._tray.setContextMenu(self._menu)
         self._tray.activated.connect(self._on_tray_activated)
@@ -242,6 +251,15 @@ class TrayController(QObject):
         pause.triggered.connect(self._on_pause_action_triggered)
         menu.addAction(ACTION_RECONNECT).triggered.connect(self.reconnect_requested)
         menu.addAction(ACTION_FILTERS).triggered.connect(self.filters_requested)
+        if self._snoozed:
+            resume = menu.addAction(ACTION_RESUME)
+            resume.triggered.connect(lambda: self.snooze_requested.emit(0.0))
+        else:
+            self._snooze_menu.clear()
+            for label, seconds in SNOOZE_CHOICES:
+                choice = self._snooze_menu.addAction(label)
+                choice.triggered.connect(lambda _=False, s=seconds: self.snooze_requested.emit(s))
+            menu.addMenu(self._snooze_menu)
         menu.addAction(ACTION_SETTINGS).triggered.connect(self.settings_requested)
         menu.addSeparator()
         menu.addAction(ACTION_QUIT).triggered.connect(self.quit_requested)

@@ -140,3 +140,16 @@ def qt_probe(x_display: str) -> QtProbe:
         return result
 
     return run
+
+
+def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Any]:
+    """Tests marked ``qt_loop`` run on qasync's loop over the suite's QApplication (the app's
+    own loop); every other desktop test keeps a plain asyncio loop."""
+    if item.get_closest_marker("qt_loop") is None:
+        import asyncio
+
+        return {"asyncio": asyncio.new_event_loop}
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    return {"qasync": lambda: qasync.QEventLoop(QApplication.instance() or QApplication([]))}

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSize
 from PySide6.QtGui import QAction, QIcon, QImage
-from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 from pytestqt.qtbot import QtBot
 
 from core.service import EngineState
@@ -42,7 +42,10 @@ from gui.tray import (
     ACTION_PAUSE,
     ACTION_QUIT,
     ACTION_RECONNECT,
+    ACTION_RESUME,
     ACTION_SETTINGS,
+    ACTION_SNOOZE,
+    SNOOZE_CHOICES,
     TrayController,
 )
 
@@ -233,6 +236,7 @@ def test_menu_rebuild_on_show_does_not_leak_actions(tray: TrayController) -> Non
         ACTION_PAUSE,
         ACTION_RECONNECT,
         ACTION_FILTERS,
+        ACTION_SNOOZE,
         ACTION_SETTINGS,
         ACTION_QUIT,
     ]
@@ -242,6 +246,21 @@ def test_menu_rebuild_on_show_does_not_leak_actions(tray: TrayController) -> Non
         QApplication.processEvents()
     assert len(menu.actions()) == count
     assert len(menu.findChildren(QAction)) == children
+
+
+def test_snooze_menu_offers_choices_then_resume(qtbot: QtBot, tray: TrayController) -> None:
+    tray.menu().aboutToShow.emit()
+    snooze = action(tray, ACTION_SNOOZE).menu()
+    assert isinstance(snooze, QMenu)
+    assert [a.text() for a in snooze.actions()] == [label for label, _ in SNOOZE_CHOICES]
+    with qtbot.waitSignal(tray.snooze_requested, timeout=500) as blocker:
+        snooze.actions()[1].trigger()
+    assert blocker.args == [3600.0]
+    tray.set_snoozed(True)
+    tray.menu().aboutToShow.emit()
+    with qtbot.waitSignal(tray.snooze_requested, timeout=500) as blocker:
+        action(tray, ACTION_RESUME).trigger()
+    assert blocker.args == [0.0]
 
 
 def test_menu_reflects_state_when_shown(tray: TrayController) -> None:

@@ -1,0 +1,236 @@
+"""Alerts in the app: the rule engine evaluated on every store batch, notices to the desktop.
+
+The controller owns the :class:`core.rules.RuleEngine`, turns fired alerts into
+:class:`gui.notifier.Notice` values, keeps the tray's alert badge and snooze state true, opens the
+Filters & alerts dialog and persists what the person saves (core.config, written off the loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from core.config import AppConfig, ConfigError, parse_hhmm, save_config
+from core.journal import Journal
+from core.rules import Alert, ChangeKind, Rule, RuleEngine
+from core.service import MonitorService
+from gui.filter_dialog import FilterDialog
+from gui.notifier import Notice, Notifier
+from gui.tray import UNTIL_TOMORROW, TrayController
+
+logger = logging.getLogger(__name__)
+
+MORNING_HOUR = 7  # "until tomorrow" ends at this local hour
+BUSY_STATUSES = frozenset({"INTERACTING", "COMMUNICATING"})
+BUSY_PRESENCES = frozenset({"MEETING", "BUSY"})
+
+
+def until_tomorrow(now: datetime) -> float:
+    """Epoch seconds of tomorrow morning (local time)."""
+    local = now.astimezone()
+    morning = (local + timedelta(days=1)).replace(
+        hour=MORNING_HOUR, minute=0, second=0, microsecond=0
+    )
+    return morning.timestamp()
+
+
+def notice_for(alert: Alert) -> Notice:
+    """The desktop notice of a fired alert."""
+    kind = alert.subject_kind
+    return Notice(
+        key=f"{alert.rule_id}:{alert.subject_id}",
+        title=alert.summary,
+        body=f"Rule “{alert.rule_name}”",
+        severity=str(alert.severity),  # type: ignore[arg-type]
+        subject_kind=kind,
+        subject_id=alert.subject_id,
+        sound=True if "sound" in alert.actions else None,
+    )
+
+
+class AlertsController(QObject):
+    """Rules → alerts → notices, plus snooze and the Filters & alerts dialog.
+
+    Signals:
+        alerts_changed(int): the number of active (firing or acknowledged) alerts.
+        open_requested(str, str): a notification's "Open": subject kind and id.
+        config_problem(str): the settings could not be saved; the message says why.
+    """
+
+    alerts_changed = Signal(int)
+    open_requested = Signal(str, str)
+    config_problem = Signal(str)
+
+    def __init__(
+        self,
+        service: MonitorService,
+        config: AppConfig,
+        notifier: Notifier,
+        *,
+        tray: TrayController | None,
+        config_path: Path | None,
+        journal: Journal | None = None,
+        self_user_id: Callable[[], str | None] = lambda: None,
+        clock: Callable[[], float] = time.time,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.service = service
+        self.config = config
+        self.notifier = notifier
+        self.tray = tray
+        self.config_path = config_path
+        self.journal = journal
+        self.self_user_id = self_user_id
+        self.clock = clock
+        self.engine = RuleEngine(config.rules)
+        self.dialog: FilterDialog | None = None
+        self._saving: asyncio.Future[None] | None = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(1000)
+        self._timer.timeout.connect(self.evaluate)
+        notifier.action_invoked.connect(self._on_notifier_action_invoked)
+        notifier.snoozed_changed.connect(self._on_notifier_snoozed_changed)
+        settings = config.notifications
+        notifier.mute_while_busy(settings.mute_when_busy)
+        quiet = settings.quiet_hours
+        if quiet is not None:
+            notifier.set_quiet_hours(parse_hhmm(quiet.start), parse_hhmm(quiet.end))
+        for severity, enabled in settings.sound_by_severity.items():
+            notifier.set_sound(severity, enabled)
+        if config.snoozed(clock()):
+            assert config.snooze_until is not None
+            notifier.snooze(config.snooze_until)
+        if tray is not None:
+            tray.snooze_requested.connect(self._on_tray_snooze_requested)
+            tray.filters_requested.connect(self.open_filters)
+
+    def start(self) -> None:
+        """Evaluate once a second (and on every store batch the app forwards)."""
+        self._timer.start()
+
+    def stop(self) -> None:
+        """Part of the staged shutdown."""
+        self._timer.stop()
+        if self.dialog is not None:
+            self.dialog.close()
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, *_: object) -> None:
+        """Run the rules over the store now and act on what changed."""
+        changes = self.engine.evaluate(self.service.store, self.service.state.value)
+        for change in changes:
+            if change.kind is ChangeKind.FIRED and "notify" in change.alert.actions:
+                self.notifier.post(notice_for(change.alert))
+            elif change.kind is ChangeKind.RESOLVED:
+                self.notifier.withdraw(f"{change.alert.rule_id}:{change.alert.subject_id}")
+        self._update_self_busy()
+        if changes:
+            count = len(self.engine.active)
+            if self.tray is not None:
+                self.tray.set_alert_count(count)
+            self.alerts_changed.emit(count)
+
+    def _update_self_busy(self) -> None:
+        """Mute-while-busy follows the signed-in user's own routing status and presence."""
+        user_id = self.self_user_id()
+        state = self.service.store.users.get(user_id) if user_id else None
+        busy = state is not None and (
+            state.routing_status in BUSY_STATUSES or state.system_presence in BUSY_PRESENCES
+        )
+        self.notifier.set_self_busy(busy)
+
+    # ------------------------------------------------------------------ snooze
+    def snooze_for(self, seconds: float) -> None:
+        """Snooze notifications (0 resumes them); remembered across restarts."""
+        if seconds == 0:
+            self.notifier.unsnooze()
+            until = None
+        else:
+            now = self.clock()
+            until = (
+                until_tomorrow(datetime.fromtimestamp(now).astimezone())
+                if seconds == UNTIL_TOMORROW
+                else now + seconds
+            )
+            self.notifier.snooze(until)
+        self.config.snooze_until = until
+        self._save()
+
+    def _on_tray_snooze_requested(self, seconds: float) -> None:
+        self.snooze_for(seconds)
+
+    def _on_notifier_snoozed_changed(self, snoozed: bool) -> None:
+        if self.tray is not None:
+            self.tray.set_snoozed(snoozed)
+
+    def _on_notifier_action_invoked(self, key: str, action: str) -> None:
+        if action == "snooze":
+            self.config.snooze_until = self.notifier.snoozed_until
+            self._save()
+            return
+        rule_id, _, subject_id = key.partition(":")
+        kind = next(
+            (a.subject_kind for a in self.engine.active if a.rule_id == rule_id), "connection"
+        )
+        self.open_requested.emit(kind, subject_id)
+
+    # ------------------------------------------------------------------ the dialog
+    def open_filters(self) -> FilterDialog:
+        """Show Filters & alerts, fed with the live queues, agents and presences."""
+        if self.dialog is not None and self.dialog.isVisible():
+            self.dialog.raise_()
+            self.dialog.activateWindow()
+            return self.dialog
+        watch = self.service.watch
+        store = self.service.store
+        self.dialog = FilterDialog(
+            self.engine.rules,
+            self.config.feed_kinds,
+            queues={qid: store.queue(qid).name or name for qid, name in watch.queues.items()},
+            users={uid: store.user(uid).name or name for uid, name in watch.users.items()},
+            presences=dict(store.presence_labels),
+            journal=self.journal,
+        )
+        self.dialog.saved.connect(self._on_dialog_saved)
+        self.dialog.show()
+        return self.dialog
+
+    def _on_dialog_saved(self, rules: list[Rule], feed_kinds: list[str]) -> None:
+        self.apply(rules, feed_kinds)
+
+    def apply(self, rules: list[Rule], feed_kinds: list[str]) -> None:
+        """Use and remember new rules and feed filters."""
+        for change in self.engine.set_rules(rules):
+            self.notifier.withdraw(f"{change.alert.rule_id}:{change.alert.subject_id}")
+        self.config = dataclasses.replace(
+            self.config, rules=list(rules), feed_kinds=list(feed_kinds)
+        )
+        self._save()
+        self.evaluate()
+
+    def _save(self) -> None:
+        if self.config_path is None:
+            return
+        path, config = self.config_path, dataclasses.replace(self.config)
+
+        async def write() -> None:
+            try:
+                await asyncio.to_thread(save_config, path, config)
+            except ConfigError as exc:
+                logger.warning("settings not saved: %s", exc)
+                self.config_problem.emit(f"Your settings could not be saved: {exc}")
+
+        self._saving = asyncio.ensure_future(write())
+
+    async def flush(self) -> None:
+        """Wait for the last save (shutdown, tests)."""
+        if self._saving is not None:
+            await self._saving
