@@ -170,7 +170,7 @@ class FilterDialog(QDialog):
         form.addRow("&Name", self.name)
         form.addRow("&When", self.condition)
         form.addRow("&Subject", self.subject)
-        form.addRow("&Threshold", threshold_row)
+        form.addRow("Threshold", threshold_row)
         form.addRow("&Presence", self.presence)
         form.addRow("For (seconds)", self.for_s)
         form.addRow("Quiet after (seconds)", self.cooldown)
@@ -344,21 +344,23 @@ class FilterDialog(QDialog):
         self._loading = False
         self._show_problems(rule, raw_problems=raw)
 
-    def _rule_from_editor(self, base: Rule) -> tuple[Rule, list[str]]:
-        """The edited rule, and problems of fields that did not even parse."""
-        raw: list[str] = []
+    def _rule_from_editor(self, base: Rule) -> tuple[Rule, list[tuple[str, str]]]:
+        """The edited rule, and (field, message) for fields that did not even parse."""
+        raw: list[tuple[str, str]] = []
         condition = Condition(self.condition.currentData())
         threshold: float | None = None
         if THRESHOLD_UNITS.get(condition) is not None:
             threshold = _number(self.threshold.text())
             if threshold is None:
-                raw.append(f"Threshold: '{self.threshold.text()}' is not a number.")
+                raw.append(("threshold", f"Threshold: '{self.threshold.text()}' is not a number."))
         for_s = _number(self.for_s.text())
         if for_s is None:
-            raw.append(f"For: '{self.for_s.text()}' is not a number of seconds.")
+            raw.append(("for_s", f"For: '{self.for_s.text()}' is not a number of seconds."))
         cooldown = _number(self.cooldown.text())
         if cooldown is None:
-            raw.append(f"Quiet after: '{self.cooldown.text()}' is not a number of seconds.")
+            raw.append(
+                ("cooldown_s", f"Quiet after: '{self.cooldown.text()}' is not a number of seconds.")
+            )
         subject = self.subject.currentData()
         presence = (
             str(self.presence.currentData())
@@ -380,17 +382,19 @@ class FilterDialog(QDialog):
         )
         return rule, raw
 
-    def problems_of(self, rule: Rule) -> list[str]:
-        """Every problem of ``rule`` against the live data, in words."""
+    def problems_of(self, rule: Rule, *, skip: frozenset[str] = frozenset()) -> list[str]:
+        """Every problem of ``rule`` against the live data, in words (``skip``: fields)."""
         return [
             p.message
             for p in validate_rule(
                 rule, queues=self.queues, users=self.users, presences=self.presences
             )
+            if p.field not in skip
         ]
 
-    def _show_problems(self, rule: Rule, raw_problems: list[str]) -> None:
-        messages = raw_problems + self.problems_of(rule)
+    def _show_problems(self, rule: Rule, raw_problems: list[tuple[str, str]]) -> None:
+        unparsed = frozenset(field for field, _ in raw_problems)
+        messages = [text for _, text in raw_problems] + self.problems_of(rule, skip=unparsed)
         self.problems.setText("\n".join(messages))
         self.problems.setVisible(bool(messages))
         self._update_save()
