@@ -117,6 +117,9 @@ def setup_logging(debug: bool, *, quiet: bool = False) -> None:
     )
     for noisy in ("httpx", "httpcore", "websockets", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from core.redact import install
+
+    install()  # the backstop: no token, code or secret reaches a log line
 
 
 async def run_demo_sandbox(port: int) -> None:
