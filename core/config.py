@@ -46,6 +46,7 @@ from core.rules import (
     Rule,
     Severity,
     demo_rules,
+    finite_number,
     validate_rule,
 )
 
@@ -159,14 +160,6 @@ def parse_hhmm(text: Any) -> time | None:
 
 
 # ------------------------------------------------------------------------------- rules ↔ JSON
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _strings(value: Any) -> list[str] | None:
@@ -219,7 +212,7 @@ def rule_from_json(raw: Any) -> tuple[Rule | None, list[str]]:
     if subjects is None:
         reasons.append("its subjects are not a list of ids")
     threshold_raw = raw.get("threshold")
-    threshold = _number(threshold_raw)
+    threshold = finite_number(threshold_raw)
     if threshold_raw is not None and threshold is None:
         reasons.append("its threshold is not a number")
     presence = raw.get("presence")
@@ -231,7 +224,7 @@ def rule_from_json(raw: Any) -> tuple[Rule | None, list[str]]:
         ("cooldown_s", DEFAULT_COOLDOWN_S),
         ("hysteresis", DEFAULT_HYSTERESIS),
     ):
-        value = _number(raw.get(key, default))
+        value = finite_number(raw.get(key, default))
         if value is None:
             reasons.append(f"'{key}' is not a number")
         numbers[key] = value if value is not None else default
@@ -424,10 +417,10 @@ def _strings_or_bad(value: Any) -> Any:
     return _BAD if strings is None else strings
 
 
-def _optional_number(value: Any) -> Any:
+def _optionalfinite_number(value: Any) -> Any:
     if value is None:
         return None
-    number = _number(value)
+    number = finite_number(value)
     return _BAD if number is None else number
 
 
@@ -436,7 +429,7 @@ def _bool(value: Any) -> Any:
 
 
 def _non_negative(value: Any) -> Any:
-    number = _number(value)
+    number = finite_number(value)
     return number if number is not None and number >= 0 else _BAD
 
 

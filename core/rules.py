@@ -253,7 +253,7 @@ class ReplayResult:
 
 
 # -------------------------------------------------------------------------------- validation
-def _finite(value: Any) -> float | None:
+def finite_number(value: Any) -> float | None:
     """The value as a finite float, or None (bools, strings, NaN and infinities are not)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -305,7 +305,7 @@ def validate_rule(
 
     for name, label in (("for_s", "The duration"), ("cooldown_s", "The cooldown")):
         value: Any = getattr(rule, name)
-        number = _finite(value)
+        number = finite_number(value)
         if number is None:
             problem(name, f"{label} is not a number.")
         elif number < 0:
@@ -313,7 +313,7 @@ def validate_rule(
 
     unit = THRESHOLD_UNITS.get(condition)
     if unit is not None:
-        threshold = _finite(rule.threshold)
+        threshold = finite_number(rule.threshold)
         if rule.threshold is None:
             problem("threshold", "Enter a threshold.")
         elif threshold is None:
@@ -327,7 +327,7 @@ def validate_rule(
                 "Use a threshold of 1 or more.",
             )
         if condition in QUEUE_CONDITIONS:
-            hysteresis = _finite(rule.hysteresis)
+            hysteresis = finite_number(rule.hysteresis)
             if hysteresis is None:
                 problem("hysteresis", "The hysteresis is not a number.")
             elif hysteresis < 0:
@@ -409,8 +409,8 @@ class _Compiled:
 
     @staticmethod
     def of(rule: Rule) -> _Compiled:
-        threshold = _finite(rule.threshold)
-        hysteresis = max(0.0, _finite(rule.hysteresis) or 0.0)
+        threshold = finite_number(rule.threshold)
+        hysteresis = max(0.0, finite_number(rule.hysteresis) or 0.0)
         resolve_level: float | None = None
         limit_s = 0.0
         if threshold is not None:
@@ -431,8 +431,8 @@ class _Compiled:
             threshold,
             resolve_level,
             limit_s,
-            max(0.0, _finite(rule.for_s) or 0.0),
-            max(0.0, _finite(rule.cooldown_s) or 0.0),
+            max(0.0, finite_number(rule.for_s) or 0.0),
+            max(0.0, finite_number(rule.cooldown_s) or 0.0),
             normalize_presence(presence) if presence else None,
         )
 
@@ -915,7 +915,7 @@ _NOT_IN_JOURNAL: Final[Mapping[Condition, str]] = {
 def _count(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    number = _finite(value)
+    number = finite_number(value)
     return None if number is None else int(number)
 
 

@@ -185,6 +185,23 @@ class _IdRows:
         return [self.rows[item] for item in ids if item in self.rows]
 
 
+def _refresh_rows(model: _TableModel, rows: _IdRows, ids: list[str]) -> None:
+    """Changed ids: one dataChanged over the known rows, unknown ids appended in one insert.
+
+    Rows already shown never move; new ids go to the end, in the given order.
+    """
+    known = rows.known_rows(ids)
+    if known:
+        last_column = model.columnCount() - 1
+        model.dataChanged.emit(model.index(min(known), 0), model.index(max(known), last_column), [])
+    fresh = rows.unknown(ids)
+    if fresh:
+        first = len(rows.ids)
+        model.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
+        rows.extend(fresh)
+        model.endInsertRows()
+
+
 # ================================================================================== agents
 class AgentsModel(_TableModel):
     """One row per watched user: name, presence, routing status, time in state, active queues.
@@ -228,18 +245,7 @@ class AgentsModel(_TableModel):
         Rows already shown never move; new ids go to the end, in the given order, with one
         ``beginInsertRows`` for the whole batch.
         """
-        ids = list(user_ids)
-        rows = self._rows.known_rows(ids)
-        if rows:
-            self.dataChanged.emit(
-                self.index(min(rows), 0), self.index(max(rows), len(self.HEADERS) - 1), []
-            )
-        fresh = self._rows.unknown(ids)
-        if fresh:
-            first = len(self._rows.ids)
-            self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
-            self._rows.extend(fresh)
-            self.endInsertRows()
+        _refresh_rows(self, self._rows, list(user_ids))
 
     def update_queues(self, queue_ids: Iterable[str]) -> None:
         """Queues changed (names, joins): refresh every row's active-queues column."""
@@ -556,18 +562,7 @@ class QueuesModel(_TableModel):
 
     def update_queues(self, queue_ids: Iterable[str]) -> None:
         """Queues whose state changed: one dataChanged for known rows, unknown ids appended."""
-        ids = list(queue_ids)
-        rows = self._rows.known_rows(ids)
-        if rows:
-            self.dataChanged.emit(
-                self.index(min(rows), 0), self.index(max(rows), len(self.HEADERS) - 1), []
-            )
-        fresh = self._rows.unknown(ids)
-        if fresh:
-            first = len(self._rows.ids)
-            self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
-            self._rows.extend(fresh)
-            self.endInsertRows()
+        _refresh_rows(self, self._rows, list(queue_ids))
 
     def tick(self, now: datetime | None = None) -> None:
         """Advance the clock: one dataChanged for the longest-wait column."""
