@@ -417,7 +417,7 @@ def _strings_or_bad(value: Any) -> Any:
     return _BAD if strings is None else strings
 
 
-def _optionalfinite_number(value: Any) -> Any:
+def _optional_number(value: Any) -> Any:
     if value is None:
         return None
     number = finite_number(value)
