@@ -395,7 +395,8 @@ def parse_queue_observations(
     number: the largest wins. Queues asked for that the answer omits observe zero.
     """
     sums: dict[str, _ObservationSums] = {qid: _ObservationSums() for qid in queue_ids}
-    for result in _dict(raw).get("results") or []:
+    results = _dict(raw).get("results")
+    for result in results if isinstance(results, list) else []:
         result_body = _dict(result)
         group = _dict(result_body.get("group"))
         queue_id = _opt_str(group.get("queueId"))
