@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: run test lint sandbox bench clean
+.PHONY: run test lint sandbox bench soak clean
 
 ## Launch the app against the embedded sandbox org (no account needed).
 run:
@@ -24,6 +24,23 @@ lint:
 sandbox:
 	@bash .ci/bootstrap.sh venv
 	@$(PY) -m sandbox $(ARGS)
+
+## Run every benchmark (figures, not tests) and write benchmarks/RESULTS.md (under 10 minutes).
+bench:
+	@bash .ci/bootstrap.sh venv
+	@rm -rf benchmarks/.data/results
+	$(PY) -m benchmarks.p1_ingest
+	$(PY) -m benchmarks.p3_recovery
+	$(PY) -m benchmarks.p4_scale
+	$(PY) -m benchmarks.report
+
+## The long chaos run: every fault kind against the engine for SOAK_MINUTES (default 30, at
+## least 50 faults of each kind); prints the table and writes it to artifacts/chaos-soak.txt.
+SOAK_MINUTES ?= 30
+soak:
+	@bash .ci/bootstrap.sh venv
+	SOAK_MINUTES=$(SOAK_MINUTES) QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider \
+		-s -q tests/chaos/test_chaos.py::test_soak $(ARGS)
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache

@@ -111,7 +111,7 @@ Event = (
 
 
 def _presence(user_id: str, definition: Any, message: Any, modified: Any) -> PresenceChanged | None:
-    if not isinstance(definition, Mapping):
+    if not isinstance(definition, dict):
         return None
     definition_id = _str(definition.get("id"))
     system = _str(definition.get("systemPresence"))
@@ -127,7 +127,7 @@ def _presence(user_id: str, definition: Any, message: Any, modified: Any) -> Pre
 
 
 def _routing(user_id: str, block: Any) -> RoutingChanged | None:
-    if not isinstance(block, Mapping):
+    if not isinstance(block, dict):
         return None
     status = _str(block.get("status"))
     if status is None:
@@ -147,7 +147,7 @@ def _user_events(user_id: str, suffix: str, body: Mapping[str, Any]) -> list[Eve
     if suffix == "activity":
         out: list[Event] = []
         presence = body.get("presence")
-        if isinstance(presence, Mapping):
+        if isinstance(presence, dict):
             found = _presence(
                 user_id,
                 presence.get("presenceDefinition"),
@@ -171,8 +171,8 @@ def _user_events(user_id: str, suffix: str, body: Mapping[str, Any]) -> list[Eve
         return out
     if suffix == "conversationsummary":
         call = body.get("call")
-        center = call.get("contactCenter") if isinstance(call, Mapping) else None
-        if not isinstance(center, Mapping):
+        center = call.get("contactCenter") if isinstance(call, dict) else None
+        if not isinstance(center, dict):
             return []
         return [
             ConversationSummaryChanged(
@@ -191,14 +191,14 @@ def _participant_state(participant: Mapping[str, Any]) -> str | None:
         sessions = participant.get(key)
         if isinstance(sessions, list):
             for session in sessions:
-                if isinstance(session, Mapping) and isinstance(session.get("state"), str):
+                if isinstance(session, dict) and isinstance(session.get("state"), str):
                     return str(session["state"])
     return None
 
 
 def _participant_user(participant: Mapping[str, Any]) -> str | None:
     user = participant.get("user")
-    if isinstance(user, Mapping):
+    if isinstance(user, dict):
         return _str(user.get("id"))
     return _str(participant.get("userId"))
 
@@ -215,7 +215,7 @@ def _queue_conversation(queue_id: str, body: Mapping[str, Any]) -> QueueConversa
     agent_user: str | None = None
     customer_gone = False
     for part in participants:
-        if not isinstance(part, Mapping):
+        if not isinstance(part, dict):
             continue
         purpose, state = part.get("purpose"), _participant_state(part)
         if purpose == "acd":
@@ -249,14 +249,14 @@ def _observations(queue_id: str, body: Mapping[str, Any]) -> QueueObserved | Non
         return None
     totals: dict[str, int] = {}
     for block in data:
-        metrics = block.get("metrics") if isinstance(block, Mapping) else None
+        metrics = block.get("metrics") if isinstance(block, dict) else None
         if not isinstance(metrics, list):
             continue
         for metric in metrics:
-            if not isinstance(metric, Mapping):
+            if not isinstance(metric, dict):
                 continue
             name, stats = metric.get("metric"), metric.get("stats")
-            count = _int(stats.get("count")) if isinstance(stats, Mapping) else None
+            count = _int(stats.get("count")) if isinstance(stats, dict) else None
             if isinstance(name, str) and count is not None:
                 totals[name] = totals.get(name, 0) + count
     if not totals:
@@ -279,11 +279,11 @@ def _queue_activity(queue_id: str, body: Mapping[str, Any]) -> QueueObserved | N
     totals: dict[str, int] = {}
     longest: int | None = None
     for result in results:
-        data = result.get("data") if isinstance(result, Mapping) else None
+        data = result.get("data") if isinstance(result, dict) else None
         if not isinstance(data, list):
             continue
         for entry in data:
-            if not isinstance(entry, Mapping) or not isinstance(entry.get("metric"), str):
+            if not isinstance(entry, dict) or not isinstance(entry.get("metric"), str):
                 continue
             name = str(entry["metric"])
             if name == "oLongestWaiting":
@@ -316,7 +316,7 @@ def parse_event(frame: TopicEvent) -> list[Event] | None:
         queue_id, suffix = parts[3], ".".join(parts[4:])
         if suffix == "users":
             user = body.get("user")
-            user_id = _str(user.get("id")) if isinstance(user, Mapping) else _str(body.get("id"))
+            user_id = _str(user.get("id")) if isinstance(user, dict) else _str(body.get("id"))
             joined = body.get("joined")
             if user_id is None or not isinstance(joined, bool):
                 return None
