@@ -108,15 +108,57 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def setup_logging(debug: bool, *, quiet: bool = False) -> None:
-    """Console logging on stderr; third-party HTTP loggers stay at WARNING so URLs never leak."""
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_FILE_NAME = "genesys-tray.log"
+LOG_FILE_BYTES = 1_000_000
+LOG_FILE_BACKUPS = 3
+
+
+def log_path() -> Path:
+    """The GUI's log file: ``<user log dir>/genesys-tray.log`` (``GENESYS_TRAY_LOG_DIR`` wins)."""
+    override = os.environ.get("GENESYS_TRAY_LOG_DIR")
+    if override:
+        return Path(override) / LOG_FILE_NAME
+    import platformdirs
+
+    return Path(platformdirs.user_log_dir("genesys-tray", appauthor=False)) / LOG_FILE_NAME
+
+
+def log_files(path: Path) -> list[Path]:
+    """The log file and its rotated predecessors, newest first."""
+    return [path] + [path.with_name(f"{path.name}.{n}") for n in range(1, LOG_FILE_BACKUPS + 1)]
+
+
+def setup_logging(debug: bool, *, quiet: bool = False, log_file: Path | None = None) -> None:
+    """Console logging on stderr, and a rotating log file for the GUI ("Export diagnostics").
+
+    Third-party HTTP loggers stay at WARNING so URLs never leak, and the redaction filter sits on
+    every handler, the file's included.
+    """
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO,
         stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=LOG_FORMAT,
     )
     for noisy in ("httpx", "httpcore", "websockets", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if log_file is not None:
+        from logging.handlers import RotatingFileHandler
+
+        try:
+            log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            handler = RotatingFileHandler(
+                log_file,
+                maxBytes=LOG_FILE_BYTES,
+                backupCount=LOG_FILE_BACKUPS,
+                encoding="utf-8",
+            )
+            os.chmod(log_file, 0o600)  # redacted, but still about the person's org: theirs only
+        except OSError as exc:
+            logger.warning("no log file at %s (%s)", log_file, exc.strerror or exc)
+        else:
+            handler.setFormatter(logging.Formatter(LOG_FORMAT))
+            logging.getLogger().addHandler(handler)
     from core.redact import install
 
     install()  # the backstop: no token, code or secret reaches a log line
@@ -169,6 +211,69 @@ class UsageError(Exception):
     """The command line or environment lacks something; the message says what."""
 
 
+CLIENT_SECRET_ENTRY = "client_secret"  # noqa: S105 - a keyring entry name, not a secret
+
+
+@dataclass
+class SignedIn:
+    """A session signed in before the engine is built (the welcome dialog's sign-in)."""
+
+    env: Any
+    client_id: str
+    secret: str | None = field(repr=False)
+    store: Any
+    auth: Any
+    store_warning: str = ""
+
+
+async def sign_in_session(
+    environment: str,
+    client_id: str,
+    grant: str,
+    secret: str | None = None,
+    *,
+    open_browser: Callable[[str], Awaitable[None] | None] | None = None,
+    open_store: Callable[[str], Any] | None = None,
+) -> SignedIn:
+    """Sign in to an org (PKCE through the browser, or client credentials).
+
+    A client secret goes only into the credential store (the OS keyring when there is a secure
+    one; memory otherwise, and ``store_warning`` says so), never into the settings file.
+    ``open_browser`` and ``open_store`` are seams for tests and the demo.
+
+    Raises:
+        InvalidEnvironmentError, OAuthError, SignInCancelledError, SignInTimedOutError,
+        TransportError, CredentialStoreError: for the welcome dialog to explain.
+    """
+    from core.auth import Authenticator
+    from core.credentials import credential_service_name, open_credential_store
+    from core.regions import parse_environment
+
+    env = parse_environment(environment)
+    store = await asyncio.to_thread(
+        open_store or open_credential_store, credential_service_name(env, client_id)
+    )
+    warning = "" if store.secure else (getattr(store, "insecure_reason", "") or store.description)
+    auth = Authenticator(
+        env,
+        client_id,
+        store,
+        client_secret=secret if grant == "client_credentials" else None,
+        open_browser=open_browser,
+    )
+    try:
+        if grant == "client_credentials":
+            await auth.sign_in_client_credentials()
+            assert secret is not None
+            await store.set(CLIENT_SECRET_ENTRY, secret)
+        else:
+            await auth.sign_in_pkce()
+    except BaseException:
+        await auth.aclose()
+        raise
+    return SignedIn(env, client_id, secret, store, auth, warning)
+
+
 @dataclass
 class Engine:
     """A signed-in engine and what must be closed after it, newest first."""
@@ -178,6 +283,9 @@ class Engine:
     user_id: str | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     store_warning: str = ""
+    timeline: Any = None
+    sign_out: Callable[[], Awaitable[object]] | None = None
+    account: str = ""
 
     async def aclose(self) -> None:
         """Close everything, newest first, whatever fails."""
@@ -188,13 +296,30 @@ class Engine:
 
 
 async def build_engine(
-    *, demo: bool, environment: str | None, queues: str, users: str, demo_speed: float = 1.0
+    *,
+    demo: bool,
+    environment: str | None,
+    queues: str,
+    users: str,
+    demo_speed: float = 1.0,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    grant: str | None = None,
+    session: SignedIn | None = None,
+    interactive_sign_in: bool = True,
 ) -> Engine:
     """Sign in and assemble the engine for ``listen`` and the GUI alike.
 
     ``--demo`` embeds the sandbox org and signs in through the real PKCE code path with a
-    stand-in for the person's browser; otherwise the region and OAuth client come from the
-    command line and ``GENESYS_*`` environment variables, and tokens live in the OS keyring.
+    stand-in for the person's browser. Otherwise the OAuth client comes from the arguments (the
+    settings' profile) with the ``GENESYS_CLIENT_ID`` / ``GENESYS_CLIENT_SECRET`` environment
+    variables as an override; a service account's secret may also come from the keyring (the
+    welcome dialog put it there). ``session`` is an already signed-in session to use as it is.
+    Tokens live in the OS keyring.
+
+    Args:
+        interactive_sign_in: False: without a remembered session raise SignInRequiredError
+            instead of opening the browser (the GUI then shows its sign-in dialog).
     """
     from core.api import ApiClient
     from core.auth import Authenticator
@@ -204,14 +329,26 @@ async def build_engine(
         credential_service_name,
         open_credential_store,
     )
-    from core.errors import GenesysTrayError
+    from core.errors import CredentialStoreError, GenesysTrayError, SignInRequiredError
     from core.regions import parse_environment
     from core.service import MonitorService, Selection, parse_selection_arg
+    from core.timeline import ConnectionTimeline
 
-    engine = Engine(service=None)
+    engine = Engine(service=None, timeline=ConnectionTimeline())
     try:
         browser: Callable[[str], Awaitable[None]] | None = None
-        if demo:
+        auth: Any = None
+        store: Any
+        if session is not None:
+            env, client_id, secret, store = (
+                session.env,
+                session.client_id,
+                session.secret,
+                session.store,
+            )
+            auth = session.auth
+            engine.store_warning = session.store_warning
+        elif demo:
             from sandbox.config import SandboxConfig
             from sandbox.server import Sandbox
 
@@ -220,12 +357,14 @@ async def build_engine(
             engine.closers.append(sandbox.stop)
             env = parse_environment(engine.sandbox_url)
             client_id, secret = sandbox.config.pkce_client_id, None
-            store: Any = MemoryCredentialStore()
+            store = MemoryCredentialStore()
             browser = _follow_redirects
         else:
             env = parse_environment(environment or os.environ.get("GENESYS_ENVIRONMENT", ""))
-            client_id = os.environ.get("GENESYS_CLIENT_ID", "")
-            secret = os.environ.get("GENESYS_CLIENT_SECRET") or None
+            env_client_id = os.environ.get("GENESYS_CLIENT_ID", "")
+            if env_client_id and env_client_id != client_id:
+                client_id, client_secret, grant = env_client_id, None, None
+            secret = os.environ.get("GENESYS_CLIENT_SECRET") or client_secret or None
             if not client_id:
                 raise UsageError(
                     "set GENESYS_CLIENT_ID (and GENESYS_CLIENT_SECRET for a service account), "
@@ -236,13 +375,34 @@ async def build_engine(
             )
             if not store.secure:
                 engine.store_warning = store.description
-        auth = Authenticator(env, client_id, store, client_secret=secret, open_browser=browser)
+            if secret is None and grant == "client_credentials":
+                try:
+                    secret = await store.get(CLIENT_SECRET_ENTRY)
+                except CredentialStoreError as exc:
+                    logger.warning("could not read the client secret: %s", exc)
+                if not secret:
+                    raise SignInRequiredError(
+                        "The service account's client secret is not in the keyring (any more). "
+                        "Enter it again."
+                    )
+        if auth is None:
+            auth = Authenticator(env, client_id, store, client_secret=secret, open_browser=browser)
         engine.closers.append(auth.aclose)
-        if await auth.restore() is None:
+        auth.add_listener(engine.timeline.on_token)
+        if session is None and await auth.restore() is None:
             if secret is not None:
                 await auth.sign_in_client_credentials()
+            elif not interactive_sign_in:
+                raise SignInRequiredError("Your sign-in was not remembered. Sign in again.")
             else:
                 await auth.sign_in_pkce()
+        elif session is not None and auth.token is not None:
+            engine.timeline.on_token(auth.token)
+        engine.account = (
+            "The demo org on this computer"
+            if demo
+            else f"Signed in to {_environment_words(env)} with OAuth client {client_id}"
+        )
         api = ApiClient(env, auth.access_token, on_unauthorized=auth.renew_rejected)
         engine.closers.append(api.aclose)
         if secret is None:  # a person, not a service account: who is it (mute while busy)?
@@ -257,8 +417,19 @@ async def build_engine(
             ),
         )
         service = MonitorService(api, auth, selection, memory=StoredChannelMemory(store))
+        signing_out = asyncio.Event()
         if secret is None:
-            service.add_listener(_sign_in_again_when_needed(auth))
+            service.add_listener(_sign_in_again_when_needed(auth, signing_out))
+
+        async def sign_out() -> bool:
+            signing_out.set()  # no browser pops up for the sign-in this just ended
+            try:
+                return bool(await auth.sign_out())
+            finally:
+                with contextlib.suppress(CredentialStoreError):
+                    await store.delete(CLIENT_SECRET_ENTRY)
+
+        engine.sign_out = sign_out
         engine.service = service
         engine.closers.append(service.stop)
         return engine
@@ -274,11 +445,13 @@ async def run_listen(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     _install_stop_signals(stop)
     kinds = frozenset(k.strip() for k in args.kinds.split(",")) if args.kinds else None
+    from core.errors import InvalidEnvironmentError
+
     try:
         engine = await build_engine(
             demo=args.demo, environment=args.environment, queues=args.queues, users=args.users
         )
-    except UsageError as exc:
+    except (UsageError, InvalidEnvironmentError) as exc:  # what the person typed: exit 2
         print(f"listen: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
@@ -300,8 +473,18 @@ async def run_listen(args: argparse.Namespace) -> int:
         await engine.aclose()
 
 
-def _sign_in_again_when_needed(auth: Any) -> Callable[[Any], None]:
-    """A PKCE session cannot renew itself: open the browser again when the engine asks."""
+def _environment_words(env: Any) -> str:
+    region = getattr(env, "region", None)
+    return f"{region.location} ({region.domain})" if region is not None else str(env.api_base)
+
+
+def _sign_in_again_when_needed(
+    auth: Any, signed_out: asyncio.Event | None = None
+) -> Callable[[Any], None]:
+    """A PKCE session cannot renew itself: open the browser again when the engine asks.
+
+    Not after the person signed out on purpose (``signed_out`` set).
+    """
     from core.errors import AuthError
     from core.service import EngineState, StateRecord
 
@@ -318,6 +501,7 @@ def _sign_in_again_when_needed(auth: Any) -> Callable[[Any], None]:
             isinstance(record, StateRecord)
             and record.state is EngineState.SIGN_IN_NEEDED
             and not running
+            and not (signed_out is not None and signed_out.is_set())
         ):
             task = asyncio.get_running_loop().create_task(sign_in())
             running.add(task)
@@ -338,20 +522,13 @@ def main(argv: list[str] | None = None) -> int:
         except GenesysTrayError as exc:
             print(f"listen: {exc}", file=sys.stderr)
             return 1
-    setup_logging(args.debug)
-    if not args.demo and not os.environ.get("GENESYS_CLIENT_ID"):
-        print(
-            "Signing in to your own Genesys Cloud org needs an OAuth client: set "
-            "GENESYS_CLIENT_ID (and --environment). The sign-in dialog comes in a later release.\n"
-            "Try the embedded sandbox org instead:  make run   (or: python main.py --demo)",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
     if not has_display():
+        setup_logging(args.debug)
         if not args.demo:
             print(
                 "No display found (DISPLAY and WAYLAND_DISPLAY are not set): the tray monitor "
-                "needs a desktop session. For a headless run use: python main.py listen",
+                "needs a desktop session. For a headless run use: python main.py listen\n"
+                "Try the embedded sandbox org:  make run   (or: python main.py --demo)",
                 file=sys.stderr,
             )
             return EXIT_USAGE
@@ -361,6 +538,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Cannot start the sandbox org: {exc.strerror or exc}", file=sys.stderr)
             return 1
         return EXIT_OK
+    setup_logging(args.debug, log_file=log_path())
     return run_gui(args)
 
 
@@ -388,46 +566,124 @@ def run_gui(args: argparse.Namespace) -> int:
         instance.release()
 
 
-async def open_journal(*, demo: bool) -> Any:
+async def open_journal(*, demo: bool, retention_days: float = 30.0) -> Any:
     """The event journal: one SQLite file per org kind, retention from the settings."""
-    from PySide6.QtCore import QSettings
-
     from core.journal import Journal, default_journal_path
 
     path = default_journal_path()
     if demo:
         path = path.with_name("journal-demo.sqlite3")
-    raw = QSettings().value("journal/retention_days", 30)
+    return await Journal.open(path, retention_days=max(0.0, float(retention_days)))
+
+
+async def welcome(profile: Any = None, problem: str = "") -> Any:
+    """Show the first-run dialog on the running loop; its WelcomeChoice, or None if dismissed."""
+    from gui.welcome_dialog import SignInRequest, SignInResult, WelcomeDialog, run_welcome
+
+    async def sign_in(request: SignInRequest) -> SignInResult:
+        session = await sign_in_session(
+            request.environment, request.client_id, request.grant, request.client_secret
+        )
+        return SignInResult(store_warning=session.store_warning, session=session)
+
+    import shiboken6
+
+    dialog = WelcomeDialog(sign_in, profile=profile, problem=problem)
     try:
-        days = max(0.0, float(raw))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        days = 30.0
-    return await Journal.open(path, retention_days=days)
+        return await run_welcome(dialog)
+    finally:
+        # Delete it here, on the GUI thread: left to Python's cycle collector, it could be
+        # freed on a worker thread (asyncio.to_thread), where Qt cannot stop its timers.
+        dialog.close()
+        shiboken6.delete(dialog)
+
+
+async def _remember_profile(path: Path, profile: Any) -> None:
+    """Put the chosen org (no secret) into the settings file, so the next start goes straight in."""
+    import dataclasses
+
+    from core.config import ConfigError, load_config, save_config
+
+    def update() -> None:
+        loaded = load_config(path)
+        save_config(path, dataclasses.replace(loaded.config, profile=profile))
+
+    try:
+        await asyncio.to_thread(update)
+    except ConfigError as exc:
+        logger.warning("the chosen org could not be remembered: %s", exc)
+
+
+async def start_engine(args: argparse.Namespace) -> tuple[Engine | None, bool, int]:
+    """Decide demo vs an org (welcome dialog when needed), sign in and build the engine.
+
+    Returns:
+        (engine, demo, exit code); the engine is None when the person quit or it failed.
+    """
+    from core.config import config_path, load_config
+    from core.errors import AuthError, GenesysTrayError
+
+    demo = bool(args.demo)
+    from_env = bool(os.environ.get("GENESYS_CLIENT_ID"))
+    profile: Any = None
+    session: SignedIn | None = None
+    if not demo and not from_env:
+        loaded = await asyncio.to_thread(load_config, config_path())
+        profile = loaded.config.profile
+        if profile is None:
+            choice = await welcome()
+            if choice is None:
+                return None, demo, EXIT_OK
+            demo = choice.demo
+            if not demo:
+                profile, session = choice.profile, choice.result.session
+                await _remember_profile(config_path(), profile)
+    while True:
+        try:
+            engine = await build_engine(
+                demo=demo,
+                environment=args.environment or (profile.environment if profile else None),
+                queues="mine",
+                users="mine",
+                demo_speed=args.demo_speed,
+                client_id=profile.client_id if profile else None,
+                grant=profile.grant if profile else None,
+                session=session,
+                interactive_sign_in=profile is None,
+            )
+            return engine, demo, EXIT_OK
+        except (UsageError, GenesysTrayError) as exc:
+            if session is not None:
+                await session.auth.aclose()
+                session = None
+            if profile is None or not isinstance(exc, AuthError):
+                print(f"Genesys Tray could not start: {exc}", file=sys.stderr)
+                return None, demo, EXIT_USAGE if isinstance(exc, UsageError) else 1
+            logger.info("the remembered sign-in cannot be used: %s", exc)
+            choice = await welcome(profile, str(exc))
+            if choice is None:
+                return None, demo, EXIT_OK
+            demo = choice.demo
+            profile = choice.profile
+            session = None if demo else choice.result.session
+            if profile is not None:
+                await _remember_profile(config_path(), profile)
 
 
 async def gui_main(args: argparse.Namespace, qapp: Any, instance: Any) -> int:
-    """Sign in, build the engine and run the GUI until it is asked to stop."""
-    from core.errors import GenesysTrayError
+    """Welcome (first run), sign in, build the engine and run the GUI until asked to stop."""
     from gui.app import GuiApp, GuiOptions
 
-    try:
-        engine = await build_engine(
-            demo=args.demo,
-            environment=args.environment,
-            queues="mine",
-            users="mine",
-            demo_speed=args.demo_speed,
-        )
-    except (UsageError, GenesysTrayError) as exc:
-        print(f"Genesys Tray could not start: {exc}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, UsageError) else 1
+    engine, demo, code = await start_engine(args)
+    if engine is None:
+        return code
     from core.config import config_path, load_config
 
     settings_file = config_path()
-    if args.demo:  # rule subjects are org-specific ids: the demo org keeps its own settings
+    if demo:  # rule subjects are org-specific ids: the demo org keeps its own settings
         settings_file = settings_file.with_name("config-demo.json")
-    loaded = await asyncio.to_thread(load_config, settings_file, demo=args.demo)
-    journal = await open_journal(demo=args.demo)
+    loaded = await asyncio.to_thread(load_config, settings_file, demo=demo)
+    journal = await open_journal(demo=demo, retention_days=loaded.config.journal_retention_days)
     engine.closers.insert(0, journal.close)  # closed last, after the engine's final records
     try:
         if engine.sandbox_url:
@@ -436,12 +692,16 @@ async def gui_main(args: argparse.Namespace, qapp: Any, instance: Any) -> int:
             logger.warning("%s", engine.store_warning)
         options = GuiOptions(
             minimized=args.minimized,
-            title_suffix="demo org" if args.demo else "",
+            title_suffix="demo org" if demo else "",
             journal=journal,
             config=loaded.config,
             config_path=settings_file,
             config_problem=loaded.problem,
             self_user_id=engine.user_id,
+            timeline=engine.timeline,
+            sign_out=engine.sign_out,
+            log_files=log_files(log_path()),
+            account=engine.account,
         )
         app = GuiApp(qapp, engine.service, options)
         instance.activation_requested.connect(app.show_window)

@@ -104,6 +104,24 @@ class NotificationSettings:
         return self.sound_by_severity.get(str(severity), False)
 
 
+PROFILE_GRANTS: Final = ("pkce", "client_credentials")
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """Which org to sign in to and how: no secret ever (a client secret lives in the keyring).
+
+    Attributes:
+        environment: A region key or domain (``eu_central_1``, ``mypurecloud.de``) or a base URL.
+        client_id: The OAuth client id (not a secret).
+        grant: ``"pkce"`` (a person in a browser) or ``"client_credentials"``.
+    """
+
+    environment: str
+    client_id: str
+    grant: str = "pkce"
+
+
 @dataclass(slots=True)
 class AppConfig:
     """Everything the settings file holds.
@@ -121,6 +139,8 @@ class AppConfig:
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
     snooze_until: float | None = None  # epoch seconds
     journal_retention_days: int = DEFAULT_RETENTION_DAYS
+    start_minimized: bool = False
+    profile: Profile | None = None
     skipped: list[Any] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -311,9 +331,20 @@ def config_to_json(config: AppConfig) -> dict[str, Any]:
         },
         "snooze_until": config.snooze_until,
         "journal_retention_days": config.journal_retention_days,
+        "start_minimized": config.start_minimized,
+        "profile": None if config.profile is None else profile_to_json(config.profile),
     }
     extra = {k: copy.deepcopy(v) for k, v in config.extra.items() if k not in known}
     return {**known, **extra}
+
+
+def profile_to_json(profile: Profile) -> dict[str, str]:
+    """A profile as the settings file stores it (it holds no secret)."""
+    return {
+        "environment": profile.environment,
+        "client_id": profile.client_id,
+        "grant": profile.grant,
+    }
 
 
 class _WrongShapeError(Exception):
@@ -382,6 +413,8 @@ def _config_from_json(data: Any, *, demo: bool = False) -> _Parsed:
     config.journal_retention_days = setting(
         "journal_retention_days", _retention, defaults.journal_retention_days, data
     )
+    config.start_minimized = setting("start_minimized", _bool, defaults.start_minimized, data)
+    config.profile = setting("profile", _profile, None, data)
     raw_notifications = data.get("notifications", {})
     if not isinstance(raw_notifications, dict):
         parsed.repaired.append("notifications")
@@ -436,6 +469,24 @@ def _non_negative(value: Any) -> Any:
 def _retention(value: Any) -> Any:
     ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 36_500
     return value if ok else _BAD
+
+
+def _profile(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        return _BAD
+    environment, client_id = value.get("environment"), value.get("client_id")
+    grant = value.get("grant", "pkce")
+    if (
+        not isinstance(environment, str)
+        or not environment.strip()
+        or not isinstance(client_id, str)
+        or not client_id.strip()
+        or grant not in PROFILE_GRANTS
+    ):
+        return _BAD
+    return Profile(environment.strip(), client_id.strip(), str(grant))
 
 
 def _sounds(value: Any) -> Any:

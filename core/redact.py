@@ -29,13 +29,13 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         rf"\1={MASK}",
     ),
-    # JSON bodies
+    # JSON bodies, and Python dicts printed with repr() (single quotes)
     (
         re.compile(
-            r"(?i)(\"(?:access_token|refresh_token|id_token|code|code_verifier|client_secret|"
-            r"password)\"\s*:\s*\")[^\"]*\""
+            r"(?i)(([\"'])(?:access_token|refresh_token|id_token|code|code_verifier|"
+            r"client_secret|password)\2\s*:\s*([\"']))(?:(?!\3).)*\3"
         ),
-        rf'\1{MASK}"',
+        rf"\1{MASK}\3",
     ),
 )
 

@@ -98,19 +98,40 @@ class AlertsController(QObject):
         self._timer.timeout.connect(self.evaluate)
         notifier.action_invoked.connect(self._on_notifier_action_invoked)
         notifier.snoozed_changed.connect(self._on_notifier_snoozed_changed)
-        settings = config.notifications
-        notifier.mute_while_busy(settings.mute_when_busy)
-        quiet = settings.quiet_hours
-        if quiet is not None:
-            notifier.set_quiet_hours(parse_hhmm(quiet.start), parse_hhmm(quiet.end))
-        for severity, enabled in settings.sound_by_severity.items():
-            notifier.set_sound(severity, enabled)
+        self._configure_notifier()
         if config.snoozed(clock()):
             assert config.snooze_until is not None
             notifier.snooze(config.snooze_until)
         if tray is not None:
             tray.snooze_requested.connect(self._on_tray_snooze_requested)
             tray.filters_requested.connect(self.open_filters)
+
+    def _configure_notifier(self) -> None:
+        settings = self.config.notifications
+        self.notifier.mute_while_busy(settings.mute_when_busy)
+        quiet = settings.quiet_hours
+        if quiet is not None:
+            self.notifier.set_quiet_hours(parse_hhmm(quiet.start), parse_hhmm(quiet.end))
+        else:
+            self.notifier.set_quiet_hours(None, None)
+        for severity, enabled in settings.sound_by_severity.items():
+            self.notifier.set_sound(severity, enabled)
+
+    def apply_settings(self, config: AppConfig) -> AppConfig:
+        """Adopt the Settings dialog's fields (notifications, retention, start-up, profile).
+
+        Rules, feed filters and the snooze stay as this controller has them (they may have
+        changed while the dialog was open). Returns the merged settings; the caller saves them.
+        """
+        self.config = dataclasses.replace(
+            self.config,
+            notifications=config.notifications,
+            journal_retention_days=config.journal_retention_days,
+            start_minimized=config.start_minimized,
+            profile=config.profile,
+        )
+        self._configure_notifier()
+        return self.config
 
     def start(self) -> None:
         """Evaluate once a second (and on every store batch the app forwards)."""
@@ -127,7 +148,11 @@ class AlertsController(QObject):
         """Run the rules over the store now and act on what changed."""
         changes = self.engine.evaluate(self.service.store, self.service.state.value)
         for change in changes:
-            if change.kind is ChangeKind.FIRED and "notify" in change.alert.actions:
+            if (
+                change.kind is ChangeKind.FIRED
+                and "notify" in change.alert.actions
+                and self.config.notifications.enabled
+            ):
                 self.notifier.post(notice_for(change.alert))
             elif change.kind is ChangeKind.RESOLVED:
                 self.notifier.withdraw(f"{change.alert.rule_id}:{change.alert.subject_id}")

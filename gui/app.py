@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import sys
@@ -21,15 +22,20 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt
 from PySide6.QtWidgets import QApplication
 
-from core.config import AppConfig, default_config
+from core.config import AppConfig, config_to_json, default_config, save_config
+from core.diagnostics import write_diagnostics
 from core.feed import FeedBuilder
 from core.journal import Journal
 from core.service import EngineState, MonitorService
+from core.timeline import ConnectionTimeline
 from gui.alerts import AlertsController
+from gui.autostart import Autostart
 from gui.bridge import EngineBridge, LinkHealth
 from gui.main_window import MainWindow
 from gui.notifier import Notice, Notifier, default_backends
+from gui.settings_dialog import SettingsDialog
 from gui.tray import TrayController
+from gui.wake import NetworkWatcher, WakeDetector
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +77,12 @@ class GuiOptions:
     config_path: Path | None = None
     config_problem: str | None = None
     self_user_id: str | None = None
+    timeline: ConnectionTimeline | None = None  # main.py also feeds it the token renewals
+    sign_out: Callable[[], Awaitable[object]] | None = None
+    log_files: list[Path] = field(default_factory=list)
+    account: str = ""  # who is signed in where, for the Settings dialog
+    autostart: Autostart | None = None
+    watch_network: bool = True
 
 
 class GuiApp(QObject):
@@ -112,6 +124,11 @@ class GuiApp(QObject):
             parent=self,
         )
         self.window.feed_proxy.set_kinds(config.feed_kinds)
+        self.timeline = options.timeline or ConnectionTimeline()
+        service.add_listener(self.timeline.on_record)
+        self.wake = WakeDetector(parent=self)
+        self.network = NetworkWatcher(self)
+        self.settings_dialog: SettingsDialog | None = None
         self._wire()
 
     # ------------------------------------------------------------------ wiring
@@ -129,6 +146,9 @@ class GuiApp(QObject):
         self.notifier.in_app.shown.connect(self._on_notifier_in_app_shown)
         self.notifier.backend_changed.connect(self._on_notifier_backend_changed)
         self.window.filters_requested.connect(self.alerts.open_filters)
+        self.window.settings_requested.connect(self.open_settings)
+        self.wake.resumed.connect(self._on_wake_resumed)
+        self.network.reachability_changed.connect(self._on_network_reachability_changed)
         self.qapp.aboutToQuit.connect(self.stop_requested.set)
         if self.tray is not None:
             self.tray.toggle_window_requested.connect(self._on_tray_toggle_window_requested)
@@ -136,7 +156,7 @@ class GuiApp(QObject):
             self.tray.quit_requested.connect(self._on_window_quit_requested)
             self.tray.pause_toggled.connect(self._on_tray_pause_toggled)
             self.tray.reconnect_requested.connect(self._on_tray_reconnect_requested)
-            self.tray.settings_requested.connect(self._on_tray_not_yet_requested)
+            self.tray.settings_requested.connect(self.open_settings)
             self.bridge.queues_changed.connect(self._on_bridge_summary)
             self.bridge.health_changed.connect(self._on_bridge_summary)
 
@@ -157,9 +177,71 @@ class GuiApp(QObject):
         else:
             self.show_window()
 
-    def _on_tray_not_yet_requested(self) -> None:
-        self.show_window()
-        self.window.statusBar().showMessage("Settings arrive in the next release.", 8000)
+    # ------------------------------------------------------------------ settings
+    def open_settings(self) -> SettingsDialog:
+        """Show the Settings dialog (or bring the open one forward)."""
+        if self.settings_dialog is not None and self.settings_dialog.isVisible():
+            self.settings_dialog.raise_()
+            self.settings_dialog.activateWindow()
+            return self.settings_dialog
+        dialog = SettingsDialog(
+            self.alerts.config,
+            save=self.save_settings,
+            sign_out=self.options.sign_out,
+            export=self.export_diagnostics,
+            autostart=self.options.autostart,
+            account=self.options.account,
+        )
+        dialog.signed_out.connect(self._on_settings_signed_out)
+        self.settings_dialog = dialog
+        dialog.show()
+        return dialog
+
+    async def save_settings(self, config: AppConfig) -> None:
+        """Apply what the Settings dialog saved and write it (raises ConfigError on failure)."""
+        merged = self.alerts.apply_settings(config)
+        journal = self.options.journal
+        if journal is not None:
+            journal.set_retention(merged.journal_retention_days)
+        path = self.options.config_path
+        if path is not None:
+            await asyncio.to_thread(save_config, path, dataclasses.replace(merged))
+
+    async def export_diagnostics(self, target: Path) -> Path:
+        """Zip the redacted logs, the connection timeline and the settings into ``target``."""
+        self.timeline.note("diagnostics exported")
+        about = {
+            "app": APP_NAME,
+            "state": self.service.state.value,
+            "state_detail": self.service.state_detail,
+            "counters": dict(self.service.counters),
+            "budget": {
+                "topics": self.service.plan.topic_count,
+                "channels": len(self.service.plan.shards),
+            },
+        }
+        return await asyncio.to_thread(
+            write_diagnostics,
+            target,
+            log_files=list(self.options.log_files),
+            timeline=self.timeline.to_json(),
+            settings=config_to_json(self.alerts.config),
+            about=about,
+        )
+
+    def _on_settings_signed_out(self) -> None:
+        self.timeline.note("signed out by the person")
+        self.window.statusBar().showMessage("Signed out. Genesys Tray closes now.", 8000)
+        self.stop_requested.set()
+
+    # ------------------------------------------------------------------ sleep / network
+    def _on_wake_resumed(self, missed_s: float) -> None:
+        self.timeline.note("resumed from sleep: health check", missed_s=round(missed_s, 1))
+        self.service.check_now()
+
+    def _on_network_reachability_changed(self, reachability: str) -> None:
+        self.timeline.note("network changed: health check", reachability=reachability)
+        self.service.check_now()
 
     def _on_alerts_open_requested(self, kind: str, subject_id: str) -> None:
         self.show_window()
@@ -212,7 +294,8 @@ class GuiApp(QObject):
         if self.tray is not None:
             self.tray.set_health(EngineState.STARTING.value, "starting")
             self.tray.show()
-        if not (self.options.minimized and self.tray is not None):
+        minimized = self.options.minimized or self.alerts.config.start_minimized
+        if not (minimized and self.tray is not None):
             self.show_window()
         journal = self.options.journal
         if journal is not None and journal.problem:
@@ -221,6 +304,9 @@ class GuiApp(QObject):
             self.window.show_problem("Settings", self.options.config_problem)
         self.notifier.start()  # after the tray is shown: the balloon fallback needs it
         self.alerts.start()
+        self.wake.start()
+        if self.options.watch_network:
+            self.network.start()
         try:
             await self.service.start()
             await self.stop_requested.wait()
@@ -234,6 +320,10 @@ class GuiApp(QObject):
     async def shutdown(self) -> None:
         """Staged: stop the UI's timers, close the engine, then the windows and the tray."""
         logger.info("shutting down")
+        self.wake.stop()
+        self.network.stop()
+        if self.settings_dialog is not None:
+            self.settings_dialog.close()
         self.bridge.stop()
         self.alerts.stop()
         self.notifier.stop()

@@ -92,12 +92,14 @@ class MainWindow(QMainWindow):
         filters_requested(): "Filters & alerts…" from the window's menu.
         pause_toggled(bool): the feed's pause button changed.
         reconnect_requested(): "Reconnect now" from the window's menu.
+        settings_requested(): "Settings…" from the window's menu.
     """
 
     quit_requested = Signal()
     pause_toggled = Signal(bool)
     reconnect_requested = Signal()
     filters_requested = Signal()
+    settings_requested = Signal()
 
     def __init__(
         self,
@@ -240,6 +242,7 @@ class MainWindow(QMainWindow):
             ("&Reconnect now", QKeySequence("Ctrl+R"), self.reconnect_requested.emit),
             ("Filters && &alerts…", QKeySequence("Ctrl+L"), self.filters_requested.emit),
             ("&Find", QKeySequence(QKeySequence.StandardKey.Find), self._on_find_triggered),
+            ("&Settings…", QKeySequence("Ctrl+,"), self.settings_requested.emit),
             ("&Quit", QKeySequence(QKeySequence.StandardKey.Quit), self.quit_requested.emit),
         ]
         for text, shortcut, slot in actions:

@@ -61,11 +61,16 @@ async def test_demo_without_display_says_so_and_serves_the_sandbox() -> None:
     assert b"Stopped." in rest
 
 
-async def test_main_without_demo_explains_and_exits_2() -> None:
+async def test_main_without_demo_explains_and_exits_2(tmp_path: Path) -> None:
+    # With a display, a first run shows the welcome dialog (tests/gui/test_welcome_dialog.py);
+    # without one, nothing can be asked: it says how to go on and exits 2.
+    env = {**_env_without_display(), "XDG_CONFIG_HOME": str(tmp_path)}
+    env.pop("GENESYS_CLIENT_ID", None)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "main.py",
         cwd=REPO,
+        env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -20,6 +20,7 @@ from core.config import (
     AppConfig,
     ConfigError,
     NotificationSettings,
+    Profile,
     QuietHours,
     config_path,
     default_config,
@@ -94,6 +95,8 @@ def test_round_trip_keeps_everything(tmp_path: Path) -> None:
         ),
         snooze_until=1_800_000_000.5,
         journal_retention_days=7,
+        start_minimized=True,
+        profile=Profile("eu_central_1", "a-client-id", "client_credentials"),
     )
     save_config(path, config)
     result = load_config(path)
@@ -265,6 +268,26 @@ def test_unreadable_settings_fall_back_and_the_original_is_kept(tmp_path: Path) 
     assert result.kept_aside is not None and result.kept_aside.read_bytes() == original
     repaired = load_config(path, now=now)  # the repaired file was written in its place
     assert repaired.problem is None and repaired.config == config
+
+
+def test_an_unreadable_profile_is_repaired_to_none(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    write(path, {"version": 1, "profile": {"environment": "mypurecloud.de", "grant": "magic"}})
+    result = load_config(path, now=now)
+    assert result.config.profile is None
+    assert result.problem is not None and "(profile)" in result.problem
+
+
+def test_a_profile_names_no_secret(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    save_config(path, AppConfig(profile=Profile("mypurecloud.de", "cid", "client_credentials")))
+    document = json.loads(path.read_text())
+    assert document["profile"] == {
+        "environment": "mypurecloud.de",
+        "client_id": "cid",
+        "grant": "client_credentials",
+    }
+    assert "secret" not in path.read_text().lower()
 
 
 def test_unknown_settings_are_kept(tmp_path: Path) -> None:
