@@ -222,6 +222,11 @@ class _SocketEnded(enum.Enum):
     STOP = "stop"
 
 
+# How a socket ended that cannot be a second client taking the channel over: no close frame
+# at all (a dropped or reset connection) or the server going away / restarting / overloaded.
+_NOT_A_KICK = frozenset({None, 1001, 1006, 1011, 1012, 1013, 1014})
+
+
 @dataclass(slots=True)
 class _Live:
     """The current socket and its reader."""
@@ -284,6 +289,7 @@ class ChannelShard:
         self._recent: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._overlap_until = 0.0
         self._kicks: deque[float] = deque(maxlen=4)
+        self._last_close_code: int | None = None
         self._gone: deque[float] = deque(maxlen=8)
 
     # ------------------------------------------------------------------ control
@@ -475,6 +481,9 @@ class ChannelShard:
         """Make ``socket`` current; the previous one (if any) is retired but still read."""
         if self._live is not None:
             self._retired.append(self._live)
+            # A new switch-over window remembers only its own frames: one remembered from an
+            # earlier window (cleared only by a topic event after it) would drop a new frame.
+            self._recent.clear()
             self._overlap_until = self.monotonic() + self.settings.overlap_s
         reader = asyncio.get_running_loop().create_task(self._read(socket))
         self._live = _Live(socket, reader)
@@ -591,6 +600,10 @@ class ChannelShard:
             self._note_gone("channel expired or was evicted")
             await self._forget_channel()
             return
+        if self._last_close_code in _NOT_A_KICK:
+            # A network drop (no close frame) or a server going away is no second client: two
+            # of them within the kick window must not make us abandon a good channel.
+            return
         now = self.monotonic()
         self._kicks.append(now)
         if sum(1 for t in self._kicks if now - t <= self.settings.kick_window_s) >= 2:
@@ -622,6 +635,7 @@ class ChannelShard:
 
     async def _read(self, socket: Socket) -> None:
         """Read one socket until it closes; signal the main loop if it was the live one."""
+        code: int | None = None
         try:
             while True:
                 data = await socket.recv()
@@ -630,7 +644,11 @@ class ChannelShard:
             raise
         except Exception as exc:  # ConnectionClosed and transport errors end the reader
             logger.debug("channel shard %d: socket ended: %r", self.slot, exc)
+            close = getattr(exc, "rcvd", None)  # websockets: the server's close frame, if any
+            raw = getattr(close, "code", None)
+            code = raw if isinstance(raw, int) else None
         if self._live is not None and self._live.socket is socket:
+            self._last_close_code = code
             self._signals.put_nowait(_SocketEnded.CLOSED)
 
     def _on_frame(self, socket: Socket, data: str | bytes) -> None:
@@ -668,7 +686,14 @@ class ChannelShard:
             if self._recent:
                 self._recent.clear()
             return False
-        key = (frame.topic, json.dumps(frame.body, sort_keys=True, separators=(",", ":")))
+        # The same notification carries the same CorrelationId on every socket; a body alone is
+        # no identity: counters that go 0 → 1 → 0 repeat the first body, and dropping that
+        # repeat would leave the store at 1 (found by the chaos soak).
+        key = (
+            (frame.topic, frame.correlation_id)
+            if frame.correlation_id
+            else (frame.topic, json.dumps(frame.body, sort_keys=True, separators=(",", ":")))
+        )
         if key in self._recent:
             return True
         self._recent[key] = None

@@ -323,6 +323,20 @@ def _check_header(path: Path) -> None:
         raise _OpenFaultError("corrupt", "file is not a database")
 
 
+def _user_only(path: Path) -> None:
+    """Create a new journal file user-only (0600), and close an older one to group and others.
+
+    SQLite gives the ``-wal`` and ``-shm`` files the mode of the database file, so they follow.
+    Best effort: whatever fails here, SQLite's own open reports it.
+    """
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for companion in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(OSError):
+            if companion.is_file() and companion.stat().st_mode & 0o077:
+                os.chmod(companion, 0o600)
+
+
 def _register_functions(conn: sqlite3.Connection) -> None:
     conn.create_function("journal_contains", 3, _contains, deterministic=True)
 
@@ -1104,6 +1118,7 @@ class Journal:
                 "unavailable", f"its folder cannot be created: {exc.strerror or exc}"
             ) from exc
         _check_header(path)
+        _user_only(path)
         try:
             conn = self._connect(path)
         except sqlite3.Error as exc:

@@ -557,6 +557,34 @@ async def test_recovers_from_a_dropped_connection(engines: EngineFactory) -> Non
     await engine.converged()
 
 
+async def test_drops_and_a_server_restart_in_a_row_keep_the_channel(
+    engines: EngineFactory, sandbox: Sandbox
+) -> None:
+    """A lost connection or a server going away is no second client on the channel.
+
+    Two closes within the kick window used to read as "kicked twice": the engine left a good
+    channel in the pool (for a day) and made a new one on every flaky minute (found by the chaos
+    run, tests/chaos/).
+    """
+    engine = await engines()
+    await engine.pause()
+    await engine.settled()
+    first = engine.shard.channel
+    assert first is not None
+    for _ in range(2):
+        await engine.prove_resync()
+    mark = engine.records.mark()
+    await sandbox.stop()
+    await sandbox.start()  # same port; the server's close said "going away"
+    start, _ = await engine.records.wait_for(is_gap("start"), since=mark)
+    await engine.next_resync(start + 1)
+    await engine.settled()
+    assert engine.shard.channel is not None and engine.shard.channel.id == first.id
+    assert engine.shard.counters["channels_created"] == 1
+    assert (await engine.stats())["channels"] == 1
+    await engine.converged()
+
+
 async def test_finds_a_stalled_socket_dead_within_the_heartbeat_bound(
     engines: EngineFactory,
 ) -> None:

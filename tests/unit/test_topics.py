@@ -75,3 +75,27 @@ def test_every_wanted_topic_is_placed_once_or_reported(
     assert set(placed) | set(plan.over_budget) == set(after)
     assert all(0 < len(s) <= shard_at for s in plan.shards)
     assert len(plan.shards) <= budget.usable_channels
+
+
+# Arbitrary text: whatever a selection or a server hands us, topic handling never crashes.
+@given(st.text(max_size=400))
+def test_any_text_expands_without_crashing(topic: str) -> None:
+    names = expand_topic(topic)
+    prefix, sep, query = topic.partition("?")
+    if not sep:
+        assert names == (topic,)
+    else:
+        assert len(names) == len([s for s in query.split("&") if s])
+        assert all(name.startswith(f"{prefix}.") for name in names)
+
+
+@given(st.lists(st.text(max_size=260), max_size=40), st.lists(st.text(max_size=260), max_size=40))
+def test_any_topic_text_is_placed_once_or_reported(before: list[str], after: list[str]) -> None:
+    budget = Budget(shard_at=5, max_channels=4)
+    first = plan_topics(before, budget=budget)  # the shards a running engine holds
+    plan = plan_topics(after, first.shards, budget)
+    placed = [t for s in plan.shards for t in s]
+    assert len(placed) == len(set(placed))
+    assert set(placed) | set(plan.over_budget) == set(after)
+    assert all(len(t) <= 200 for t in placed if "?" in t)
+    assert all(0 < len(s) <= 5 for s in plan.shards)
