@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: run test lint sandbox bench soak clean
+.PHONY: run test lint sandbox bench chaos soak clean
 
 ## Launch the app against the embedded sandbox org (no account needed).
 run:
@@ -36,10 +36,16 @@ bench:
 
 ## The long chaos run: every fault kind against the engine for SOAK_MINUTES (default 30, at
 ## least 50 faults of each kind); prints the table and writes it to artifacts/chaos-soak.txt.
+## The CI-sized chaos run (>= 10 faults of each kind, a few minutes).
+chaos:
+	@bash .ci/bootstrap.sh venv
+	CHAOS=1 QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider -s -q \
+		tests/chaos/test_chaos.py::test_survives_every_fault_kind_in_random_order $(ARGS)
+
 SOAK_MINUTES ?= 30
 soak:
 	@bash .ci/bootstrap.sh venv
-	SOAK_MINUTES=$(SOAK_MINUTES) QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider \
+	CHAOS=1 SOAK_MINUTES=$(SOAK_MINUTES) QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider \
 		-s -q tests/chaos/test_chaos.py::test_soak $(ARGS)
 
 clean:
