@@ -494,6 +494,9 @@ class ChannelShard:
         lives = [*self._retired, *([self._live] if self._live else [])]
         self._retired.clear()
         self._live = None
+        # No socket is left to repeat a frame: nothing the next socket brings is a duplicate.
+        self._overlap_until = 0.0
+        self._recent.clear()
         for live in lives:
             await _close_quietly(live)
 

@@ -456,10 +456,7 @@ class ChaosDriver:
         resyncs = {name: e.service.counters["resyncs"] for name, e in self.engines.items()}
         created = self._created()
         evictions = (await self.stats())["evictions"]
-        self._junk = {
-            name: e.service.counters["malformed"] + e.service.counters["unparsed"]
-            for name, e in self.engines.items()
-        }
+        self._junk = {name: self._junk_seen(e) for name, e in self.engines.items()}
         await self.control("/sandbox/simulation/resume")
         await asyncio.sleep(self.rng.uniform(0.02, 0.12))  # traffic before the fault
         began = time.monotonic()
@@ -527,6 +524,14 @@ class ChaosDriver:
                 ok = False
             records.records.clear()  # no wait is running between faults
         return ok
+
+    @staticmethod
+    def _junk_seen(engine: Engine) -> int:
+        """Frames counted unreadable, plus those dropped as repeats of a notification already
+        seen (the sandbox gives every injected junk frame of one kind the same CorrelationId)."""
+        counters = engine.service.counters
+        dropped = sum(s.counters["duplicates_dropped"] for s in engine.service.shards)
+        return counters["malformed"] + counters["unparsed"] + dropped
 
     async def stats(self) -> Json:
         """The sandbox's counters."""
@@ -613,9 +618,11 @@ class ChaosDriver:
         except AssertionError as exc:
             service = self.engines[name].service
             phases = [s.phase.value for s in service.shards]
+            shard_counters = [s.counters for s in service.shards]
             raise AssertionError(
                 f"{name} waiting for {outcome!r}: {exc}; engine {service.state.value}, "
-                f"shards {phases}, counters {service.counters}"
+                f"shards {phases} {shard_counters}, counters {service.counters}, "
+                f"after {self.report.order[-4:-1]}"
             ) from None
 
     async def _outcome_of(self, name: str, outcome: Outcome, mark: int, kind: str) -> float:
@@ -630,10 +637,7 @@ class ChaosDriver:
                 lambda: any(s.counters["socket_switches"] > 0 for s in shards), OUTCOME_S
             )
         elif outcome == "junk":
-            counters = engine.service.counters
-            await records.until(
-                lambda: counters["malformed"] + counters["unparsed"] > self._junk[name], OUTCOME_S
-            )
+            await records.until(lambda: self._junk_seen(engine) > self._junk[name], OUTCOME_S)
         await engine.settled(OUTCOME_S)
         live = time.monotonic()
         if outcome in ("switch", "junk", "none") and records.gaps("start", mark):

@@ -58,3 +58,12 @@ def test_a_new_switch_over_window_forgets_the_last_one() -> None:
         await shard._close_all()
 
     asyncio.run(run())
+
+
+def test_after_every_socket_closed_nothing_is_a_duplicate() -> None:
+    """A reconnect inside the window: the sockets that could repeat a frame are gone."""
+    shard = _shard_in_overlap()
+    frame = TopicEvent(TOPIC, ONE, "2", "c9")
+    assert not shard._is_duplicate(frame)
+    asyncio.run(shard._close_all())
+    assert not shard._is_duplicate(frame)
