@@ -129,6 +129,28 @@ def log_files(path: Path) -> list[Path]:
     return [path] + [path.with_name(f"{path.name}.{n}") for n in range(1, LOG_FILE_BACKUPS + 1)]
 
 
+def private_log_handler(
+    log_file: Path, *, max_bytes: int = LOG_FILE_BYTES, backups: int = LOG_FILE_BACKUPS
+) -> logging.Handler:
+    """A rotating log handler whose files are user-only (0600), the rotated ones included.
+
+    The lines are redacted, but still about the person's org: theirs only. The stock handler
+    opens each new file with the process umask (0644 on most desktops), so the mode is set at
+    ``open`` time rather than fixed up afterwards.
+    """
+    from logging.handlers import RotatingFileHandler
+
+    class PrivateRotatingFileHandler(RotatingFileHandler):
+        def _open(self) -> Any:
+            fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.fchmod(fd, 0o600)  # a file left by an older version keeps its old mode otherwise
+            return open(fd, self.mode, encoding=self.encoding, errors=self.errors)  # noqa: SIM115
+
+    return PrivateRotatingFileHandler(
+        log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+    )
+
+
 def setup_logging(debug: bool, *, quiet: bool = False, log_file: Path | None = None) -> None:
     """Console logging on stderr, and a rotating log file for the GUI ("Export diagnostics").
 
@@ -143,17 +165,9 @@ def setup_logging(debug: bool, *, quiet: bool = False, log_file: Path | None = N
     for noisy in ("httpx", "httpcore", "websockets", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if log_file is not None:
-        from logging.handlers import RotatingFileHandler
-
         try:
             log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            handler = RotatingFileHandler(
-                log_file,
-                maxBytes=LOG_FILE_BYTES,
-                backupCount=LOG_FILE_BACKUPS,
-                encoding="utf-8",
-            )
-            os.chmod(log_file, 0o600)  # redacted, but still about the person's org: theirs only
+            handler = private_log_handler(log_file)
         except OSError as exc:
             logger.warning("no log file at %s (%s)", log_file, exc.strerror or exc)
         else:

@@ -14,6 +14,12 @@ fault kinds of :data:`KINDS` in an order shuffled with a fixed seed, and after e
 * checks the channel pool: no eviction at all except in the deliberate 21st-channel fault, and
   there at most one by the engine's own new channel; no subject above 20 channels; at most a
   few channels created per fault;
+* checks the alerts: each engine feeds a :class:`core.rules.RuleEngine` on every record, as the
+  app does, with level rules on presence, routing and queue counters; once the picture equals
+  the truth, the firing alerts must be exactly the subjects for which the truth says the
+  condition holds. The org changes a watched user to TRAINING while the engines cannot hear it
+  (:meth:`Engine.change_unheard`), so an alert whose condition began and held across a gap must
+  have fired after the re-sync (counted in the report);
 * samples open sockets (``/proc/self/fd``) and RSS, and stops at the first ERROR logged by
   ``core.*``, ``sandbox.*``, ``asyncio`` or ``aiohttp.*``.
 
@@ -46,6 +52,7 @@ from core.channel import ChannelSettings
 from core.credentials import MemoryCredentialStore
 from core.errors import AuthError
 from core.regions import parse_environment
+from core.rules import Condition, Rule, RuleEngine
 from core.service import EngineState, MonitorService, Record, Selection, StateRecord
 from sandbox.config import SandboxConfig
 from sandbox.server import Sandbox
@@ -112,6 +119,41 @@ CONVERGE_S = 6.0  # deadline for the picture to equal the truth once live
 WATCHED_LOGGERS = ("core", "sandbox", "asyncio", "aiohttp")
 SOCKET_SLACK = 16  # sockets above the warm baseline we tolerate at a check point
 RSS_SLACK_MB = 96.0
+# Level rules whose truth can be read off /sandbox/truth; no delay, no cooldown, no hysteresis,
+# so the alerts that should be firing are exactly the subjects the truth says.
+ALERT_RULES: tuple[Rule, ...] = (
+    Rule("nr", "Not responding", Condition.AGENT_NOT_RESPONDING, cooldown_s=0.0),
+    Rule(
+        "training",
+        "In training",
+        Condition.AGENT_PRESENCE_IS,
+        presence="TRAINING",
+        cooldown_s=0.0,
+    ),
+    Rule("break", "On break", Condition.AGENT_PRESENCE_IS, presence="BREAK", cooldown_s=0.0),
+    Rule(
+        "waiting",
+        "Calls waiting",
+        Condition.QUEUE_WAITING_ABOVE,
+        threshold=0.0,
+        hysteresis=0.0,
+        cooldown_s=0.0,
+    ),
+)
+
+
+def alerts_due(expected: Json) -> set[tuple[str, str]]:
+    """(rule id, subject id) of every alert the truth says must be firing."""
+    due: set[tuple[str, str]] = set()
+    for uid, user in expected["users"].items():
+        if user.get("routingStatus") == "NOT_RESPONDING":
+            due.add(("nr", uid))
+        if user.get("presence") in ("TRAINING", "BREAK"):
+            due.add(("training" if user["presence"] == "TRAINING" else "break", uid))
+    for qid, queue in expected.get("queues", {}).items():
+        if queue.get("waiting", 0) > 0:
+            due.add(("waiting", qid))
+    return due
 
 
 # ---------------------------------------------------------------------------------- reporting
@@ -125,6 +167,7 @@ class KindStats:
     max_live_again_s: float = 0.0
     mismatches: int = 0
     channels_created: int = 0
+    alerts_after_gap: int = 0
 
 
 @dataclass
@@ -149,6 +192,8 @@ class ChaosReport:
     rss_max_mb: float = 0.0
     rss_end_mb: float = 0.0
     leaked_tasks: list[str] = field(default_factory=list)
+    alert_checks: int = 0
+    alert_mismatches: int = 0
     elapsed_s: float = 0.0
     order: list[str] = field(default_factory=list)
 
@@ -181,8 +226,12 @@ class ChaosReport:
             f"{worst:>14.2f} s{self.mismatches:>11}"
             f"{sum(k.channels_created for k in self.kinds.values()):>13}"
         )
+        after_gap = sum(k.alerts_after_gap for k in self.kinds.values())
         lines += [
             "",
+            f"alerts: {self.alert_checks} checks against the truth, {self.alert_mismatches}"
+            f" wrong; {after_gap} TRAINING alerts fired after a re-sync for presences set"
+            f" while the engines could not hear",
             f"seed {self.seed}, {self.elapsed_s:.0f} s, unhandled errors logged: "
             f"{len(self.errors_logged)}, warnings logged (expected under faults): "
             f"{self.warnings_logged}, leaked tasks: {len(self.leaked_tasks)}",
@@ -279,6 +328,7 @@ class ChaosDriver:
         self._test_channels: list[str] = []
         self._junk: dict[str, int] = {}
         self._second_socket_on: str | None = None
+        self.alerts: dict[str, RuleEngine] = {}
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -326,6 +376,13 @@ class ChaosDriver:
         records = Recorder()
         service.add_listener(records)
         service.add_listener(lambda r: _check_gap_end(service, r, records.violations))
+        rules = self.alerts[name] = RuleEngine(ALERT_RULES)
+
+        def evaluate(_: Record) -> None:
+            # As the app's alerts controller does: evaluate on every record the engine emits.
+            rules.evaluate(service.store, service.state.value)
+
+        service.add_listener(evaluate)
         engine = Engine(self.sandbox, self.client, auth, api, service, records)
         engine.closers = [auth.aclose, api.aclose, service.stop]
         if grant == "pkce":
@@ -457,6 +514,7 @@ class ChaosDriver:
         created = self._created()
         evictions = (await self.stats())["evictions"]
         self._junk = {name: self._junk_seen(e) for name, e in self.engines.items()}
+        firing = {name: self._firing(name) for name in self.engines}
         await self.control("/sandbox/simulation/resume")
         await asyncio.sleep(self.rng.uniform(0.02, 0.12))  # traffic before the fault
         began = time.monotonic()
@@ -483,7 +541,8 @@ class ChaosDriver:
             matched = await self._converge_all(kind)
             if not matched:
                 stats.mismatches += 1
-            survived = matched
+            alerts_ok = await self._check_alerts(kind, firing, outcome)
+            survived = matched and alerts_ok
         except AssertionError as exc:
             self.problem(f"{kind} #{stats.injected}: {exc}")
             survived = False
@@ -668,6 +727,33 @@ class ChaosDriver:
                 ok = False
         if not ok:
             await self._heal()
+        return ok
+
+    def _firing(self, name: str) -> set[tuple[str, str]]:
+        return {(a.rule_id, a.subject_id) for a in self.alerts[name].active}
+
+    async def _check_alerts(
+        self, kind: str, before: dict[str, set[tuple[str, str]]], outcome: dict[str, Outcome]
+    ) -> bool:
+        """With the picture equal to the truth, the firing alerts are exactly those it implies."""
+        ok = True
+        for name, engine in self.engines.items():
+            self.report.alert_checks += 1
+            service = engine.service
+            self.alerts[name].evaluate(service.store, service.state.value)
+            due = alerts_due(engine.compared(await engine.expected()))
+            firing = self._firing(name)
+            if firing != due:
+                self.report.alert_mismatches += 1
+                self.problem(
+                    f"{kind}: {name} alerts differ from the truth: missing "
+                    f"{sorted(due - firing)[:5]}, extra {sorted(firing - due)[:5]}"
+                )
+                ok = False
+            elif outcome.get(name) == "gap":
+                # The org set watched users to TRAINING while no engine could hear it.
+                fresh = {pair for pair in firing - before[name] if pair[0] == "training"}
+                self.report.kinds[kind].alerts_after_gap += len(fresh)
         return ok
 
     async def _heal(self) -> None:

@@ -8,19 +8,24 @@ log file at DEBUG:
   the loopback redirect) feeds the journal, survives a drop and a revoked token (a second
   browser sign-in: a second code and token), saves its settings and exports the journal;
 * a client-credentials engine against the same org (so a client secret is in play) goes live,
-  has its token revoked and renewed silently, and signs out.
+  has its token revoked and renewed silently, and signs out;
+* "Export diagnostics" writes its zip (logs, connection timeline, settings) and "Start at login"
+  writes its autostart entry.
 
 Every secret the org handed out is read from the sandbox in-process (``auth.tokens``,
 ``auth.codes``, ``auth.refresh_tokens``, every channel id seen), then every file under the
-temporary home is scanned for each of them: zero hits. The settings file and the journal are
-user-only (0600 in 0700 folders).
+temporary home is scanned for each of them, and every member of every zip unpacked and scanned
+too (deflate would hide a secret from a byte scan): zero hits. The settings file, the journal
+and the log files are user-only (0600 in 0700 folders).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import stat
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,13 +36,15 @@ import main
 from core.api import ApiClient
 from core.auth import Authenticator
 from core.channel import ChannelSettings, StoredChannelMemory
-from core.config import AppConfig, Profile, config_path, save_config
+from core.config import AppConfig, Profile, config_path, config_to_json, save_config
+from core.diagnostics import write_diagnostics
 from core.credentials import MemoryCredentialStore
 from core.feed import FeedBuilder
 from core.journal import Journal, default_journal_path
 from core.regions import parse_environment
 from core.rules import demo_rules
 from core.service import EngineState, MonitorService, Record, Selection, StateRecord
+from gui.autostart import Autostart
 from sandbox.server import Sandbox
 
 CLIENT_SECRET = "sandbox-secret"  # the sandbox's demo credential: a secret all the same
@@ -122,8 +129,17 @@ class Seen:
 
 
 def _read_all(root: Path) -> dict[Path, bytes]:
-    """Every file under ``root`` and its bytes."""
-    return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file under ``root`` and its bytes; a zip's members too, unpacked (as zip/member)."""
+    found: dict[Path, bytes] = {}
+    for path in sorted(root.rglob("*")):
+        if not path.is_file():
+            continue
+        found[path] = path.read_bytes()
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as bundle:
+                for name in bundle.namelist():
+                    found[path / name] = bundle.read(name)
+    return found
 
 
 def _mode(path: Path) -> int:
@@ -216,6 +232,19 @@ async def test_no_secret_reaches_any_file_the_app_writes(
         await journal.flush()
         exports = home / "Documents"
         exports.mkdir()
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        await asyncio.to_thread(
+            write_diagnostics,
+            exports / "diagnostics.zip",
+            log_files=main.log_files(app_logging),
+            timeline=engine.timeline.to_json(),
+            settings=config_to_json(config),
+            about={"environment": sandbox.base_url},
+        )
+        autostart = Autostart(environ=os.environ)
+        autostart.set_enabled(True)
+        assert autostart.enabled()
         for fmt in ("csv", "jsonl"):
             written = await journal.export(exports / f"journal.{fmt}", None, None, fmt)
             assert written > 0
@@ -239,7 +268,13 @@ async def test_no_secret_reaches_any_file_the_app_writes(
     names = {p.relative_to(home).as_posix() for p in contents}
     log_text = contents[app_logging].decode("utf-8")
     assert "engine: live" in log_text and "DEBUG" in log_text, "the log file was not written"
-    assert {".config/genesys-tray/config.json", "Documents/journal.csv"} <= names, names
+    assert {
+        ".config/genesys-tray/config.json",
+        ".config/autostart/genesys-tray.desktop",
+        "Documents/journal.csv",
+        "Documents/diagnostics.zip/timeline.json",
+    } <= names, names
+    assert any(n.startswith("Documents/diagnostics.zip/logs/") for n in names), names
     assert any(name.endswith("journal.sqlite3") for name in names), names
     hits = [
         f"{what} in {path.relative_to(home)}"
@@ -256,3 +291,4 @@ async def test_no_secret_reaches_any_file_the_app_writes(
     assert _mode(journal_file) == 0o600, oct(_mode(journal_file))
     assert _mode(journal_file.parent) == 0o700, oct(_mode(journal_file.parent))
     assert _mode(app_logging.parent) == 0o700, oct(_mode(app_logging.parent))
+    assert _mode(app_logging) == 0o600, oct(_mode(app_logging))
