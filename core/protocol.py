@@ -8,12 +8,13 @@ is not what the document describes becomes :class:`Malformed`, never an exceptio
 from __future__ import annotations
 
 import enum
-import json
 import logging
 import statistics
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +90,10 @@ def decode_frame(data: str | bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> Fram
     if size > max_bytes:
         return Malformed(f"frame of {size} bytes exceeds {max_bytes}", size)
     try:
-        message = json.loads(data)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        # orjson: strict RFC 8259 (no NaN, no lone surrogates, 1024 levels deep at most), each
+        # refusal a JSONDecodeError (a ValueError); a third of json.loads' time on event bodies.
+        message = orjson.loads(data)
+    except ValueError:
         return Malformed("not JSON", size)
     if not isinstance(message, dict):
         return Malformed(f"JSON {type(message).__name__}, not an object", size)
