@@ -20,6 +20,9 @@ fault kinds of :data:`KINDS` in an order shuffled with a fixed seed, and after e
   condition holds. The org changes a watched user to TRAINING while the engines cannot hear it
   (:meth:`Engine.change_unheard`), so an alert whose condition began and held across a gap must
   have fired after the re-sync (counted in the report);
+* with ``gui=True`` (the CI run and the soak), checks the app's window on the
+  client-credentials engine (:class:`tests.chaos.gui_view.GuiView`, offscreen): every board cell
+  shows the truth and the status bar says Live;
 * samples open sockets (``/proc/self/fd``) and RSS, and stops at the first ERROR logged by
   ``core.*``, ``sandbox.*``, ``asyncio`` or ``aiohttp.*``.
 
@@ -41,7 +44,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -57,6 +60,9 @@ from core.service import EngineState, MonitorService, Record, Selection, StateRe
 from sandbox.config import SandboxConfig
 from sandbox.server import Sandbox
 from tests.integration.helpers import bearer, client_token
+
+if TYPE_CHECKING:
+    from tests.chaos.gui_view import GuiView
 from tests.integration.test_engine import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -194,6 +200,8 @@ class ChaosReport:
     leaked_tasks: list[str] = field(default_factory=list)
     alert_checks: int = 0
     alert_mismatches: int = 0
+    gui_checks: int = 0
+    gui_mismatches: int = 0
     elapsed_s: float = 0.0
     order: list[str] = field(default_factory=list)
 
@@ -232,6 +240,8 @@ class ChaosReport:
             f"alerts: {self.alert_checks} checks against the truth, {self.alert_mismatches}"
             f" wrong; {after_gap} TRAINING alerts fired after a re-sync for presences set"
             f" while the engines could not hear",
+            f"window: {self.gui_checks} checks of every board cell against the truth,"
+            f" {self.gui_mismatches} wrong",
             f"seed {self.seed}, {self.elapsed_s:.0f} s, unhandled errors logged: "
             f"{len(self.errors_logged)}, warnings logged (expected under faults): "
             f"{self.warnings_logged}, leaked tasks: {len(self.leaked_tasks)}",
@@ -312,8 +322,11 @@ class ChaosDriver:
         duration_s: float = 0.0,
         progress: Callable[[str], None] | None = None,
         live_recovery: bool = False,
+        gui_settings: str | None = None,
     ) -> None:
         self.rng = random.Random(seed)
+        self.gui_settings = gui_settings
+        self.gui: GuiView | None = None
         self.live_recovery = live_recovery
         self.per_kind = per_kind
         self.duration_s = duration_s
@@ -391,6 +404,10 @@ class ChaosDriver:
         else:
             await auth.sign_in_client_credentials()
         self.engines[name] = engine
+        if name == "cc" and self.gui_settings is not None:
+            from tests.chaos.gui_view import GuiView  # Qt only when asked for
+
+            self.gui = GuiView(service, self.gui_settings)
         await service.start()
         await engine.settled(OUTCOME_S)
         return engine
@@ -489,6 +506,9 @@ class ChaosDriver:
             with contextlib.suppress(BaseException):
                 await task
         await self._close_test_sockets()
+        if self.gui is not None:
+            self.report.gui_checks = self.gui.checks
+            await self.gui.close()
         for engine in self.engines.values():
             await engine.close()
             if engine.records.violations:
@@ -735,13 +755,15 @@ class ChaosDriver:
     async def _check_alerts(
         self, kind: str, before: dict[str, set[tuple[str, str]]], outcome: dict[str, Outcome]
     ) -> bool:
-        """With the picture equal to the truth, the firing alerts are exactly those it implies."""
+        """With the picture equal to the truth, the firing alerts are exactly those it implies,
+        and the window shows it."""
         ok = True
         for name, engine in self.engines.items():
             self.report.alert_checks += 1
             service = engine.service
             self.alerts[name].evaluate(service.store, service.state.value)
-            due = alerts_due(engine.compared(await engine.expected()))
+            expected = engine.compared(await engine.expected())
+            due = alerts_due(expected)
             firing = self._firing(name)
             if firing != due:
                 self.report.alert_mismatches += 1
@@ -750,11 +772,24 @@ class ChaosDriver:
                     f"{sorted(due - firing)[:5]}, extra {sorted(firing - due)[:5]}"
                 )
                 ok = False
-            elif outcome.get(name) == "gap":
+            if name == "cc" and self.gui is not None:
+                wrong = self.gui.differences(expected, self._labels())
+                if wrong:
+                    self.report.gui_mismatches += 1
+                    self.problem(f"{kind}: the window differs from the truth: {wrong[:5]}")
+                    ok = False
+            if firing == due and outcome.get(name) == "gap":
                 # The org set watched users to TRAINING while no engine could hear it.
                 fresh = {pair for pair in firing - before[name] if pair[0] == "training"}
                 self.report.kinds[kind].alerts_after_gap += len(fresh)
         return ok
+
+    def _labels(self) -> dict[str, str]:
+        """The org's presence labels (en_US) by definition id, read from the sandbox itself."""
+        return {
+            pid: definition.labels.get("en_US", "")
+            for pid, definition in self.sandbox.org.presences.items()
+        }
 
     async def _heal(self) -> None:
         """Bring every engine back to a known picture: a drop and its re-sync."""
@@ -877,12 +912,15 @@ async def run_chaos(
     duration_s: float = 0.0,
     progress: Callable[[str], None] | None = None,
     live_recovery: bool = False,
+    gui_settings: str | None = None,
 ) -> ChaosReport:
-    """Run the chaos driver once (``live_recovery``: the org moves while engines recover)."""
+    """Run the chaos driver once (``live_recovery``: the org moves while engines recover;
+    ``gui_settings``: a QSettings file for the app's window on one engine, None: no window)."""
     return await ChaosDriver(
         seed=seed,
         per_kind=per_kind,
         duration_s=duration_s,
         progress=progress,
         live_recovery=live_recovery,
+        gui_settings=gui_settings,
     ).run()

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QApplication
 
 from tests.chaos.driver import KINDS, ChaosReport, run_chaos
 
@@ -40,6 +41,9 @@ def _assert_clean(report: ChaosReport, per_kind: int) -> None:
     assert report.alert_mismatches == 0
     # The alert check has teeth: conditions that began during gaps did fire after re-syncs.
     assert sum(k.alerts_after_gap for k in report.kinds.values()) >= per_kind
+    # The app's window showed the truth after every fault.
+    assert report.gui_mismatches == 0
+    assert report.gui_checks >= report.faults
     for kind in KINDS:
         stats = report.kinds[kind]
         assert stats.injected >= per_kind, (kind, stats)
@@ -48,8 +52,12 @@ def _assert_clean(report: ChaosReport, per_kind: int) -> None:
 
 
 @pytest.mark.timeout(420)
-async def test_survives_every_fault_kind_in_random_order(recwarn: pytest.WarningsRecorder) -> None:
-    report = await run_chaos(seed=SEED, per_kind=CI_PER_KIND, progress=_progress)
+async def test_survives_every_fault_kind_in_random_order(
+    recwarn: pytest.WarningsRecorder, tmp_path: Path, qapp: QApplication
+) -> None:
+    report = await run_chaos(
+        seed=SEED, per_kind=CI_PER_KIND, progress=_progress, gui_settings=str(tmp_path / "gui.ini")
+    )
     _save(report, "chaos-ci.txt")
     assert [str(w.message) for w in recwarn] == []
     _assert_clean(report, CI_PER_KIND)
@@ -57,8 +65,9 @@ async def test_survives_every_fault_kind_in_random_order(recwarn: pytest.Warning
 
 @pytest.mark.skipif(not SOAK_MINUTES, reason="the soak runs with `make soak` (SOAK_MINUTES)")
 @pytest.mark.timeout(int(SOAK_MINUTES * 60 * 2 + 900) if SOAK_MINUTES else 60)
-async def test_soak(recwarn: pytest.WarningsRecorder) -> None:
+async def test_soak(recwarn: pytest.WarningsRecorder, tmp_path: Path, qapp: QApplication) -> None:
     report = await run_chaos(
+        gui_settings=str(tmp_path / "gui.ini"),
         seed=SEED + 1,
         per_kind=SOAK_PER_KIND,
         duration_s=SOAK_MINUTES * 60,
