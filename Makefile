@@ -26,26 +26,30 @@ sandbox:
 	@$(PY) -m sandbox $(ARGS)
 
 ## Run every benchmark (figures, not tests) and write benchmarks/RESULTS.md (under 10 minutes).
+## P2 and P5 run the GUI offscreen; P6 starts its own Xvfb + trayer + dbus-daemon (hence "test").
 bench:
-	@bash .ci/bootstrap.sh venv
+	@bash .ci/bootstrap.sh test
 	@rm -rf benchmarks/.data/results
 	$(PY) -m benchmarks.p1_ingest
+	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.p2_ui
 	$(PY) -m benchmarks.p3_recovery
 	$(PY) -m benchmarks.p4_scale
+	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.p5_memory
+	$(PY) -m benchmarks.p6_startup
 	$(PY) -m benchmarks.report
 
-## The long chaos run: every fault kind against the engine for SOAK_MINUTES (default 30, at
-## least 50 faults of each kind); prints the table and writes it to artifacts/chaos-soak.txt.
-## The CI-sized chaos run (>= 10 faults of each kind, a few minutes).
+## The CI-sized chaos run alone (>= 10 faults of each kind, about 2 minutes; make test runs it).
 chaos:
 	@bash .ci/bootstrap.sh venv
-	CHAOS=1 QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider -s -q \
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider -s -q \
 		tests/chaos/test_chaos.py::test_survives_every_fault_kind_in_random_order $(ARGS)
 
+## The long chaos run: every fault kind against the engine and its window for SOAK_MINUTES
+## (default 30, at least 50 faults of each kind); prints the table, writes artifacts/chaos-soak.txt.
 SOAK_MINUTES ?= 30
 soak:
 	@bash .ci/bootstrap.sh venv
-	CHAOS=1 SOAK_MINUTES=$(SOAK_MINUTES) QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider \
+	SOAK_MINUTES=$(SOAK_MINUTES) QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider \
 		-s -q tests/chaos/test_chaos.py::test_soak $(ARGS)
 
 clean:

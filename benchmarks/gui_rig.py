@@ -1,0 +1,164 @@
+"""The app's GUI on its engine, fed by benchmarks.replay_server (shared by P2 and P5).
+
+The rig is the app's own stack in this process, on one qasync loop as main.py runs it: a real
+:class:`core.service.MonitorService` whose REST calls go to a sandbox org in its own process (the
+org benchmarks.record_frames recorded: 200 users, 20 queues, seed 5; every user and queue is
+watched) and whose one channel is a real WebSocket to benchmarks.replay_server, which replays the
+recorded stream (timestamps moved forward on every pass, so the store keeps seeing real changes).
+On top, :class:`gui.app.GuiApp`: bridge, window and its table views, the demo org's alert rules,
+the notifier, and a real on-disk journal. Only the channel's own REST calls (create, subscribe)
+are answered here, as in P1, since the replay server is not a Genesys org.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from benchmarks.common import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FRAMES,
+    ROOT,
+    get_json,
+    sandbox_process,
+    wait_until,
+)
+from core.api import ApiClient
+from core.auth import Authenticator
+from core.config import default_config
+from core.credentials import MemoryCredentialStore
+from core.journal import Journal
+from core.models import ChannelInfo, SubscriptionResult
+from core.regions import parse_environment
+from core.service import EngineState, EventRecord, MonitorService, Record, Selection
+from gui.app import GuiApp, GuiOptions
+
+logger = logging.getLogger(__name__)
+
+ORG = ("--users", "200", "--queues", "20", "--seed", "5")  # benchmarks.record_frames' org
+PY = sys.executable
+
+
+class ReplayApi(ApiClient):
+    """The real REST client, except that channels are the replay server (nothing to subscribe)."""
+
+    def __init__(self, *args: Any, uri: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.uri = uri
+        self.channels = 0
+
+    async def create_channel(self) -> ChannelInfo:
+        """The replay server as a channel."""
+        self.channels += 1
+        return ChannelInfo(f"replay-{self.channels}", self.uri, datetime.now(UTC) + timedelta(1))
+
+    async def channel_exists(self, channel_id: str) -> bool:
+        """Always there."""
+        return True
+
+    async def put_subscriptions(
+        self, channel_id: str, topics: Sequence[str], *, ignore_errors: bool = True
+    ) -> SubscriptionResult:
+        """Everything permitted (the replay sends what was recorded, whatever is asked)."""
+        return SubscriptionResult(tuple(topics), ())
+
+    async def delete_subscriptions(self, channel_id: str) -> None:
+        """Nothing to do."""
+
+
+@dataclass
+class Rig:
+    """A running GuiApp on a live engine, and a count of the events it has taken in."""
+
+    app: GuiApp
+    service: MonitorService
+    journal: Journal
+    events: int = 0
+
+    def on_record(self, record: Record) -> None:
+        """Service listener: count typed events."""
+        if isinstance(record, EventRecord):
+            self.events += 1
+
+
+def ensure_frames() -> None:
+    """Record the frame stream once (benchmarks.record_frames) if it is not there yet."""
+    if not FRAMES.exists():
+        from benchmarks.record_frames import record
+
+        asyncio.run(record())
+
+
+@asynccontextmanager
+async def replay_server(rate: float, total: int = 0) -> AsyncIterator[str]:
+    """benchmarks.replay_server in its own process; its ws:// URI. Stopped by closing stdin."""
+    server = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is measured
+        [PY, "-m", "benchmarks.replay_server", "--rate", str(rate), "--total", str(total)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None and server.stdin is not None
+    try:
+        port = await asyncio.to_thread(server.stdout.readline)
+        yield f"ws://127.0.0.1:{port.strip()}/"
+    finally:
+        server.stdin.close()
+        try:
+            await asyncio.to_thread(server.wait, 10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            await asyncio.to_thread(server.wait)
+
+
+@asynccontextmanager
+async def gui_rig(
+    qapp: QApplication, workdir: Path, *, rate: float, total: int = 0
+) -> AsyncIterator[Rig]:
+    """The GUI on the engine on the replayed stream, LIVE when yielded; stopped in stages after."""
+    async with (
+        replay_server(rate, total) as uri,
+        sandbox_process(*ORG, "--no-simulation") as (base_url, http),
+    ):
+        truth = await get_json(http, "/sandbox/truth")
+        selection = Selection(queues=tuple(sorted(truth["queues"])), users="all")
+        del truth
+        env = parse_environment(base_url)
+        auth = Authenticator(env, CLIENT_ID, MemoryCredentialStore(), client_secret=CLIENT_SECRET)
+        api = ReplayApi(env, auth.access_token, on_unauthorized=auth.renew_rejected, uri=uri)
+        try:
+            await auth.sign_in_client_credentials()
+            service = MonitorService(api, auth, selection)
+            journal = await Journal.open(workdir / "journal.sqlite3")
+            options = GuiOptions(
+                journal=journal,
+                settings=QSettings(str(workdir / "gui.ini"), QSettings.Format.IniFormat),
+                config=default_config(demo=True),
+                watch_network=False,
+            )
+            rig = Rig(GuiApp(qapp, service, options), service, journal)
+            service.add_listener(rig.on_record)
+            running = asyncio.get_running_loop().create_task(rig.app.run())
+            try:
+                await wait_until(lambda: service.state is EngineState.LIVE, 60, 0.05)
+                yield rig
+            finally:
+                rig.app.stop_requested.set()
+                await running
+                await journal.close()
+        finally:
+            await api.aclose()
+            await auth.aclose()
