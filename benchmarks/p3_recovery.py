@@ -98,7 +98,17 @@ async def main() -> None:
                     made.append((uid, want))
                     await asyncio.sleep(0.015)
                 await wait_until(lambda n=seen: len(gaps) > n, 30)  # type: ignore[misc]
-                await asyncio.sleep(0.5)
+                # A sentinel change after the switch: the channel delivers in order, so once it
+                # is heard every probe before it has either arrived or is lost for good (no
+                # sleep-and-hope on a busy machine).
+                sentinel = users[-1 - n]
+                before = (await get_json(http, "/sandbox/truth"))["users"][sentinel]["presence"]
+                mark = "AWAY" if before != "AWAY" else "BREAK"
+                resp = await http.post(
+                    f"/sandbox/users/{sentinel}/presence", json={"presence": mark}
+                )
+                resp.raise_for_status()
+                await wait_until(lambda s=(sentinel, mark): s in heard, 30)  # type: ignore[misc]
                 lost.append(sum(1 for change in made if change not in heard))
                 print(f"socket_closing: {len(made)} changes made, {lost[-1]} not streamed")
             await asyncio.sleep(1.0)
