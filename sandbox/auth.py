@@ -200,6 +200,17 @@ class AuthServer:
             self.revoke(token)
         return len(victims)
 
+    def revoke_refresh_tokens(self, user_id: str | None = None) -> int:
+        """Revoke every refresh token (of one user), as an admin revoking the app's grants."""
+        victims = [
+            value
+            for value, (_client, owner) in self.refresh_tokens.items()
+            if user_id is None or owner == user_id
+        ]
+        for value in victims:
+            del self.refresh_tokens[value]
+        return len(victims)
+
     def expire_all(self, user_id: str | None = None) -> int:
         """Make every live token (of one user) expire now; the streaming sweep sees it."""
         now = self.org.clock()

@@ -94,8 +94,12 @@ class ControlApi:
             count = hub.socket_closing(grace)
         elif kind == "expire_channels":
             count = await hub.expire(request.query.get("channel"))
+        elif kind == "no_longer_subscribed":
+            count = hub.no_longer_subscribed(request.query.get("channel"))
         elif kind == "revoke_tokens":
             count = auth.revoke_all(request.query.get("user"))
+        elif kind == "revoke_refresh_tokens":
+            count = auth.revoke_refresh_tokens(request.query.get("user"))
         elif kind == "expire_tokens":
             count = auth.expire_all(request.query.get("user"))
             await hub.sweep()

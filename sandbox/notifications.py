@@ -238,33 +238,60 @@ class StreamingHub:
                 reason = "Channel expired" if channel.expires <= now else "Token expired"
                 self._spawn(self._close_socket(channel, CLOSE_NORMAL, reason))
 
+    def _system_message(self, channel: Channel, kind: str, reason: str, message: str) -> None:
+        """Queue a ``v2.system.<kind>.<channel id>`` frame (SystemMessageSystemMessage, 4.7)."""
+        if not channel.socket:
+            return
+        body = {
+            "channelId": channel.id,
+            "systemTopicType": kind,
+            "correlationId": str(uuid.uuid4()),
+            "organizationId": self.org.id,
+            "userId": channel.user_id,
+            "oauthClientId": channel.client_id,
+            "reason": reason,
+            "message": message,
+        }
+        frame = {
+            "topicName": f"v2.system.{kind}.{channel.id}",
+            "version": "2",
+            "eventBody": body,
+            "metadata": {"CorrelationId": body["correlationId"]},
+        }
+        self._enqueue(channel, json.dumps(frame))
+
     def _on_token_revoked(self, token: Token) -> None:
         for channel in list(self.channels.values()):
             if channel.token != token.value:
                 continue
-            body = {
-                "channelId": channel.id,
-                "systemTopicType": "token_revoked",
-                "correlationId": str(uuid.uuid4()),
-                "organizationId": self.org.id,
-                "userId": token.user_id,
-                "oauthClientId": token.client_id,
-                "reason": "user_tokens_revoked",
-                "message": "The tokens of this user were revoked",
-            }
-            if channel.socket:
-                self._enqueue(
-                    channel,
-                    json.dumps(
-                        {
-                            "topicName": f"v2.system.token_revoked.{channel.id}",
-                            "version": "2",
-                            "eventBody": body,
-                            "metadata": {"CorrelationId": body["correlationId"]},
-                        }
-                    ),
-                )
+            self._system_message(
+                channel,
+                "token_revoked",
+                "user_tokens_revoked",
+                "The tokens of this user were revoked",
+            )
             self._spawn(self._remove(channel, CLOSE_NORMAL, "Token revoked"))
+
+    def no_longer_subscribed(self, channel_id: str | None = None) -> int:
+        """Drop every subscription of one channel (or of all) and tell its socket (fault).
+
+        genesys-api.md 4.7 lists ``v2.system.no_longer_subscribed.{id}`` with the reason
+        ``another_channel_subscribed``; what exactly triggers it is unconfirmed, so the sandbox
+        offers it as a fault: the channel and its socket stay, its topics are gone.
+        """
+        count = 0
+        for channel in list(self.channels.values()):
+            if channel_id not in (None, channel.id) or not channel.topics:
+                continue
+            self.unsubscribe(channel, list(channel.topics))
+            self._system_message(
+                channel,
+                "no_longer_subscribed",
+                "another_channel_subscribed",
+                "The subscriptions of this channel were removed",
+            )
+            count += 1
+        return count
 
     async def expire(self, channel_id: str | None = None) -> int:
         """Expire one channel, or all of them, now (fault injection)."""

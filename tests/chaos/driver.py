@@ -6,7 +6,8 @@ lively sandbox org (heartbeat 0.2 s, the simulated day 100 times faster). The dr
 fault kinds of :data:`KINDS` in an order shuffled with a fixed seed, and after every fault:
 
 * waits for the outcome the fault must have (a gap that ends with a re-sync, a socket switch
-  without a gap, junk frames counted without a gap) and measures the time until every engine is
+  without a gap, a re-subscribe and re-sync without a gap after ``no_longer_subscribed``, junk
+  frames counted without a gap) and measures the time until every engine is
   live again;
 * pauses the simulation and checks that each engine's store equals ``/sandbox/truth`` for the
   watched users and queues (a mismatch is counted, then healed with a forced re-sync so the next
@@ -76,12 +77,13 @@ from tests.integration.test_engine import (
 )
 
 Json = dict[str, Any]
-Outcome = Literal["gap", "switch", "junk", "none"]
+Outcome = Literal["gap", "switch", "resync", "junk", "none"]
 
 KINDS: tuple[str, ...] = (
     "drop",
     "stall",
     "socket_closing",
+    "no_longer_subscribed",
     "expire_channels",
     "evict",
     "second_socket",
@@ -217,12 +219,12 @@ class ChaosReport:
 
     def table(self) -> str:
         """The soak table: one line per fault kind, then the run's totals."""
-        head = f"{'fault':<16}{'injected':>9}{'survived':>9}{'re-syncs':>9}"
+        head = f"{'fault':<22}{'injected':>9}{'survived':>9}{'re-syncs':>9}"
         head += f"{'max live again':>16}{'mismatches':>11}{'new channels':>13}"
         lines = [head, "-" * len(head)]
         for kind, s in self.kinds.items():
             lines.append(
-                f"{kind:<16}{s.injected:>9}{s.survived:>9}{s.resyncs:>9}"
+                f"{kind:<22}{s.injected:>9}{s.survived:>9}{s.resyncs:>9}"
                 f"{s.max_live_again_s:>14.2f} s{s.mismatches:>11}{s.channels_created:>13}"
             )
         total_resyncs = sum(k.resyncs for k in self.kinds.values())
@@ -230,7 +232,7 @@ class ChaosReport:
         worst = max((k.max_live_again_s for k in self.kinds.values()), default=0.0)
         lines.append("-" * len(head))
         lines.append(
-            f"{'all':<16}{self.faults:>9}{survived:>9}{total_resyncs:>9}"
+            f"{'all':<22}{self.faults:>9}{survived:>9}{total_resyncs:>9}"
             f"{worst:>14.2f} s{self.mismatches:>11}"
             f"{sum(k.channels_created for k in self.kinds.values()):>13}"
         )
@@ -342,6 +344,7 @@ class ChaosDriver:
         self._junk: dict[str, int] = {}
         self._second_socket_on: str | None = None
         self.alerts: dict[str, RuleEngine] = {}
+        self._resyncs: dict[str, int] = {}
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -531,6 +534,7 @@ class ChaosDriver:
         self.report.order.append(kind)
         marks = {name: e.records.mark() for name, e in self.engines.items()}
         resyncs = {name: e.service.counters["resyncs"] for name, e in self.engines.items()}
+        self._resyncs = resyncs
         created = self._created()
         evictions = (await self.stats())["evictions"]
         self._junk = {name: self._junk_seen(e) for name, e in self.engines.items()}
@@ -628,6 +632,10 @@ class ChaosDriver:
         if kind == "socket_closing":
             assert await self.fault(kind, grace=1.0) >= 1
             return {"cc": "switch", "pkce": "switch"}, None
+        if kind == "no_longer_subscribed":
+            # Same channel, same socket: subscribe again and re-read what went by unheard.
+            assert await self.fault(kind) >= 1
+            return {"cc": "resync", "pkce": "resync"}, None
         if kind in ("malformed", "oversized", "unknown_topic"):
             params = {"count": 2} if kind == "unknown_topic" else {}
             assert await self.fault(kind, **params) >= 1
@@ -711,6 +719,10 @@ class ChaosDriver:
         if outcome == "gap":
             start, _ = await records.wait_for(is_gap("start"), OUTCOME_S, since=mark)
             await records.wait_for(is_gap("end"), OUTCOME_S, since=start + 1)
+        elif outcome == "resync":
+            await records.until(
+                lambda: engine.service.counters["resyncs"] > self._resyncs[name], OUTCOME_S
+            )
         elif outcome == "switch":
             await records.until(
                 lambda: any(s.counters["socket_switches"] > 0 for s in shards), OUTCOME_S
@@ -719,7 +731,7 @@ class ChaosDriver:
             await records.until(lambda: self._junk_seen(engine) > self._junk[name], OUTCOME_S)
         await engine.settled(OUTCOME_S)
         live = time.monotonic()
-        if outcome in ("switch", "junk", "none") and records.gaps("start", mark):
+        if outcome in ("switch", "resync", "junk", "none") and records.gaps("start", mark):
             gap = records.gaps("start", mark)[0]
             raise AssertionError(f"{name}: {kind} opened a gap ({gap.reason})")
         return live

@@ -37,8 +37,8 @@ from core.api import ApiClient
 from core.auth import Authenticator
 from core.channel import ChannelSettings, StoredChannelMemory
 from core.config import AppConfig, Profile, config_path, config_to_json, save_config
-from core.diagnostics import write_diagnostics
 from core.credentials import MemoryCredentialStore
+from core.diagnostics import write_diagnostics
 from core.feed import FeedBuilder
 from core.journal import Journal, default_journal_path
 from core.regions import parse_environment

@@ -315,6 +315,29 @@ async def test_expire_one_channel_leaves_the_others_connected(
     assert status.status_code == 200
 
 
+async def test_no_longer_subscribed_fault_empties_the_channel_and_says_so(
+    http: httpx.AsyncClient, auth_headers: dict[str, str]
+) -> None:
+    channel, user, topic = await _presence_channel(http, auth_headers)
+    listing = f"/api/v2/notifications/channels/{channel['id']}/subscriptions"
+    async with connect(channel["connectUri"], ping_interval=None) as ws:
+        await ping_pong(ws)
+        assert (await fault(http, "no_longer_subscribed", channel=channel["id"]))["count"] == 1
+        frame = await wait_topic(ws, f"v2.system.no_longer_subscribed.{channel['id']}")
+        body = frame["eventBody"]
+        assert body["systemTopicType"] == "no_longer_subscribed"
+        assert body["reason"] == "another_channel_subscribed"
+        assert body["channelId"] == channel["id"]
+        assert (await http.get(listing, headers=auth_headers)).json()["entities"] == []
+        # The socket stays; nothing flows until the client subscribes again.
+        await ping_pong(ws)
+        put = await http.put(listing, headers=auth_headers, json=[{"id": topic}])
+        assert put.status_code == 200, put.text
+        await _presence_flows(http, ws, user, topic, "BUSY")
+    # An unknown channel id touches nothing.
+    assert (await fault(http, "no_longer_subscribed", channel="no-such-channel"))["count"] == 0
+
+
 async def _assert_token_revoked_frame_then_close(ws: ClientConnection) -> Json:
     frame = await wait_for(
         ws, lambda f: str(f.get("topicName", "")).startswith("v2.system.token_revoked.")
