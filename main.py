@@ -144,7 +144,7 @@ def private_log_handler(
         def _open(self) -> Any:
             fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             os.fchmod(fd, 0o600)  # a file left by an older version keeps its old mode otherwise
-            return open(fd, self.mode, encoding=self.encoding, errors=self.errors)  # noqa: SIM115
+            return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
 
     return PrivateRotatingFileHandler(
         log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
@@ -299,6 +299,7 @@ class Engine:
     store_warning: str = ""
     timeline: Any = None
     sign_out: Callable[[], Awaitable[object]] | None = None
+    sign_in_again: Callable[[], Awaitable[object]] | None = None
     account: str = ""
 
     async def aclose(self) -> None:
@@ -321,6 +322,8 @@ async def build_engine(
     grant: str | None = None,
     session: SignedIn | None = None,
     interactive_sign_in: bool = True,
+    auto_sign_in: bool = True,
+    open_store: Callable[[str], Any] | None = None,
 ) -> Engine:
     """Sign in and assemble the engine for ``listen`` and the GUI alike.
 
@@ -334,6 +337,9 @@ async def build_engine(
     Args:
         interactive_sign_in: False: without a remembered session raise SignInRequiredError
             instead of opening the browser (the GUI then shows its sign-in dialog).
+        auto_sign_in: True (``listen``): open the browser by itself when a PKCE session needs
+            a new sign-in. False (the GUI): only ``Engine.sign_in_again``, when the person asks.
+        open_store: the credential store factory for an org (default: the OS keyring).
     """
     from core.api import ApiClient
     from core.auth import Authenticator
@@ -385,7 +391,7 @@ async def build_engine(
                     "or try the demo org with --demo"
                 )
             store = await asyncio.to_thread(
-                open_credential_store, credential_service_name(env, client_id)
+                open_store or open_credential_store, credential_service_name(env, client_id)
             )
             if not store.secure:
                 engine.store_warning = store.description
@@ -432,8 +438,14 @@ async def build_engine(
         )
         service = MonitorService(api, auth, selection, memory=StoredChannelMemory(store))
         signing_out = asyncio.Event()
-        if secret is None:
+        if secret is None and auto_sign_in:
             service.add_listener(_sign_in_again_when_needed(auth, signing_out))
+
+        async def sign_in_again() -> object:
+            # The same org and client: a new token makes the service roll its channels over.
+            if secret is not None:
+                return await auth.sign_in_client_credentials()
+            return await auth.sign_in_pkce()
 
         async def sign_out() -> bool:
             signing_out.set()  # no browser pops up for the sign-in this just ended
@@ -444,6 +456,7 @@ async def build_engine(
                     await store.delete(CLIENT_SECRET_ENTRY)
 
         engine.sign_out = sign_out
+        engine.sign_in_again = sign_in_again
         engine.service = service
         engine.closers.append(service.stop)
         return engine
@@ -590,13 +603,19 @@ async def open_journal(*, demo: bool, retention_days: float = 30.0) -> Any:
     return await Journal.open(path, retention_days=max(0.0, float(retention_days)))
 
 
-async def welcome(profile: Any = None, problem: str = "") -> Any:
+async def welcome(
+    profile: Any = None, problem: str = "", *, open_store: Callable[[str], Any] | None = None
+) -> Any:
     """Show the first-run dialog on the running loop; its WelcomeChoice, or None if dismissed."""
     from gui.welcome_dialog import SignInRequest, SignInResult, WelcomeDialog, run_welcome
 
     async def sign_in(request: SignInRequest) -> SignInResult:
         session = await sign_in_session(
-            request.environment, request.client_id, request.grant, request.client_secret
+            request.environment,
+            request.client_id,
+            request.grant,
+            request.client_secret,
+            open_store=open_store,
         )
         return SignInResult(store_warning=session.store_warning, session=session)
 
@@ -612,24 +631,74 @@ async def welcome(profile: Any = None, problem: str = "") -> Any:
         shiboken6.delete(dialog)
 
 
-async def _remember_profile(path: Path, profile: Any) -> None:
-    """Put the chosen org (no secret) into the settings file, so the next start goes straight in."""
+_KEEP: Any = object()  # _remember_choice: leave the remembered org as it is
+DEMO_PROFILE = "demo"  # the tray's "Profile" key of the demo org
+
+
+def profile_key(profile: Any) -> str:
+    """A profile's key in the tray's "Profile" submenu: its org and OAuth client."""
+    return f"{profile.environment} {profile.client_id}"
+
+
+def profile_choices(config: Any) -> list[tuple[str, str]]:
+    """The tray's "Profile" submenu: the demo org and every org signed in to, as (key, label)."""
+    from core.config import with_profile
+    from core.errors import InvalidEnvironmentError
+    from core.regions import parse_environment
+
+    profiles = list(config.profiles)
+    if config.profile is not None:  # a settings file from before the list
+        profiles = with_profile(profiles, config.profile)
+    choices = [(DEMO_PROFILE, "Demo org")]
+    for profile in profiles:
+        try:
+            where = _environment_words(parse_environment(profile.environment))
+        except InvalidEnvironmentError:
+            where = profile.environment
+        choices.append((profile_key(profile), f"{where} · {profile.client_id}"))
+    return choices
+
+
+async def _remember_choice(path: Path, *, demo: bool, profile: Any = _KEEP) -> None:
+    """Put the welcome dialog's choice into the settings file, so the next start goes straight in.
+
+    The demo org, or an org's profile (no secret); choosing the demo keeps the org's profile, so
+    "Connect to Genesys Cloud…" later finds it filled in.
+    """
     import dataclasses
 
-    from core.config import ConfigError, load_config, save_config
+    from core.config import ConfigError, load_config, save_config, with_profile
 
     def update() -> None:
-        loaded = load_config(path)
-        save_config(path, dataclasses.replace(loaded.config, profile=profile))
+        config = load_config(path).config
+        config = dataclasses.replace(config, demo_chosen=demo)
+        if profile is not _KEEP:
+            config = dataclasses.replace(config, profile=profile)
+            if profile is not None:  # one more org for the tray's "Profile" submenu
+                config.profiles = with_profile(config.profiles, profile)
+        save_config(path, config)
 
     try:
         await asyncio.to_thread(update)
     except ConfigError as exc:
-        logger.warning("the chosen org could not be remembered: %s", exc)
+        logger.warning("the choice of org could not be remembered: %s", exc)
 
 
-async def start_engine(args: argparse.Namespace) -> tuple[Engine | None, bool, int]:
+async def start_engine(
+    args: argparse.Namespace,
+    *,
+    choose: bool = False,
+    switch_to: str | None = None,
+    open_store: Callable[[str], Any] | None = None,
+) -> tuple[Engine | None, bool, int]:
     """Decide demo vs an org (welcome dialog when needed), sign in and build the engine.
+
+    Args:
+        args: the command line.
+        choose: show the welcome dialog whatever was remembered (the person asked to leave the
+            demo org, or signed out).
+        switch_to: a key of :func:`profile_choices`: start that org (the tray's "Profile").
+        open_store: the credential store factory (default: the OS keyring); a seam for tests.
 
     Returns:
         (engine, demo, exit code); the engine is None when the person quit or it failed.
@@ -637,21 +706,31 @@ async def start_engine(args: argparse.Namespace) -> tuple[Engine | None, bool, i
     from core.config import config_path, load_config
     from core.errors import AuthError, GenesysTrayError
 
-    demo = bool(args.demo)
+    demo = bool(args.demo) and not choose and switch_to is None
     from_env = bool(os.environ.get("GENESYS_CLIENT_ID"))
     profile: Any = None
     session: SignedIn | None = None
-    if not demo and not from_env:
+    if switch_to is not None:
+        loaded = await asyncio.to_thread(load_config, config_path())
+        known = {profile_key(p): p for p in [*loaded.config.profiles, loaded.config.profile] if p}
+        demo = switch_to == DEMO_PROFILE or switch_to not in known
+        profile = None if demo else known[switch_to]
+        await _remember_choice(config_path(), demo=demo, profile=_KEEP if demo else profile)
+    elif not demo and not from_env:
         loaded = await asyncio.to_thread(load_config, config_path())
         profile = loaded.config.profile
-        if profile is None:
-            choice = await welcome()
+        if loaded.config.demo_chosen and not choose:
+            demo = True  # the last choice was the demo org: straight there
+        elif profile is None or choose:
+            choice = await welcome(profile if choose else None, open_store=open_store)
             if choice is None:
                 return None, demo, EXIT_OK
             demo = choice.demo
             if not demo:
                 profile, session = choice.profile, choice.result.session
-                await _remember_profile(config_path(), profile)
+            await _remember_choice(config_path(), demo=demo, profile=_KEEP if demo else profile)
+    if demo:
+        profile = None  # the demo org signs in by itself
     while True:
         try:
             engine = await build_engine(
@@ -664,6 +743,8 @@ async def start_engine(args: argparse.Namespace) -> tuple[Engine | None, bool, i
                 grant=profile.grant if profile else None,
                 session=session,
                 interactive_sign_in=profile is None,
+                auto_sign_in=False,  # the GUI asks first: a notification, the tray, the banner
+                open_store=open_store,
             )
             return engine, demo, EXIT_OK
         except (UsageError, GenesysTrayError) as exc:
@@ -674,29 +755,55 @@ async def start_engine(args: argparse.Namespace) -> tuple[Engine | None, bool, i
                 print(f"Genesys Tray could not start: {exc}", file=sys.stderr)
                 return None, demo, EXIT_USAGE if isinstance(exc, UsageError) else 1
             logger.info("the remembered sign-in cannot be used: %s", exc)
-            choice = await welcome(profile, str(exc))
+            choice = await welcome(profile, str(exc), open_store=open_store)
             if choice is None:
                 return None, demo, EXIT_OK
             demo = choice.demo
             profile = choice.profile
             session = None if demo else choice.result.session
-            if profile is not None:
-                await _remember_profile(config_path(), profile)
+            await _remember_choice(config_path(), demo=demo, profile=_KEEP if demo else profile)
 
 
 async def gui_main(args: argparse.Namespace, qapp: Any, instance: Any) -> int:
-    """Welcome (first run), sign in, build the engine and run the GUI until asked to stop."""
-    from gui.app import GuiApp, GuiOptions
+    """Welcome (first run), sign in, build the engine and run the GUI until asked to stop.
 
-    engine, demo, code = await start_engine(args)
-    if engine is None:
-        return code
+    Leaving an org (sign out, or "Connect to Genesys Cloud…" in the demo org) stops its engine
+    and shows the welcome dialog again, in the same process.
+    """
+    from core.config import config_path
+
+    choose = False
+    switch_to: str | None = None
+    while True:
+        engine, demo, code = await start_engine(args, choose=choose, switch_to=switch_to)
+        if engine is None:
+            return code
+        code, back_to_welcome, switch_to = await run_app(args, qapp, instance, engine, demo)
+        if not back_to_welcome and switch_to is None:
+            return code
+        if back_to_welcome and demo:  # the person left the demo org: not straight back there
+            await _remember_choice(config_path(), demo=False)
+        choose = back_to_welcome
+
+
+async def run_app(
+    args: argparse.Namespace, qapp: Any, instance: Any, engine: Engine, demo: bool
+) -> tuple[int, bool, str | None]:
+    """Run the GUI over one engine until asked to stop.
+
+    Returns:
+        (exit code, back to the welcome dialog?, the profile key the tray switched to or None).
+    """
     from core.config import config_path, load_config
+    from gui.app import GuiApp, GuiOptions
 
     settings_file = config_path()
     if demo:  # rule subjects are org-specific ids: the demo org keeps its own settings
         settings_file = settings_file.with_name("config-demo.json")
     loaded = await asyncio.to_thread(load_config, settings_file, demo=demo)
+    orgs = (
+        loaded.config if not demo else (await asyncio.to_thread(load_config, config_path())).config
+    )
     journal = await open_journal(demo=demo, retention_days=loaded.config.journal_retention_days)
     engine.closers.insert(0, journal.close)  # closed last, after the engine's final records
     try:
@@ -714,12 +821,24 @@ async def gui_main(args: argparse.Namespace, qapp: Any, instance: Any) -> int:
             self_user_id=engine.user_id,
             timeline=engine.timeline,
             sign_out=engine.sign_out,
+            sign_in_again=engine.sign_in_again,
             log_files=log_files(log_path()),
             account=engine.account,
+            demo=demo,
+            profiles=profile_choices(orgs),
+            active_profile=DEMO_PROFILE
+            if demo or orgs.profile is None
+            else profile_key(orgs.profile),
         )
         app = GuiApp(qapp, engine.service, options)
         instance.activation_requested.connect(app.show_window)
-        return await app.run()
+        try:
+            code = await app.run()
+        finally:
+            instance.activation_requested.disconnect(app.show_window)
+            app.window.deleteLater()  # a top-level window: nothing else would delete it
+            app.deleteLater()
+        return code, app.back_to_welcome, app.next_profile
     finally:
         await engine.aclose()
 

@@ -104,7 +104,26 @@ class NotificationSettings:
         return self.sound_by_severity.get(str(severity), False)
 
 
+WATCH_QUEUE_KEYWORDS: Final = ("mine", "all", "none")
+WATCH_USER_KEYWORDS: Final = ("members", "all", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class WatchSettings:
+    """What to watch, as the person chose it (core.service.Selection's shape, without importing
+    the service here).
+
+    Attributes:
+        queues: ``"mine"``, ``"all"``, ``"none"``, a name pattern with ``*`` or queue ids.
+        users: ``"members"`` (of the watched queues), ``"all"``, ``"none"`` or user ids.
+    """
+
+    queues: str | tuple[str, ...] = "mine"
+    users: str | tuple[str, ...] = "members"
+
+
 PROFILE_GRANTS: Final = ("pkce", "client_credentials")
+THEMES: Final = ("system", "light", "dark")  # "system": follow the desktop's colour scheme
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +160,10 @@ class AppConfig:
     journal_retention_days: int = DEFAULT_RETENTION_DAYS
     start_minimized: bool = False
     profile: Profile | None = None
+    watch: WatchSettings | None = None  # None: the default (my queues and their members)
+    demo_chosen: bool = False  # the welcome dialog's "Try the demo org": start there next time
+    profiles: list[Profile] = field(default_factory=list)  # every org signed in to (the tray)
+    theme: str = "system"
     skipped: list[Any] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -333,6 +356,10 @@ def config_to_json(config: AppConfig) -> dict[str, Any]:
         "journal_retention_days": config.journal_retention_days,
         "start_minimized": config.start_minimized,
         "profile": None if config.profile is None else profile_to_json(config.profile),
+        "watch": None if config.watch is None else watch_to_json(config.watch),
+        "demo_chosen": config.demo_chosen,
+        "profiles": [profile_to_json(p) for p in config.profiles],
+        "theme": config.theme,
     }
     extra = {k: copy.deepcopy(v) for k, v in config.extra.items() if k not in known}
     return {**known, **extra}
@@ -345,6 +372,34 @@ def profile_to_json(profile: Profile) -> dict[str, str]:
         "client_id": profile.client_id,
         "grant": profile.grant,
     }
+
+
+def queue_pattern_problem(pattern: str) -> str | None:
+    """Why a queue name pattern cannot be used, in words; None when it can.
+
+    Genesys Cloud matches queue names exactly, with ``*`` allowed only at the start or the end
+    (``Sales*``, ``*Support``); a keyword of :class:`WatchSettings` would be read as that keyword.
+    """
+    text = pattern.strip()
+    if not text:
+        return "Type a queue name or a pattern such as Sales*."
+    core_text = text.strip("*")
+    if not core_text:
+        return "A pattern needs more than *: choose All queues to watch every queue."
+    if "*" in core_text:
+        return "A * can only stand at the start or the end of a pattern (Sales*, *Support)."
+    if text.lower() in WATCH_QUEUE_KEYWORDS:
+        return f"'{text}' is a reserved word here: add a * ({text}*) to match queue names."
+    return None
+
+
+def watch_to_json(watch: WatchSettings) -> dict[str, str | list[str]]:
+    """What to watch as the settings file stores it (a keyword or pattern, or a list of ids)."""
+
+    def one(value: str | tuple[str, ...]) -> str | list[str]:
+        return value if isinstance(value, str) else list(value)
+
+    return {"queues": one(watch.queues), "users": one(watch.users)}
 
 
 class _WrongShapeError(Exception):
@@ -415,6 +470,10 @@ def _config_from_json(data: Any, *, demo: bool = False) -> _Parsed:
     )
     config.start_minimized = setting("start_minimized", _bool, defaults.start_minimized, data)
     config.profile = setting("profile", _profile, None, data)
+    config.watch = setting("watch", _watch, None, data)
+    config.demo_chosen = setting("demo_chosen", _bool, defaults.demo_chosen, data)
+    config.profiles = setting("profiles", _profiles, [], data)
+    config.theme = setting("theme", _theme, defaults.theme, data)
     raw_notifications = data.get("notifications", {})
     if not isinstance(raw_notifications, dict):
         parsed.repaired.append("notifications")
@@ -487,6 +546,51 @@ def _profile(value: Any) -> Any:
     ):
         return _BAD
     return Profile(environment.strip(), client_id.strip(), str(grant))
+
+
+def _profiles(value: Any) -> Any:
+    if not isinstance(value, list):
+        return _BAD
+    profiles = [_profile(item) for item in value]
+    if any(p is None or p is _BAD for p in profiles):
+        return _BAD
+    return profiles
+
+
+def with_profile(profiles: list[Profile], profile: Profile) -> list[Profile]:
+    """``profiles`` with ``profile`` in it (in the place of one for the same org and client)."""
+    same = (profile.environment, profile.client_id)
+    if any((p.environment, p.client_id) == same for p in profiles):
+        return [profile if (p.environment, p.client_id) == same else p for p in profiles]
+    return [*profiles, profile]
+
+
+def _theme(value: Any) -> Any:
+    return value if isinstance(value, str) and value in THEMES else _BAD
+
+
+def _watch(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        return _BAD
+    queues = _watch_part(value.get("queues", "mine"), WATCH_QUEUE_KEYWORDS, pattern=True)
+    users = _watch_part(value.get("users", "members"), WATCH_USER_KEYWORDS, pattern=False)
+    if queues is _BAD or users is _BAD:
+        return _BAD
+    return WatchSettings(queues, users)
+
+
+def _watch_part(value: Any, keywords: tuple[str, ...], *, pattern: bool) -> Any:
+    """A keyword, a queue name pattern (queues only) or a list of ids."""
+    if isinstance(value, str):
+        text = value.strip()
+        ok = text in keywords or (pattern and queue_pattern_problem(text) is None)
+        return text if ok else _BAD
+    ids = _strings(value)
+    if ids is None or any(not i.strip() for i in ids):
+        return _BAD
+    return tuple(i.strip() for i in ids)
 
 
 def _sounds(value: Any) -> Any:

@@ -132,6 +132,42 @@ Record = StateRecord | EventRecord | ChangeRecord | GapRecord | BudgetRecord | W
 Listener = Callable[[Record], None]
 
 
+@dataclass(frozen=True, slots=True)
+class SelectionProgress:
+    """How far :meth:`MonitorService.set_selection` has come, for a progress bar.
+
+    ``step`` runs resolving → planning → subscribing (``done`` of ``total`` channels) →
+    resyncing → done.
+    """
+
+    step: Literal["resolving", "planning", "subscribing", "resyncing", "done"]
+    done: int = 0
+    total: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SelectionPreview:
+    """What a selection would watch and how it would fit, before it is applied."""
+
+    users: dict[str, str]
+    queues: dict[str, str]
+    budget: BudgetRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Directory:
+    """The org's queues and users by id with names, for the pickers of "What to watch".
+
+    ``mine``: the queues the signed-in user is a member of (empty for a service account);
+    ``member_counts``: members per queue where the server says so.
+    """
+
+    queues: dict[str, str]
+    mine: frozenset[str]
+    users: dict[str, str]
+    member_counts: dict[str, int | None]
+
+
 # ---------------------------------------------------------------------------------- selection
 @dataclass(frozen=True, slots=True)
 class Selection:
@@ -196,6 +232,21 @@ class _Watch:
     queues: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class _Resolution:
+    """A selection read through REST: who and what, and each queue's (member, joined) pairs."""
+
+    users: dict[str, str]
+    queues: dict[str, str]
+    members: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)
+
+
+def _subject_of(event: Event) -> str:
+    """The user or queue an event is about (a membership change belongs to its queue)."""
+    queue_id = getattr(event, "queue_id", None)
+    return str(queue_id if queue_id is not None else getattr(event, "user_id", ""))
+
+
 class MonitorService:
     """Owns the channels, the store and the re-syncs of one signed-in session."""
 
@@ -255,6 +306,9 @@ class MonitorService:
         self._remove_token_listener: Callable[[], None] | None = None
         self._replan_handle: asyncio.TimerHandle | None = None
         self._reauth_lock = asyncio.Lock()
+        self._selection_lock = asyncio.Lock()
+        self._progressed = asyncio.Event()  # set on every state recompute (set_selection waits)
+        self._retired: set[str] = set()  # no longer watched: late frames and re-syncs skip them
 
     # ------------------------------------------------------------------ listeners
     def add_listener(self, listener: Listener) -> Callable[[], None]:
@@ -277,6 +331,7 @@ class MonitorService:
             self._emit(StateRecord(state, detail))
 
     def _recompute_state(self, detail: str = "") -> None:
+        self._progressed.set()
         if self._stopping.is_set():
             self._set_state(EngineState.STOPPED, detail or "stopped")
         elif self._sign_in_needed:
@@ -372,8 +427,8 @@ class MonitorService:
             return
         self.store.presence_labels.update({d.id: d.label for d in definitions if d.label})
 
-    async def _resolve(self) -> None:
-        sel = self.selection
+    async def _read_selection(self, sel: Selection) -> _Resolution:
+        """Resolve a selection through REST, changing nothing (a failure leaves all as it was)."""
         queues: dict[str, str] = {}
         if isinstance(sel.queues, tuple):
             records = await self.api.queues(ids=sel.queues) if sel.queues else []
@@ -385,29 +440,163 @@ class MonitorService:
             queues = {q.id: q.name for q in await self.api.queues()}
         elif sel.queues != "none":
             queues = {q.id: q.name for q in await self.api.queues(name=sel.queues)}
-        users: dict[str, str] = {}
+        out = _Resolution({}, queues)
         if isinstance(sel.users, tuple):
-            users = {uid: "" for uid in sel.users}
+            named = {u.id: u.name for u in await self.api.users(ids=sel.users)} if sel.users else {}
+            out.users = {uid: named.get(uid, "") for uid in sel.users}
         elif sel.users == "all":
-            users = {u.id: u.name for u in await self.api.users()}
+            out.users = {u.id: u.name for u in await self.api.users()}
         elif sel.users == "members":
             for queue_id in queues:
+                pairs = out.members.setdefault(queue_id, [])
                 for member in await self.api.queue_members(queue_id):
-                    users[member.id] = member.user.name
-                    self.store.queue(queue_id).member_ids.add(member.id)
-                    if member.joined:
-                        self.store.queue(queue_id).joined_ids.add(member.id)
-        self.watch = _Watch(users, queues)
+                    out.users[member.id] = member.user.name
+                    pairs.append((member.id, member.joined))
+        return out
+
+    def _adopt(self, resolution: _Resolution) -> None:
+        """Make a resolution the watch: keep what stays, drop the store rows of what goes."""
+        old = self.watch
+        users, queues = resolution.users, resolution.queues
+        for queue_id, pairs in resolution.members.items():
+            state = self.store.queue(queue_id)
+            for user_id, joined in pairs:
+                state.member_ids.add(user_id)
+                if joined:
+                    state.joined_ids.add(user_id)
+        self.watch = _Watch(dict(users), dict(queues))
         for queue_id, name in queues.items():
-            self.store.queue(queue_id).name = name
+            queue = self.store.queue(queue_id)
+            queue.name = name or queue.name
         for user_id, name in users.items():
-            self.store.user(user_id).name = name
+            user = self.store.user(user_id)
+            user.name = name or user.name
+        gone_users = set(old.users) - set(users)
+        gone_queues = set(old.queues) - set(queues)
+        for user_id in gone_users:
+            self.store.users.pop(user_id, None)
+        for queue_id in gone_queues:
+            self.store.queues.pop(queue_id, None)
+            self._queue_stream_at.pop(queue_id, None)
+        self._retired = (self._retired | gone_users | gone_queues) - set(users) - set(queues)
         self._emit(WatchRecord(dict(users), dict(queues)))
+
+    async def _resolve(self) -> None:
+        self._adopt(await self._read_selection(self.selection))
+
+    async def directory(self) -> Directory:
+        """The org's queues and users for pickers (my queues empty for a service account)."""
+        queues = await self.api.queues()
+        try:
+            mine = frozenset(q.id for q in await self.api.my_queues())
+        except ApiError as exc:  # a service account has no "me"
+            logger.info("my queues unavailable: %s", exc)
+            mine = frozenset()
+        users = await self.api.users()
+        return Directory(
+            queues={q.id: q.name for q in queues},
+            mine=mine,
+            users={u.id: u.name for u in users},
+            member_counts={q.id: q.member_count for q in queues},
+        )
+
+    async def preview_selection(self, selection: Selection) -> SelectionPreview:
+        """What ``selection`` would watch and the plan it would get, without applying it.
+
+        The plan keeps today's shard assignments (as applying would); topics refused today that
+        the selection still wants are reported as rejected.
+        """
+        resolution = await self._read_selection(selection)
+        plan = plan_topics(
+            self._topics_for(resolution.users, resolution.queues),
+            [s.topics for s in self.shards],
+            self.budget,
+        )
+        planned = {t for shard in plan.shards for t in shard}
+        current = self.budget_report()
+        return SelectionPreview(
+            dict(resolution.users),
+            dict(resolution.queues),
+            BudgetRecord(
+                topics=plan.topic_count,
+                channels=len(plan.shards),
+                per_channel=tuple(len(s) for s in plan.shards),
+                capacity=self.budget.capacity,
+                over_budget=plan.over_budget,
+                rejected=tuple(r for r in current.rejected if r.id in planned),
+            ),
+        )
+
+    async def set_selection(
+        self,
+        selection: Selection,
+        progress: Callable[[SelectionProgress], None] | None = None,
+    ) -> BudgetRecord:
+        """Watch something else without dropping the live picture of what stays watched.
+
+        Re-resolves and re-plans (topics keep their channel), subscribes the new topics on the
+        live channels, re-syncs, and drops the store rows of users and queues no longer watched.
+        A plain selection change opens no gap (no ``GapRecord("start")``). Returns once the new
+        topics are subscribed and re-synced (or the service stops); a REST failure while
+        resolving raises and leaves the old selection in place.
+        """
+        report = progress or (lambda _step: None)
+        async with self._selection_lock:
+            report(SelectionProgress("resolving"))
+            resolution = await self._read_selection(selection)
+            report(SelectionProgress("planning"))
+            self.selection = selection
+            self._adopt(resolution)
+            if not self._tasks or self._stopping.is_set():
+                self._emit(self.budget_report())  # not running: start() subscribes
+                report(SelectionProgress("done"))
+                return self.budget_report()
+            if self._replan_handle is not None:
+                self._replan_handle.cancel()
+                self._replan_handle = None
+            before = [s.topics for s in self.shards]
+            self._apply_plan()
+            changed = [
+                s for i, s in enumerate(self.shards) if i >= len(before) or s.topics != before[i]
+            ]
+            self._recompute_state("applying the new selection")
+            logger.info(
+                "selection changed: %d users, %d queues, %d channels to re-subscribe",
+                len(self.watch.users),
+                len(self.watch.queues),
+                len(changed),
+            )
+
+        def subscribed(shard: ChannelShard) -> bool:
+            return shard.subscribed == shard.topics and shard.phase in (
+                ShardPhase.LIVE,
+                ShardPhase.STALE,
+            )
+
+        while not self._stopping.is_set():
+            done = sum(1 for s in changed if subscribed(s))
+            report(SelectionProgress("subscribing", done, len(changed)))
+            if done == len(changed):
+                break
+            await self._next_progress()
+        while not self._stopping.is_set() and (self._resync_wanted.is_set() or self._resyncing):
+            report(SelectionProgress("resyncing", len(changed), len(changed)))
+            await self._next_progress()
+        report(SelectionProgress("done", len(changed), len(changed)))
+        return self.budget_report()
+
+    async def _next_progress(self) -> None:
+        """Wait for the next state recompute (a shard subscribed, a re-sync ended, a stop)."""
+        self._progressed.clear()
+        await self._progressed.wait()
 
     def wanted_topics(self) -> list[str]:
         """Every topic the current selection needs."""
-        topics = [user_topic(uid) for uid in self.watch.users]
-        for queue_id in self.watch.queues:
+        return self._topics_for(self.watch.users, self.watch.queues)
+
+    def _topics_for(self, users: Iterable[str], queues: Iterable[str]) -> list[str]:
+        topics = [user_topic(uid) for uid in users]
+        for queue_id in queues:
             topics.extend(queue_topics(queue_id, analytics=self.analytics_topic))
         return topics
 
@@ -467,6 +656,8 @@ class MonitorService:
             return
         now = self.monotonic()
         for typed in events:
+            if self._retired and _subject_of(typed) in self._retired:
+                continue  # a late frame of a topic just unsubscribed
             self.counters["events"] += 1
             self._emit(EventRecord(event.topic, typed))
             for change in self.store.apply(typed):
@@ -483,6 +674,7 @@ class MonitorService:
             and event.user_id not in self.watch.users
         ):
             self.watch.users[event.user_id] = ""
+            self._retired.discard(event.user_id)
             self.store.user(event.user_id)
             self._emit(WatchRecord(dict(self.watch.users), dict(self.watch.queues)))
             self._replan_soon()
@@ -502,7 +694,9 @@ class MonitorService:
 
     def shard_live(self, slot: int, *, gap: bool, reason: str) -> None:
         """A socket is up: re-read state, since nothing before it was delivered."""
-        if self._gap_started is None:
+        if self._gap_started is None and reason != "topics changed":
+            # New topics on a live socket are no gap: what stays watched never stopped flowing
+            # (the re-sync below only fills in the new subjects' state).
             self._gap_started = datetime.now(UTC)
             self._gap_reason = reason
         self._resync_wanted.set()
@@ -633,12 +827,16 @@ class MonitorService:
             return
         changed = 0
         for event in result.user_events:
+            if self._retired and _subject_of(event) in self._retired:
+                continue  # unwatched while this re-sync was reading
             for change in self.store.apply(event):
                 changed += 1
                 self._emit(ChangeRecord(change, "resync"))
         for queue_event in result.queue_events:
             if self._queue_stream_at.get(queue_event.queue_id, -1.0) > started_at:
                 continue  # the stream spoke after we asked: it is newer
+            if queue_event.queue_id in self._retired:
+                continue
             for change in self.store.apply(queue_event):
                 changed += 1
                 self._emit(ChangeRecord(change, "resync"))

@@ -22,7 +22,7 @@ from core.journal import Journal
 from core.rules import Alert, ChangeKind, Rule, RuleEngine
 from core.service import MonitorService
 from gui.filter_dialog import FilterDialog
-from gui.notifier import Notice, Notifier
+from gui.notifier import SIGN_IN_KEY, Notice, Notifier
 from gui.tray import UNTIL_TOMORROW, TrayController
 
 logger = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ class AlertsController(QObject):
             self.notifier.set_sound(severity, enabled)
 
     def apply_settings(self, config: AppConfig) -> AppConfig:
-        """Adopt the Settings dialog's fields (notifications, retention, start-up, profile).
+        """Adopt the Settings dialog's fields (notifications, retention, start-up, profile, theme).
 
         Rules, feed filters and the snooze stay as this controller has them (they may have
         changed while the dialog was open). Returns the merged settings; the caller saves them.
@@ -129,6 +129,7 @@ class AlertsController(QObject):
             journal_retention_days=config.journal_retention_days,
             start_minimized=config.start_minimized,
             profile=config.profile,
+            theme=config.theme,
         )
         self._configure_notifier()
         return self.config
@@ -197,6 +198,8 @@ class AlertsController(QObject):
             self.tray.set_snoozed(snoozed)
 
     def _on_notifier_action_invoked(self, key: str, action: str) -> None:
+        if key == SIGN_IN_KEY:
+            return  # not an alert: the app answers it (gui.app.GuiApp.request_sign_in)
         if action == "snooze":
             self.config.snooze_until = self.notifier.snoozed_until
             self._save()

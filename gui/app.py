@@ -22,25 +22,56 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt
 from PySide6.QtWidgets import QApplication
 
-from core.config import AppConfig, config_to_json, default_config, save_config
+from core.config import (
+    AppConfig,
+    ConfigError,
+    WatchSettings,
+    config_to_json,
+    default_config,
+    save_config,
+)
 from core.diagnostics import write_diagnostics
+from core.errors import GenesysTrayError
 from core.feed import FeedBuilder
 from core.journal import Journal
-from core.service import EngineState, MonitorService
+from core.service import BudgetRecord, EngineState, MonitorService, SelectionProgress
 from core.timeline import ConnectionTimeline
 from gui.alerts import AlertsController
 from gui.autostart import Autostart
 from gui.bridge import EngineBridge, LinkHealth
 from gui.main_window import MainWindow
-from gui.notifier import Notice, Notifier, default_backends
+from gui.notifier import (
+    ACTION_SIGN_IN,
+    SIGN_IN_KEY,
+    Notice,
+    Notifier,
+    default_backends,
+)
 from gui.settings_dialog import SettingsDialog
+from gui.theme import apply_theme
 from gui.tray import TrayController
 from gui.wake import NetworkWatcher, WakeDetector
+from gui.watch_dialog import WatchDialog, selection_of
 
 logger = logging.getLogger(__name__)
 
 APP_NAME = "Genesys Tray"
 ORG_NAME = "genesys-tray"
+SIGN_IN_WAIT_TEXT = "Finish the sign-in in your browser."
+
+
+def sign_in_notice(detail: str) -> Notice:
+    """The "Sign-in needed" notification, with its one-click "Sign in" button."""
+    body = detail or "Your Genesys Cloud sign-in ended. Sign in again."
+    return Notice(
+        key=SIGN_IN_KEY,
+        title="Sign-in needed",
+        body=f"{body} The boards are stale until then.",
+        severity="warning",
+        subject_kind="connection",
+        subject_id="",
+        actions=((ACTION_SIGN_IN, "Sign in"),),
+    )
 
 
 def create_qapp(argv: list[str] | None = None) -> QApplication:
@@ -79,10 +110,16 @@ class GuiOptions:
     self_user_id: str | None = None
     timeline: ConnectionTimeline | None = None  # main.py also feeds it the token renewals
     sign_out: Callable[[], Awaitable[object]] | None = None
+    # Signs the same session in again (PKCE in the browser, or client credentials): a core
+    # coroutine the app runs when the person asks; the service goes live on the new token.
+    sign_in_again: Callable[[], Awaitable[object]] | None = None
     log_files: list[Path] = field(default_factory=list)
     account: str = ""  # who is signed in where, for the Settings dialog
     autostart: Autostart | None = None
     watch_network: bool = True
+    demo: bool = False  # the demo org: Settings offers "Connect to Genesys Cloud…"
+    profiles: list[tuple[str, str]] = field(default_factory=list)  # (key, label): tray submenu
+    active_profile: str = ""
 
 
 class GuiApp(QObject):
@@ -124,11 +161,23 @@ class GuiApp(QObject):
             parent=self,
         )
         self.window.feed_proxy.set_kinds(config.feed_kinds)
+        if config.theme != "system":
+            apply_theme(config.theme, qapp)
+        if config.watch is not None:  # what the person chose last time ("What to watch…")
+            service.selection = selection_of(config.watch)
+        self.watch_dialog: WatchDialog | None = None
         self.timeline = options.timeline or ConnectionTimeline()
         service.add_listener(self.timeline.on_record)
         self.wake = WakeDetector(parent=self)
         self.network = NetworkWatcher(self)
         self.settings_dialog: SettingsDialog | None = None
+        self.sign_in_task: asyncio.Task[None] | None = None
+        # Set when the person left this org (sign out, "Connect to Genesys Cloud…"): after the
+        # shutdown the composition root shows the welcome dialog instead of quitting.
+        self.back_to_welcome = False
+        self.next_profile: str | None = None  # the org chosen in the tray: started after this
+        self._sign_in_announced = False
+        self._signing_out = False
         self._wire()
 
     # ------------------------------------------------------------------ wiring
@@ -136,6 +185,8 @@ class GuiApp(QObject):
         self.window.quit_requested.connect(self._on_window_quit_requested)
         self.window.pause_toggled.connect(self._on_window_pause_toggled)
         self.window.reconnect_requested.connect(self._on_tray_reconnect_requested)
+        self.window.sign_in_banner.sign_in_requested.connect(self.request_sign_in)
+        self.notifier.action_invoked.connect(self._on_notifier_action_invoked)
         self.bridge.state_changed.connect(self._on_bridge_state_changed)
         for batch in (self.bridge.users_changed, self.bridge.queues_changed):
             batch.connect(self.alerts.evaluate)
@@ -147,6 +198,7 @@ class GuiApp(QObject):
         self.notifier.backend_changed.connect(self._on_notifier_backend_changed)
         self.window.filters_requested.connect(self.alerts.open_filters)
         self.window.settings_requested.connect(self.open_settings)
+        self.window.watch_requested.connect(self.open_watch)
         self.wake.resumed.connect(self._on_wake_resumed)
         self.network.reachability_changed.connect(self._on_network_reachability_changed)
         self.qapp.aboutToQuit.connect(self.stop_requested.set)
@@ -157,6 +209,10 @@ class GuiApp(QObject):
             self.tray.pause_toggled.connect(self._on_tray_pause_toggled)
             self.tray.reconnect_requested.connect(self._on_tray_reconnect_requested)
             self.tray.settings_requested.connect(self.open_settings)
+            self.tray.watch_requested.connect(self.open_watch)
+            self.tray.sign_in_requested.connect(self.request_sign_in)
+            self.tray.profile_requested.connect(self.switch_profile)
+            self.tray.set_profiles(self.options.profiles, self.options.active_profile)
             self.bridge.queues_changed.connect(self._on_bridge_summary)
             self.bridge.health_changed.connect(self._on_bridge_summary)
 
@@ -187,12 +243,14 @@ class GuiApp(QObject):
         dialog = SettingsDialog(
             self.alerts.config,
             save=self.save_settings,
-            sign_out=self.options.sign_out,
+            sign_out=self._sign_out if self.options.sign_out is not None else None,
             export=self.export_diagnostics,
             autostart=self.options.autostart,
             account=self.options.account,
+            offer_connect=self.options.demo,
         )
         dialog.signed_out.connect(self._on_settings_signed_out)
+        dialog.connect_requested.connect(self._on_settings_connect_requested)
         self.settings_dialog = dialog
         dialog.show()
         return dialog
@@ -200,12 +258,56 @@ class GuiApp(QObject):
     async def save_settings(self, config: AppConfig) -> None:
         """Apply what the Settings dialog saved and write it (raises ConfigError on failure)."""
         merged = self.alerts.apply_settings(config)
+        apply_theme(merged.theme, self.qapp)
         journal = self.options.journal
         if journal is not None:
             journal.set_retention(merged.journal_retention_days)
         path = self.options.config_path
         if path is not None:
             await asyncio.to_thread(save_config, path, dataclasses.replace(merged))
+
+    # ------------------------------------------------------------------ what to watch
+    def open_watch(self) -> WatchDialog:
+        """Show "What to watch" (or bring the open one forward), fed live by the engine."""
+        if self.watch_dialog is not None and self.watch_dialog.isVisible():
+            self.watch_dialog.raise_()
+            self.watch_dialog.activateWindow()
+            return self.watch_dialog
+        if self.watch_dialog is not None:
+            self.watch_dialog.cancel_tasks()
+            self.watch_dialog.deleteLater()
+        config = self.alerts.config
+        dialog = WatchDialog(
+            config.watch,
+            config.feed_kinds,
+            budget=self.service.budget,
+            live=self.service.budget_report(),
+            directory=self.service.directory,
+            preview=self.service.preview_selection,
+            apply=self.apply_watch,
+        )
+        self.bridge.budget_changed.connect(dialog.show_budget)
+        self.watch_dialog = dialog
+        dialog.show()
+        dialog.start()
+        return dialog
+
+    async def apply_watch(
+        self, watch: WatchSettings, kinds: list[str], progress: Callable[[SelectionProgress], None]
+    ) -> BudgetRecord:
+        """Re-subscribe to what the dialog chose, then use and remember it (and the kinds)."""
+        self.window.feed_proxy.set_kinds(kinds)
+        budget = await self.service.set_selection(selection_of(watch), progress)
+        self.alerts.config = dataclasses.replace(
+            self.alerts.config, watch=watch, feed_kinds=list(kinds)
+        )
+        path = self.options.config_path
+        if path is not None:
+            try:
+                await asyncio.to_thread(save_config, path, dataclasses.replace(self.alerts.config))
+            except ConfigError as exc:
+                self.window.show_problem("Settings", f"What to watch was not saved: {exc}")
+        return budget
 
     async def export_diagnostics(self, target: Path) -> Path:
         """Zip the redacted logs, the connection timeline and the settings into ``target``."""
@@ -229,9 +331,36 @@ class GuiApp(QObject):
             about=about,
         )
 
+    async def _sign_out(self) -> object:
+        """The injected sign-out; the session it ends is not announced as "sign-in needed"."""
+        assert self.options.sign_out is not None
+        self._signing_out = True
+        try:
+            return await self.options.sign_out()
+        except BaseException:
+            self._signing_out = False
+            raise
+
     def _on_settings_signed_out(self) -> None:
         self.timeline.note("signed out by the person")
-        self.window.statusBar().showMessage("Signed out. Genesys Tray closes now.", 8000)
+        self.window.statusBar().showMessage("Signed out.", 8000)
+        self.leave_for_welcome()
+
+    def _on_settings_connect_requested(self) -> None:
+        self.timeline.note("leaving the demo org to connect")
+        self.leave_for_welcome()
+
+    def switch_profile(self, key: str) -> None:
+        """Stop this org's engine; the composition root then starts the org ``key`` names."""
+        if key == self.options.active_profile:
+            return
+        self.timeline.note("switching to another profile")
+        self.next_profile = key
+        self.stop_requested.set()
+
+    def leave_for_welcome(self) -> None:
+        """Stop this org's app; the composition root then shows the welcome dialog again."""
+        self.back_to_welcome = True
         self.stop_requested.set()
 
     # ------------------------------------------------------------------ sleep / network
@@ -251,6 +380,8 @@ class GuiApp(QObject):
         self.window.show_problem("Settings", message)
 
     def _on_notifier_in_app_shown(self, notice: Notice) -> None:
+        if notice.key == SIGN_IN_KEY:
+            return  # not an alert, and the window's banner already says it
         self.window.statusBar().showMessage(f"Alert: {notice.title}", 15_000)
 
     def _on_notifier_backend_changed(self, name: str, reason: str) -> None:
@@ -274,6 +405,49 @@ class GuiApp(QObject):
     def _on_bridge_state_changed(self, state: str, detail: str) -> None:
         if self.tray is not None:
             self.tray.set_health(state, detail)
+        needed = state == EngineState.SIGN_IN_NEEDED.value and not self._signing_out
+        if needed and not self._sign_in_announced:
+            self._sign_in_announced = True
+            self.timeline.note("sign-in needed: the boards are stale")
+            self.notifier.announce(sign_in_notice(detail))
+        elif not needed and self._sign_in_announced:
+            self._sign_in_announced = False
+            self.notifier.withdraw(SIGN_IN_KEY)
+
+    # ------------------------------------------------------------------ sign in again
+    def request_sign_in(self) -> None:
+        """Sign the session in again (one sign-in at a time); the banner shows how it goes."""
+        if self.sign_in_task is not None and not self.sign_in_task.done():
+            return
+        if self.service.state is not EngineState.SIGN_IN_NEEDED:
+            return  # an old notification's button: the session is fine again
+        sign_in = self.options.sign_in_again
+        if sign_in is None:
+            self.window.sign_in_banner.set_failed(
+                "this session cannot sign in again from here. Quit and start Genesys Tray again."
+            )
+            return
+        self.sign_in_task = asyncio.ensure_future(self._sign_in_again(sign_in))
+
+    async def _sign_in_again(self, sign_in: Callable[[], Awaitable[object]]) -> None:
+        self.window.sign_in_banner.set_busy(SIGN_IN_WAIT_TEXT)
+        self.timeline.note("signing in again")
+        try:
+            await sign_in()
+        except GenesysTrayError as exc:
+            logger.warning("signing in again failed: %s", exc)
+            self.window.sign_in_banner.set_failed(str(exc))
+            return
+        except Exception as exc:
+            logger.exception("signing in again failed")
+            self.window.sign_in_banner.set_failed(f"an unexpected error ({type(exc).__name__}).")
+            return
+        logger.info("signed in again")
+
+    def _on_notifier_action_invoked(self, key: str, action: str) -> None:
+        if key == SIGN_IN_KEY:  # "Sign in", or a click on the notification itself
+            self.show_window()
+            self.request_sign_in()
 
     def _on_bridge_summary(self, *_: object) -> None:
         if self.tray is None:
@@ -324,6 +498,13 @@ class GuiApp(QObject):
         self.network.stop()
         if self.settings_dialog is not None:
             self.settings_dialog.close()
+        if self.watch_dialog is not None:
+            self.watch_dialog.cancel_tasks()
+            self.watch_dialog.close()
+        if self.sign_in_task is not None and not self.sign_in_task.done():
+            self.sign_in_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.sign_in_task
         self.bridge.stop()
         self.alerts.stop()
         self.notifier.stop()

@@ -50,6 +50,7 @@ from gui.models import (
     FeedModel,
     QueuesModel,
 )
+from gui.sign_in_banner import SignInBanner
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         pause_toggled(bool): the feed's pause button changed.
         reconnect_requested(): "Reconnect now" from the window's menu.
         settings_requested(): "Settings…" from the window's menu.
+        watch_requested(): "What to watch…" from the window's menu.
     """
 
     quit_requested = Signal()
@@ -100,6 +102,7 @@ class MainWindow(QMainWindow):
     reconnect_requested = Signal()
     filters_requested = Signal()
     settings_requested = Signal()
+    watch_requested = Signal()
 
     def __init__(
         self,
@@ -134,7 +137,13 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self._agents_tab(), "&Agents")
         self.tabs.addTab(self._queues_tab(), "&Queues")
         self.tabs.addTab(self._feed_tab(), "&Feed")
-        self.setCentralWidget(self.tabs)
+        self.sign_in_banner = SignInBanner(dims=self.tabs)  # while the boards wait for a sign-in
+        central = QWidget()
+        central_box = QVBoxLayout(central)
+        central_box.setContentsMargins(0, 0, 0, 0)
+        central_box.addWidget(self.sign_in_banner)
+        central_box.addWidget(self.tabs)
+        self.setCentralWidget(central)
         self._status_bar()
         self._menu()
 
@@ -240,6 +249,7 @@ class MainWindow(QMainWindow):
         menu = self.menuBar().addMenu("&Monitor")
         actions: list[tuple[str, QKeySequence, Callable[[], object]]] = [
             ("&Reconnect now", QKeySequence("Ctrl+R"), self.reconnect_requested.emit),
+            ("&What to watch…", QKeySequence("Ctrl+Shift+W"), self.watch_requested.emit),
             ("Filters && &alerts…", QKeySequence("Ctrl+L"), self.filters_requested.emit),
             ("&Find", QKeySequence(QKeySequence.StandardKey.Find), self._on_find_triggered),
             ("&Settings…", QKeySequence("Ctrl+,"), self.settings_requested.emit),
@@ -294,6 +304,7 @@ class MainWindow(QMainWindow):
     def _on_bridge_state_changed(self, state: str, detail: str) -> None:
         self.state_label.setText(STATE_TEXT.get(state, state))
         self.state_label.setToolTip(detail)
+        self.sign_in_banner.set_state(state, detail, datetime.now(UTC))
 
     def _on_bridge_health_changed(self, health: LinkHealth) -> None:
         age = health.last_frame_age_s

@@ -73,6 +73,8 @@ ACTIONS: Final[tuple[tuple[str, str], ...]] = (
 )
 SNOOZE_S: Final = 15 * 60
 SUMMARY_KEY: Final = "genesys-tray:summary"  # the key of a coalesced summary notification
+SIGN_IN_KEY: Final = "genesys-tray:sign-in"  # the key of the "Sign-in needed" notification
+ACTION_SIGN_IN: Final = "sign_in"
 MAX_SUMMARY_LINES: Final = 5
 DEFAULT_COALESCE_WINDOW_S: Final = 5.0
 DEFAULT_SOUNDS: Final[dict[str, bool]] = {"info": False, "warning": False, "critical": True}
@@ -117,6 +119,7 @@ class Notice:
         subject_kind: queue, agent or connection: which board "Open" goes to.
         subject_id: the queue or user id ("" for the connection).
         sound: beep for this notice (True/False), or None for the per-severity setting.
+        actions: the buttons ((key, label) pairs) it offers; None: "Open" and "Snooze 15 min".
 
     Raises:
         ValueError: for an unknown severity or subject kind, or an empty key.
@@ -129,6 +132,7 @@ class Notice:
     subject_kind: SubjectKind
     subject_id: str
     sound: bool | None = None
+    actions: tuple[tuple[str, str], ...] | None = None
 
     def __post_init__(self) -> None:
         """Check the enumerations (a typo would otherwise pick a wrong urgency silently)."""
@@ -968,6 +972,15 @@ class Notifier(QObject):
         self._open_window()
         return True
 
+    def announce(self, notice: Notice) -> None:
+        """Show a notice about the app itself ("Sign-in needed") at once.
+
+        It is not an alert: snooze, quiet hours and the coalescing window do not hold it back,
+        since the person has to act on it for the alerts to mean anything again.
+        """
+        if not self._stopped:
+            self._display(notice)
+
     def withdraw(self, key: str) -> None:
         """Take the notification with ``key`` away (e.g. its alert resolved)."""
         self._batch.pop(key, None)
@@ -990,7 +1003,8 @@ class Notifier(QObject):
     def _display(self, notice: Notice) -> None:
         for _attempt in self._chain:  # each failure moves down the chain: bounded
             backend = self._backend if self._backend is not None else self._select()
-            handle = backend.show(notice, ACTIONS, self._live.get(notice.key, 0))
+            actions = notice.actions if notice.actions is not None else ACTIONS
+            handle = backend.show(notice, actions, self._live.get(notice.key, 0))
             if self._backend is backend:
                 break
             # it failed synchronously and the chain moved on: show it on the next one

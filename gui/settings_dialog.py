@@ -1,11 +1,12 @@
-"""Settings: start-up, notifications, journal retention, sign-out and "Export diagnostics…".
+"""Settings: start-up, notifications, journal retention, theme, sign-out, "Export diagnostics…".
 
 The dialog edits a copy of :class:`core.config.AppConfig` and hands the result to an injected
 async ``save`` (the app writes it with core.config and applies it); it never touches the network
 or the keyring itself: "Sign out" awaits an injected callable (the app wires it to
 ``Authenticator.sign_out``) and "Export diagnostics…" awaits another (the app zips the redacted
 logs, the connection timeline and the settings). Start-at-login goes through
-:class:`gui.autostart.Autostart`, which says clearly when the platform has none.
+:class:`gui.autostart.Autostart`, which says clearly when the platform has none. The theme is
+previewed live while the dialog is open (gui.theme) and put back on Cancel.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from PySide6.QtCore import QTime, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -37,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from core.config import AppConfig, NotificationSettings, QuietHours, parse_hhmm
 from gui.autostart import Autostart, AutostartError
+from gui.theme import THEME_LABELS, apply_theme
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ SaveSettings = Callable[[AppConfig], Awaitable[None]]
 SignOut = Callable[[], Awaitable[object]]
 ExportDiagnostics = Callable[[Path], Awaitable[Path]]
 ChoosePath = Callable[[Path], Path | None]
+ApplyTheme = Callable[[str], None]
 SEVERITY_LABELS = (("info", "Info"), ("warning", "Warning"), ("critical", "Critical"))
 MAX_RETENTION_DAYS = 36_500
 TIME_FORMAT = "HH:mm"
@@ -67,11 +71,14 @@ class SettingsDialog(QDialog):
         saved(object): the new :class:`AppConfig`, after the injected save succeeded.
         signed_out(): the injected sign-out finished.
         exported(str): the diagnostics bundle was written to this path.
+        connect_requested(): "Connect to Genesys Cloud…": leave the demo org for the welcome
+            dialog (offered with ``offer_connect``).
     """
 
     saved = Signal(object)
     signed_out = Signal()
     exported = Signal(str)
+    connect_requested = Signal()
 
     def __init__(
         self,
@@ -83,6 +90,8 @@ class SettingsDialog(QDialog):
         autostart: Autostart | None = None,
         choose_export_path: ChoosePath | None = None,
         account: str = "",
+        offer_connect: bool = False,
+        preview_theme: ApplyTheme = apply_theme,
         parent: QWidget | None = None,
     ) -> None:
         """Build the dialog from ``config`` (which it does not modify).
@@ -95,6 +104,8 @@ class SettingsDialog(QDialog):
             autostart: the start-at-login switch (default: this platform's).
             choose_export_path: asks where to save the zip (default: a file dialog).
             account: who is signed in where, shown above "Sign out".
+            offer_connect: show "Connect to Genesys Cloud…" (the demo org's way out).
+            preview_theme: applies a theme to the running app (live preview, put back on Cancel).
             parent: the parent widget.
         """
         super().__init__(parent)
@@ -105,6 +116,8 @@ class SettingsDialog(QDialog):
         self._export = export
         self.autostart = autostart or Autostart()
         self._choose_export_path = choose_export_path or self._ask_export_path
+        self._preview_theme = preview_theme
+        self._previewed = config.theme
         self._tasks: set[asyncio.Task[None]] = set()
         n = config.notifications
 
@@ -171,6 +184,19 @@ class SettingsDialog(QDialog):
         history_form.addRow("Keep events for", self.retention)
         layout.addWidget(history)
 
+        # ---------------------------------------------------------------- appearance
+        appearance = QGroupBox("Appearance")
+        appearance_form = QFormLayout(appearance)
+        self.theme = QComboBox()
+        self.theme.setObjectName("themeCombo")
+        for key, label in THEME_LABELS:
+            self.theme.addItem(label, key)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(config.theme)))
+        self.theme.setToolTip("System follows your desktop's light or dark setting")
+        self.theme.currentIndexChanged.connect(self._on_theme_index_changed)
+        appearance_form.addRow("Theme", self.theme)
+        layout.addWidget(appearance)
+
         # ---------------------------------------------------------------- account + support
         account_box = QGroupBox("Account and support")
         account_layout = QVBoxLayout(account_box)
@@ -192,6 +218,11 @@ class SettingsDialog(QDialog):
         )
         self.export_button.setVisible(export is not None)
         self.export_button.clicked.connect(self._on_export_button_clicked)
+        self.connect_button = QPushButton("Connect to Genesys Cloud…")
+        self.connect_button.setToolTip("Leave the demo org and sign in to your own org")
+        self.connect_button.setVisible(offer_connect)
+        self.connect_button.clicked.connect(self.connect_requested)
+        buttons_row.addWidget(self.connect_button)
         buttons_row.addWidget(self.sign_out_button)
         buttons_row.addWidget(self.export_button)
         buttons_row.addStretch(1)
@@ -234,6 +265,7 @@ class SettingsDialog(QDialog):
             notifications=notifications,
             journal_retention_days=self.retention.value(),
             start_minimized=self.minimized_box.isChecked(),
+            theme=str(self.theme.currentData()),
         )
 
     # ------------------------------------------------------------------ actions
@@ -308,6 +340,14 @@ class SettingsDialog(QDialog):
         self.quiet_start.setEnabled(on)
         self.quiet_end.setEnabled(on)
 
+    def _on_theme_index_changed(self, _index: int) -> None:
+        self._preview(str(self.theme.currentData()))
+
+    def _preview(self, theme: str) -> None:
+        if theme != self._previewed:
+            self._previewed = theme
+            self._preview_theme(theme)
+
     def _on_buttons_accepted(self) -> None:
         self._run(self.apply())
 
@@ -347,7 +387,9 @@ class SettingsDialog(QDialog):
         self.status.setStyleSheet("color: palette(highlight);" if not error else "color: #c5221f;")
 
     def done(self, result: int) -> None:
-        """Closing the dialog cancels whatever it still runs."""
+        """Closing the dialog cancels whatever it still runs (and a previewed theme on Cancel)."""
+        if result != QDialog.DialogCode.Accepted:
+            self._preview(self._config.theme)
         for task in list(self._tasks):
             if task is not asyncio.current_task() and not task.done():
                 with contextlib.suppress(RuntimeError):

@@ -34,8 +34,11 @@ ACTION_OPEN = "Open monitor"
 ACTION_PAUSE = "Pause feed"
 ACTION_RECONNECT = "Reconnect now"
 ACTION_FILTERS = "Filters & alerts…"
+ACTION_WATCH = "What to watch…"
 ACTION_SETTINGS = "Settings…"
 ACTION_QUIT = "Quit"
+ACTION_SIGN_IN = "Sign in again…"
+ACTION_PROFILE = "Profile"
 ACTION_SNOOZE = "Snooze alerts"
 ACTION_RESUME = "Resume alerts"
 UNTIL_TOMORROW = -1.0  # snooze_requested value: until tomorrow morning
@@ -58,8 +61,11 @@ class TrayController(QObject):
             mark follows :meth:`set_paused`, not the click.
         reconnect_requested(): "Reconnect now" was chosen.
         filters_requested(): "Filters & alerts…" was chosen.
+        watch_requested(): "What to watch…" was chosen.
         settings_requested(): "Settings…" was chosen.
         quit_requested(): "Quit" was chosen.
+        sign_in_requested(): "Sign in again…" was chosen (offered while sign-in is needed).
+        profile_requested(str): another org was chosen in the "Profile" submenu (its key).
         balloon_clicked(): the message shown by :meth:`show_balloon` was clicked.
         snooze_requested(float): snooze alerts for this many seconds; 0 resumes them and
             ``UNTIL_TOMORROW`` asks for the rest of the night.
@@ -70,8 +76,11 @@ class TrayController(QObject):
     pause_toggled = Signal(bool)
     reconnect_requested = Signal()
     filters_requested = Signal()
+    watch_requested = Signal()
     settings_requested = Signal()
     quit_requested = Signal()
+    sign_in_requested = Signal()
+    profile_requested = Signal(str)
     balloon_clicked = Signal()
     snooze_requested = Signal(float)
 
@@ -91,8 +100,12 @@ class TrayController(QObject):
         # it with itself (a menu left behind would outlive the tray for the whole session).
         self._menu = QMenu()
         self._snooze_menu = QMenu(ACTION_SNOOZE)  # kept across rebuilds: clear() never frees it
+        self._profile_menu = QMenu(ACTION_PROFILE)
+        self._profiles: list[tuple[str, str]] = []  # (key, label) of every org, in menu order
+        self._active_profile = ""
         self.destroyed.connect(self._menu.deleteLater)
         self.destroyed.connect(self._snooze_menu.deleteLater)
+        self.destroyed.connect(self._profile_menu.deleteLater)
         self._menu.aboutToShow.connect(self._on_menu_about_to_show)
         self._tray.setContextMenu(self._menu)
         self._tray.activated.connect(self._on_tray_activated)
@@ -129,6 +142,10 @@ class TrayController(QObject):
         """The context menu (rebuilt on each show)."""
         return self._menu
 
+    def profile_menu(self) -> QMenu:
+        """The "Profile" submenu (part of the menu only when there is more than one org)."""
+        return self._profile_menu
+
     # -------------------------------------------------------------------------------- show
     def show(self) -> bool:
         """Show the icon; returns False (and logs why) when there is no system tray."""
@@ -160,9 +177,12 @@ class TrayController(QObject):
         """
         if state not in STATES:
             raise ValueError(f"unknown health state {state!r}; expected one of {', '.join(STATES)}")
+        entry_changed = (state == "sign_in_needed") != (self._state == "sign_in_needed")
         self._state = state
         self._detail = detail
         self._refresh()
+        if entry_changed:  # an exported (D-Bus) menu may not ask before it shows
+            self._rebuild_menu()
 
     def set_paused(self, paused: bool) -> None:
         """Show whether the feed is paused (dimmed icon, pause plate, menu check mark)."""
@@ -178,6 +198,15 @@ class TrayController(QObject):
         """Show the number of active alerts in the corner badge (0 hides it)."""
         self._alerts = max(0, count)
         self._refresh()
+
+    def set_profiles(self, profiles: list[tuple[str, str]], active: str) -> None:
+        """The orgs to offer in the "Profile" submenu ((key, label) pairs) and the active key.
+
+        The submenu appears once there is more than one to choose from.
+        """
+        self._profiles = list(profiles)
+        self._active_profile = active
+        self._rebuild_menu()
 
     def set_summary(self, lines: list[str], as_of: datetime | None) -> None:
         """Set the tooltip's summary lines (e.g. "Sales EN: 3 waiting") and the data's time."""
@@ -197,6 +226,10 @@ class TrayController(QObject):
 
     def _on_pause_action_triggered(self, checked: bool) -> None:
         self.pause_toggled.emit(checked)
+
+    def _on_profile_chosen(self, key: str) -> None:
+        if key != self._active_profile:  # the check marks are redrawn on the next show
+            self.profile_requested.emit(key)
 
     def _on_style_hints_color_scheme_changed(self) -> None:
         self._refresh()
@@ -241,6 +274,8 @@ class TrayController(QObject):
         menu.clear()  # deletes the actions the menu owns: every action below is created by it
         status = menu.addAction(self.status_line())
         status.setEnabled(False)
+        if self._state == "sign_in_needed":
+            menu.addAction(ACTION_SIGN_IN).triggered.connect(self.sign_in_requested)
         menu.addSeparator()
         open_action = menu.addAction(ACTION_OPEN)
         open_action.triggered.connect(self.open_window_requested)
@@ -250,6 +285,7 @@ class TrayController(QObject):
         pause.setChecked(self._paused)
         pause.triggered.connect(self._on_pause_action_triggered)
         menu.addAction(ACTION_RECONNECT).triggered.connect(self.reconnect_requested)
+        menu.addAction(ACTION_WATCH).triggered.connect(self.watch_requested)
         menu.addAction(ACTION_FILTERS).triggered.connect(self.filters_requested)
         if self._snoozed:
             resume = menu.addAction(ACTION_RESUME)
@@ -260,6 +296,14 @@ class TrayController(QObject):
                 choice = self._snooze_menu.addAction(label)
                 choice.triggered.connect(lambda _=False, s=seconds: self.snooze_requested.emit(s))
             menu.addMenu(self._snooze_menu)
+        if len(self._profiles) > 1:
+            self._profile_menu.clear()
+            for key, label in self._profiles:
+                choice = self._profile_menu.addAction(label)
+                choice.setCheckable(True)
+                choice.setChecked(key == self._active_profile)
+                choice.triggered.connect(lambda _=False, k=key: self._on_profile_chosen(k))
+            menu.addMenu(self._profile_menu)
         menu.addAction(ACTION_SETTINGS).triggered.connect(self.settings_requested)
         menu.addSeparator()
         menu.addAction(ACTION_QUIT).triggered.connect(self.quit_requested)

@@ -45,6 +45,7 @@ from gui.tray import (
     ACTION_RESUME,
     ACTION_SETTINGS,
     ACTION_SNOOZE,
+    ACTION_WATCH,
     SNOOZE_CHOICES,
     TrayController,
 )
@@ -235,6 +236,7 @@ def test_menu_rebuild_on_show_does_not_leak_actions(tray: TrayController) -> Non
         ACTION_OPEN,
         ACTION_PAUSE,
         ACTION_RECONNECT,
+        ACTION_WATCH,
         ACTION_FILTERS,
         ACTION_SNOOZE,
         ACTION_SETTINGS,
@@ -282,6 +284,7 @@ def test_menu_reflects_state_when_shown(tray: TrayController) -> None:
         (ACTION_OPEN, "open_window_requested", []),
         (ACTION_PAUSE, "pause_toggled", [True]),
         (ACTION_RECONNECT, "reconnect_requested", []),
+        (ACTION_WATCH, "watch_requested", []),
         (ACTION_FILTERS, "filters_requested", []),
         (ACTION_SETTINGS, "settings_requested", []),
         (ACTION_QUIT, "quit_requested", []),

@@ -287,7 +287,36 @@ async def test_main_shows_the_welcome_on_first_run_and_the_demo_choice_starts_it
     finally:
         if engine is not None:
             await engine.aclose()
-    assert load_config(tmp_path / "genesys-tray" / "config.json").config.profile is None
+    remembered = load_config(tmp_path / "genesys-tray" / "config.json").config
+    assert remembered.profile is None and remembered.demo_chosen
+
+
+async def test_the_remembered_demo_choice_goes_straight_to_the_demo(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next launch skips the welcome; asking for it (the way back) shows it, kept filled in."""
+    import main as composition
+    from core.config import AppConfig, save_config
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.delenv("GENESYS_CLIENT_ID", raising=False)
+    path = tmp_path / "genesys-tray" / "config.json"
+    earlier = Profile("eu_central_1", "my-client", "pkce")
+    save_config(path, AppConfig(profile=earlier, demo_chosen=True))
+    args = composition.parse_args([])
+    engine, demo, code = await asyncio.wait_for(composition.start_engine(args), 20)
+    try:
+        assert engine is not None and demo and code == 0 and engine.sandbox_url is not None
+        assert not any(isinstance(w, WelcomeDialog) for w in QApplication.topLevelWidgets())
+    finally:
+        if engine is not None:
+            await engine.aclose()
+    choosing = asyncio.ensure_future(composition.start_engine(args, choose=True))
+    dialog = await asyncio.wait_for(_welcome_shown(), 5)
+    assert dialog.client_id.text() == "my-client"  # the org chosen before is filled in
+    dialog.quit_button.click()
+    assert await asyncio.wait_for(choosing, 5) == (None, False, 0)
+    assert load_config(path).config == AppConfig(profile=earlier, demo_chosen=True)
 
 
 async def test_closing_the_welcome_quits_quietly(
@@ -316,11 +345,12 @@ async def test_a_remembered_profile_goes_straight_to_sign_in(
         tmp_path / "genesys-tray" / "config.json",
         AppConfig(profile=Profile("http://127.0.0.1:9", "svc", "client_credentials")),
     )
-    monkeypatch.setattr(
-        "core.credentials.open_credential_store",
-        lambda service, **_: MemoryCredentialStore(insecure_reason="test"),
+    starting = asyncio.ensure_future(
+        composition.start_engine(
+            composition.parse_args([]),
+            open_store=lambda _service: MemoryCredentialStore(insecure_reason="test"),
+        )
     )
-    starting = asyncio.ensure_future(composition.start_engine(composition.parse_args([])))
     dialog = await asyncio.wait_for(_welcome_shown(), 5)
     assert "client secret" in dialog.error_label.text()  # not in the (memory) keyring
     assert dialog.cc_radio.isChecked() and dialog.client_id.text() == "svc"

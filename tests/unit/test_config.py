@@ -292,11 +292,11 @@ def test_a_profile_names_no_secret(tmp_path: Path) -> None:
 
 def test_unknown_settings_are_kept(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
-    write(path, {"version": 1, "rules": [], "theme": {"accent": "teal"}})
+    write(path, {"version": 1, "rules": [], "layout": {"accent": "teal"}})
     result = load_config(path, now=now)
-    assert result.problem is None and result.config.extra == {"theme": {"accent": "teal"}}
+    assert result.problem is None and result.config.extra == {"layout": {"accent": "teal"}}
     save_config(path, result.config)
-    assert json.loads(path.read_text())["theme"] == {"accent": "teal"}
+    assert json.loads(path.read_text())["layout"] == {"accent": "teal"}
 
 
 def test_missing_settings_take_their_defaults_quietly(tmp_path: Path) -> None:

@@ -1,0 +1,172 @@
+"""Profiles: several orgs, each with its secrets in its own keyring entry, switched in the tray.
+
+The orgs are the sandbox's two OAuth clients (a person's PKCE client and a service account);
+the credential store factory is the composition root's seam, one store per keyring service name,
+so the test sees exactly which entry each profile's secrets went to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+import main as composition
+from core.config import AppConfig, Profile, load_config, save_config
+from core.credentials import MemoryCredentialStore, credential_service_name
+from core.regions import parse_environment
+from gui.app import GuiApp, GuiOptions
+from gui.tray import ACTION_PROFILE, TrayController
+from sandbox.config import SandboxConfig
+from sandbox.server import Sandbox
+
+WAIT_S = 20.0
+
+
+class Keyring:
+    """One store per keyring service, kept across sign-ins as the OS keyring keeps them."""
+
+    def __init__(self) -> None:
+        self.stores: dict[str, MemoryCredentialStore] = {}
+
+    def __call__(self, service: str) -> MemoryCredentialStore:
+        return self.stores.setdefault(service, MemoryCredentialStore(insecure_reason="test"))
+
+
+@pytest.fixture(autouse=True)
+def _config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.delenv("GENESYS_CLIENT_ID", raising=False)
+    yield
+    gc.collect()  # Qt objects of the test die here, on the GUI thread
+
+
+async def test_switching_profiles_uses_each_orgs_own_keyring_entry(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    sandbox = Sandbox(SandboxConfig(port=0, users=30, queues=4, seed=7, simulate=False))
+    url = await sandbox.start()
+    try:
+        await _switch_profiles(sandbox, url, tmp_path)
+    finally:
+        await sandbox.stop()
+
+
+async def _switch_profiles(sandbox: Sandbox, url: str, tmp_path: Path) -> None:
+    person = Profile(url, sandbox.config.pkce_client_id, "pkce")
+    service = Profile(url, sandbox.config.client_id, "client_credentials")
+    keyring = Keyring()
+    # Both orgs were signed in to once (the welcome dialog's sign-in), the service one last.
+    for profile, secret in ((person, None), (service, sandbox.config.client_secret)):
+        session = await composition.sign_in_session(
+            profile.environment,
+            profile.client_id,
+            profile.grant,
+            secret,
+            open_browser=composition._follow_redirects,
+            open_store=keyring,
+        )
+        await session.auth.aclose()
+    path = tmp_path / "genesys-tray" / "config.json"
+    save_config(path, AppConfig(profile=service, profiles=[person, service]))
+    assert len(keyring.stores) == 2  # one keyring entry per org and client
+    env = parse_environment(url)
+    person_store = keyring.stores[credential_service_name(env, person.client_id)]
+    service_store = keyring.stores[credential_service_name(env, service.client_id)]
+    assert await person_store.get("access_token") and await service_store.get("access_token")
+    assert await service_store.get(composition.CLIENT_SECRET_ENTRY) == sandbox.config.client_secret
+    assert await person_store.get(composition.CLIENT_SECRET_ENTRY) is None  # never shared
+
+    choices = composition.profile_choices(load_config(path).config)
+    assert [key for key, _ in choices] == [
+        composition.DEMO_PROFILE,
+        composition.profile_key(person),
+        composition.profile_key(service),
+    ]
+    args = composition.parse_args([])
+    engine, demo, code = await asyncio.wait_for(
+        composition.start_engine(
+            args, switch_to=composition.profile_key(person), open_store=keyring
+        ),
+        WAIT_S,
+    )
+    try:
+        assert engine is not None and not demo and code == 0
+        assert sandbox.config.pkce_client_id in engine.account  # the remembered PKCE session
+        assert engine.user_id is not None  # a person, signed in without a browser
+    finally:
+        if engine is not None:
+            await engine.aclose()
+    remembered = load_config(path).config
+    assert remembered.profile == person and not remembered.demo_chosen
+    assert remembered.profiles == [person, service]  # switching adds nothing
+
+    engine, demo, code = await asyncio.wait_for(
+        composition.start_engine(args, switch_to=composition.DEMO_PROFILE), WAIT_S
+    )
+    try:
+        assert engine is not None and demo and engine.sandbox_url != url
+    finally:
+        if engine is not None:
+            await engine.aclose()
+    assert load_config(path).config.demo_chosen  # the next launch starts where the tray left
+
+
+async def test_the_app_stops_its_engine_for_the_profile_chosen(
+    qtbot: QtBot, settings: QSettings
+) -> None:
+    engine = await composition.build_engine(
+        demo=True, environment=None, queues="mine", users="mine", demo_speed=20.0
+    )
+    other = "https://api.mypurecloud.de other-client"
+    options = GuiOptions(
+        settings=settings,
+        profiles=[(composition.DEMO_PROFILE, "Demo org"), (other, "EU (Frankfurt) · other")],
+        active_profile=composition.DEMO_PROFILE,
+        watch_network=False,
+    )
+    app = GuiApp(QApplication.instance(), engine.service, options)  # type: ignore[arg-type]
+    running = asyncio.ensure_future(app.run())
+    try:
+        await asyncio.sleep(0)  # let run() start the engine
+        app.switch_profile(composition.DEMO_PROFILE)  # the active one: nothing happens
+        assert (app.stop_requested.is_set(), app.next_profile) == (False, None)
+        app.switch_profile(other)
+        assert await asyncio.wait_for(running, WAIT_S) == 0
+        assert app.next_profile == other and not app.back_to_welcome
+    finally:
+        app.stop_requested.set()
+        await asyncio.wait_for(running, WAIT_S)
+        await engine.aclose()
+
+
+def test_the_tray_lists_the_profiles_with_the_active_one_checked(qtbot: QtBot) -> None:
+    tray = TrayController()
+    try:
+
+        def submenu() -> list[tuple[str, bool]]:
+            tray.menu().aboutToShow.emit()
+            if tray.profile_menu().menuAction() not in tray.menu().actions():
+                return []
+            return [(a.text(), a.isChecked()) for a in tray.profile_menu().actions()]
+
+        tray.set_profiles([("demo", "Demo org")], "demo")
+        assert submenu() == []  # nothing to switch to
+        tray.set_profiles([("demo", "Demo org"), ("eu cid", "EU (Frankfurt) · cid")], "eu cid")
+        assert submenu() == [("Demo org", False), ("EU (Frankfurt) · cid", True)]
+        assert tray.profile_menu().title() == ACTION_PROFILE
+        demo_action, active_action = tray.profile_menu().actions()
+        with qtbot.waitSignal(tray.profile_requested, timeout=1000) as blocker:
+            demo_action.trigger()
+        assert blocker.args == ["demo"]
+        with qtbot.waitSignal(tray.profile_requested, timeout=200, raising=False) as again:
+            active_action.trigger()  # the active one: no switch
+        assert not again.signal_triggered
+    finally:
+        tray.deleteLater()
