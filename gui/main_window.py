@@ -7,6 +7,7 @@ asked of the engine through signals the app wires up (design.md: widgets never c
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -16,7 +17,6 @@ from PySide6.QtCore import (
     QSettings,
     QSortFilterProxyModel,
     Qt,
-    QTimer,
     Signal,
 )
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -155,14 +155,10 @@ class MainWindow(QMainWindow):
         bridge.state_changed.connect(self._on_bridge_state_changed)
         bridge.health_changed.connect(self._on_bridge_health_changed)
 
-        self._tick = QTimer(self)
-        self._tick.setInterval(1000)
-        self._tick.timeout.connect(self._on_tick_timeout)
-        self._tick.start()
-        self._sampler = QTimer(self)
-        self._sampler.setInterval(HISTORY_SAMPLE_MS)
-        self._sampler.timeout.connect(self._on_sampler_timeout)
-        self._sampler.start()
+        # The time column and the sparkline sample move with the bridge's batches (see
+        # EngineBridge.clock_ticked), so a view repaints at most once per batch.
+        bridge.clock_ticked.connect(self._on_bridge_clock_ticked)
+        self._sampled_at = time.monotonic()
         self.restore_settings()
 
     # ------------------------------------------------------------------ tabs
@@ -312,12 +308,13 @@ class MainWindow(QMainWindow):
         self.rate_label.setText(f"{health.events_per_s:.1f} events/s")
 
     # ------------------------------------------------------------------ own slots
-    def _on_tick_timeout(self) -> None:
-        self.agents.tick(datetime.now(UTC))
-        self.queues.tick(datetime.now(UTC))
-
-    def _on_sampler_timeout(self) -> None:
-        self.queues.sample(datetime.now(UTC))
+    def _on_bridge_clock_ticked(self) -> None:
+        now = datetime.now(UTC)
+        self.agents.tick(now)
+        self.queues.tick(now)
+        if time.monotonic() - self._sampled_at >= HISTORY_SAMPLE_MS / 1000:
+            self._sampled_at = time.monotonic()
+            self.queues.sample(now)
 
     def _on_queue_filter_changed(self, _index: int) -> None:
         self.agents_proxy.set_queue(self.queue_filter.currentData())
@@ -404,9 +401,8 @@ class MainWindow(QMainWindow):
         return self._last_update
 
     def stop_timers(self) -> None:
-        """Part of the staged shutdown."""
-        self._tick.stop()
-        self._sampler.stop()
+        """Part of the staged shutdown: the clock-driven columns stop moving."""
+        self.bridge.clock_ticked.disconnect(self._on_bridge_clock_ticked)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
         """Follow the system palette (light/dark) when it changes."""

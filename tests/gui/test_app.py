@@ -48,6 +48,32 @@ def test_bridge_coalesces_a_burst_into_one_batch_per_tick(qtbot: QtBot) -> None:
     bridge.stop()
 
 
+def test_the_clock_ticks_once_a_second_right_after_a_batch(qtbot: QtBot) -> None:
+    """Time-in-state and sparkline repaints share a batch's repaint, never add their own."""
+    store = _store_with(3)
+    now = [100.0]
+    bridge = EngineBridge(FeedBuilder(store), interval_ms=60_000, monotonic=lambda: now[0])
+    order: list[str] = []
+    bridge.users_changed.connect(lambda _ids: order.append("users"))
+    bridge.clock_ticked.connect(lambda: order.append("clock"))
+
+    def batch(n: int) -> None:
+        status = ("IDLE", "INTERACTING")[n % 2]  # every batch is a real change
+        for change in store.apply(RoutingChanged("u1", status, T0 + timedelta(seconds=n))):
+            bridge.on_record(ChangeRecord(change, "stream"))
+        bridge._on_timer_flush()
+
+    for step in range(25):  # 2.5 s of 100 ms ticks, each with a batch (the clock is ours)
+        now[0] += 0.1
+        batch(step)
+    assert order.count("users") == 25
+    assert order.count("clock") == 2  # at 1.0 s and 2.0 s, not once per batch
+    for at, what in enumerate(order):
+        if what == "clock":
+            assert order[at - 1] == "users", order  # in the same tick, after the batch
+    bridge.stop()
+
+
 def test_state_changes_are_not_delayed(qtbot: QtBot) -> None:
     bridge = EngineBridge(FeedBuilder(Store()), interval_ms=10_000)
     with qtbot.waitSignal(bridge.state_changed, timeout=100) as blocker:

@@ -242,6 +242,9 @@ def test_menu_rebuild_on_show_does_not_leak_actions(tray: TrayController) -> Non
         ACTION_SETTINGS,
         ACTION_QUIT,
     ]
+    # What the person reads: "&" marks a mnemonic in a menu, so a lone one would vanish.
+    shown = {a.iconText() for a in menu.actions() if not a.isSeparator()}
+    assert "Filters & alerts" in shown, shown  # iconText drops the ellipsis too
     count, children = len(menu.actions()), len(menu.findChildren(QAction))
     for _ in range(5):
         menu.aboutToShow.emit()
