@@ -8,6 +8,8 @@ never fails and never loses anything silently:
   aside as ``config.json.broken-YYYYmmdd-HHMMSS`` (never deleted), defaults are used, and
   :attr:`LoadResult.problem` says so in words for the person;
 * an *older* version: migrated step by step (:data:`MIGRATIONS`);
+* what to watch is kept per org (:attr:`AppConfig.watches`): queue and user ids of one org mean
+  nothing, or the wrong rows, in another;
 * a rule that cannot be read: skipped, named in the problem, and kept raw in
   :attr:`AppConfig.skipped`, which :func:`save_config` writes back, so the next save does not
   destroy it;
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import json
 import logging
 import math
@@ -54,7 +57,7 @@ logger = logging.getLogger(__name__)
 
 APP_DIR_NAME: Final = "genesys-tray"
 CONFIG_FILE_NAME: Final = "config.json"
-CONFIG_VERSION: Final = 1
+CONFIG_VERSION: Final = 2
 # The feed's event kinds (core.feed.KINDS; not imported, core.feed pulls in the whole service).
 FEED_KINDS: Final = ("presence", "routing", "queue", "membership", "connection", "gap", "budget")
 DEFAULT_COALESCE_WINDOW_S: Final = 5.0
@@ -141,11 +144,21 @@ class Profile:
     grant: str = "pkce"
 
 
+def org_key(profile: Profile | None) -> str:
+    """The key of an org's own settings in :attr:`AppConfig.watches`: environment and client.
+
+    ``""`` without a profile: the org of a file that names none (the demo org's own file, or
+    an org given by environment variables only).
+    """
+    return "" if profile is None else f"{profile.environment} {profile.client_id}"
+
+
 @dataclass(slots=True)
 class AppConfig:
     """Everything the settings file holds.
 
     Attributes:
+        watches: What to watch, per org (:func:`org_key`); see :attr:`watch`.
         skipped: Rules from the file that could not be read, exactly as they were; written
             back on save so a fix in a text editor (or a newer app) can still use them.
         extra: Top-level keys this version does not know, written back unchanged.
@@ -160,7 +173,7 @@ class AppConfig:
     journal_retention_days: int = DEFAULT_RETENTION_DAYS
     start_minimized: bool = False
     profile: Profile | None = None
-    watch: WatchSettings | None = None  # None: the default (my queues and their members)
+    watches: dict[str, WatchSettings] = field(default_factory=dict)
     demo_chosen: bool = False  # the welcome dialog's "Try the demo org": start there next time
     profiles: list[Profile] = field(default_factory=list)  # every org signed in to (the tray)
     theme: str = "system"
@@ -170,6 +183,19 @@ class AppConfig:
     def snoozed(self, now_epoch: float) -> bool:
         """Whether notifications are snoozed at this moment."""
         return self.snooze_until is not None and now_epoch < self.snooze_until
+
+    @property
+    def watch(self) -> WatchSettings | None:
+        """What to watch in the org of :attr:`profile`; None: the default (my queues and their
+        members)."""
+        return self.watches.get(org_key(self.profile))
+
+    def with_watch(self, watch: WatchSettings | None) -> AppConfig:
+        """A copy watching ``watch`` in the org of :attr:`profile`; other orgs' choices kept."""
+        watches = {k: v for k, v in self.watches.items() if k != org_key(self.profile)}
+        if watch is not None:
+            watches[org_key(self.profile)] = watch
+        return dataclasses.replace(self, watches=watches)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,8 +357,30 @@ def _migrate_v0(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _migrate_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 → v2: v1 had one ``watch`` per file; v2 keeps one per org (``watches``).
+
+    The watch was chosen in the org the file's ``profile`` names (the one signed in to), so it
+    moves under that org's key (:func:`org_key`; ``""`` when the profile is missing or
+    unreadable, as the repair then makes it None). An unreadable watch moves as it is: the
+    reading below names it and keeps the original file aside.
+    """
+    out = dict(data)
+    watch = out.pop("watch", None)
+    if watch is not None:
+        profile = _profile(out.get("profile"))
+        key = org_key(profile if isinstance(profile, Profile) else None)
+        watches = out.get("watches")
+        out["watches"] = {**watches, key: watch} if isinstance(watches, dict) else {key: watch}
+    out["version"] = 2
+    return out
+
+
 # version N → the function that turns a version N document into version N + 1
-MIGRATIONS: Final[Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {0: _migrate_v0}
+MIGRATIONS: Final[Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    0: _migrate_v0,
+    1: _migrate_v1,
+}
 
 
 # ----------------------------------------------------------------------------- config ↔ JSON
@@ -356,7 +404,7 @@ def config_to_json(config: AppConfig) -> dict[str, Any]:
         "journal_retention_days": config.journal_retention_days,
         "start_minimized": config.start_minimized,
         "profile": None if config.profile is None else profile_to_json(config.profile),
-        "watch": None if config.watch is None else watch_to_json(config.watch),
+        "watches": {key: watch_to_json(w) for key, w in config.watches.items()},
         "demo_chosen": config.demo_chosen,
         "profiles": [profile_to_json(p) for p in config.profiles],
         "theme": config.theme,
@@ -470,7 +518,9 @@ def _config_from_json(data: Any, *, demo: bool = False) -> _Parsed:
     )
     config.start_minimized = setting("start_minimized", _bool, defaults.start_minimized, data)
     config.profile = setting("profile", _profile, None, data)
-    config.watch = setting("watch", _watch, None, data)
+    config.watches, unreadable = _watches(data.get("watches"))
+    if unreadable:
+        parsed.repaired.append("watches")  # only the unreadable orgs' choices are dropped
     config.demo_chosen = setting("demo_chosen", _bool, defaults.demo_chosen, data)
     config.profiles = setting("profiles", _profiles, [], data)
     config.theme = setting("theme", _theme, defaults.theme, data)
@@ -579,6 +629,24 @@ def _watch(value: Any) -> Any:
     if queues is _BAD or users is _BAD:
         return _BAD
     return WatchSettings(queues, users)
+
+
+def _watches(value: Any) -> tuple[dict[str, WatchSettings], bool]:
+    """Each org's choice that can be read, and whether any could not (it then takes the default,
+    leaving the other orgs' choices as they were)."""
+    if value is None:
+        return {}, False
+    if not isinstance(value, dict):
+        return {}, True
+    watches: dict[str, WatchSettings] = {}
+    unreadable = False
+    for key, raw in value.items():
+        watch = _watch(raw)
+        if isinstance(watch, WatchSettings):
+            watches[key] = watch
+        elif watch is not None:
+            unreadable = True
+    return watches, unreadable
 
 
 def _watch_part(value: Any, keywords: tuple[str, ...], *, pattern: bool) -> Any:

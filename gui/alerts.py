@@ -62,11 +62,14 @@ class AlertsController(QObject):
         alerts_changed(int): the number of active (firing or acknowledged) alerts.
         open_requested(str, str): a notification's "Open": subject kind and id.
         config_problem(str): the settings could not be saved; the message says why.
+        feed_kinds_changed(list): the dialog saved these feed kinds; the window's feed filter
+            follows them now, not at the next start.
     """
 
     alerts_changed = Signal(int)
     open_requested = Signal(str, str)
     config_problem = Signal(str)
+    feed_kinds_changed = Signal(list)
 
     def __init__(
         self,
@@ -241,6 +244,7 @@ class AlertsController(QObject):
         self.config = dataclasses.replace(
             self.config, rules=list(rules), feed_kinds=list(feed_kinds)
         )
+        self.feed_kinds_changed.emit(list(feed_kinds))
         self._save()
         self.evaluate()
 

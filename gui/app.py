@@ -194,6 +194,7 @@ class GuiApp(QObject):
         self.alerts.open_requested.connect(self._on_alerts_open_requested)
         self.alerts.alerts_changed.connect(self._on_bridge_summary)
         self.alerts.config_problem.connect(self._on_alerts_config_problem)
+        self.alerts.feed_kinds_changed.connect(self._on_alerts_feed_kinds_changed)
         self.notifier.in_app.shown.connect(self._on_notifier_in_app_shown)
         self.notifier.backend_changed.connect(self._on_notifier_backend_changed)
         self.window.filters_requested.connect(self.alerts.open_filters)
@@ -295,11 +296,14 @@ class GuiApp(QObject):
     async def apply_watch(
         self, watch: WatchSettings, kinds: list[str], progress: Callable[[SelectionProgress], None]
     ) -> BudgetRecord:
-        """Re-subscribe to what the dialog chose, then use and remember it (and the kinds)."""
+        """Re-subscribe to what the dialog chose, then use and remember it (and the kinds).
+
+        The choice is remembered for this org only (its ids mean nothing in another profile).
+        """
         self.window.feed_proxy.set_kinds(kinds)
         budget = await self.service.set_selection(selection_of(watch), progress)
         self.alerts.config = dataclasses.replace(
-            self.alerts.config, watch=watch, feed_kinds=list(kinds)
+            self.alerts.config.with_watch(watch), feed_kinds=list(kinds)
         )
         path = self.options.config_path
         if path is not None:
@@ -378,6 +382,9 @@ class GuiApp(QObject):
 
     def _on_alerts_config_problem(self, message: str) -> None:
         self.window.show_problem("Settings", message)
+
+    def _on_alerts_feed_kinds_changed(self, kinds: list[str]) -> None:
+        self.window.feed_proxy.set_kinds(kinds)
 
     def _on_notifier_in_app_shown(self, notice: Notice) -> None:
         if notice.key == SIGN_IN_KEY:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialogButtonBox, QLineEdit, QPushButton
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLineEdit, QMenu, QPushButton
 from pytestqt.qtbot import QtBot
 
+from core.config import AppConfig, load_config
 from core.feed import FeedEntry
 from core.journal import Journal
 from core.rules import Condition, Rule, demo_rules
@@ -135,3 +137,65 @@ async def test_tests_a_rule_against_the_journal(qtbot: QtBot, journal: Journal) 
     assert dialog.replay_result.text() == text
     calm = Rule(id="c", name="Calm", condition=Condition.QUEUE_WAITING_ABOVE, threshold=10)
     assert await dialog.test_against_journal(calm, timedelta(hours=1)) == "Would not have fired."
+
+
+async def test_saving_the_feed_kinds_filters_the_live_feed_at_once(
+    qtbot: QtBot, settings: QSettings, tmp_path: Path
+) -> None:
+    """The wired app over the demo engine: Save in the dialog changes the feed, no restart."""
+    import main as composition
+    from gui.app import GuiApp, GuiOptions
+
+    engine = await composition.build_engine(
+        demo=True, environment=None, queues="mine", users="mine", demo_speed=20.0
+    )
+    config_file = tmp_path / "config.json"
+    options = GuiOptions(
+        settings=settings, config=AppConfig(), config_path=config_file, watch_network=False
+    )
+    app = GuiApp(QApplication.instance(), engine.service, options)  # type: ignore[arg-type]
+    feed, proxy = app.window.feed, app.window.feed_proxy
+
+    def kinds_in_feed() -> set[str]:
+        return {feed.kind(row) for row in range(feed.rowCount())}
+
+    def shown() -> tuple[set[str], int, int]:
+        """The kinds the view shows, its row count and the feed's rows of kinds it should show."""
+        rows = [proxy.mapToSource(proxy.index(r, 0)).row() for r in range(proxy.rowCount())]
+        wanted = sum(1 for row in range(feed.rowCount()) if feed.kind(row) != "routing")
+        return {feed.kind(row) for row in rows}, proxy.rowCount(), wanted
+
+    def save_kinds(routing: bool) -> None:
+        menu = app.window.menuBar().actions()[0].menu()
+        assert isinstance(menu, QMenu)
+        next(a for a in menu.actions() if a.text() == "Filters && &alerts…").trigger()
+        dialog = app.alerts.dialog
+        assert dialog is not None and dialog.isVisible()
+        dialog.kind_boxes["routing"].setChecked(routing)
+        save_button(dialog).click()
+        assert not dialog.isVisible()
+
+    running = asyncio.ensure_future(app.run())
+    try:
+        await asyncio.wait_for(_until(lambda: {"presence", "routing"} <= kinds_in_feed()), 20)
+        assert "routing" in shown()[0]  # every kind, as the settings say
+
+        save_kinds(routing=False)
+        kinds, count, wanted = shown()  # no event processed in between: one consistent look
+        assert "routing" not in kinds and "presence" in kinds and count == wanted
+        await app.alerts.flush()
+        assert "routing" not in load_config(config_file).config.feed_kinds
+
+        save_kinds(routing=True)
+        assert "routing" in shown()[0] and proxy.rowCount() == feed.rowCount()
+        await app.alerts.flush()
+        assert load_config(config_file).config.feed_kinds == AppConfig().feed_kinds
+    finally:
+        app.stop_requested.set()
+        assert await asyncio.wait_for(running, 10) == 0
+        await engine.aclose()
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    while not condition():  # noqa: ASYNC110 - the demo org's events arrive on their own
+        await asyncio.sleep(0.05)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,18 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 import main as composition
-from core.config import AppConfig, Profile, load_config, save_config
+from core.config import (
+    AppConfig,
+    Profile,
+    WatchSettings,
+    config_path,
+    load_config,
+    profile_to_json,
+    save_config,
+)
 from core.credentials import MemoryCredentialStore, credential_service_name
 from core.regions import parse_environment
+from core.service import EngineState, Selection, SelectionProgress
 from gui.app import GuiApp, GuiOptions
 from gui.tray import ACTION_PROFILE, TrayController
 from sandbox.config import SandboxConfig
@@ -116,6 +126,114 @@ async def _switch_profiles(sandbox: Sandbox, url: str, tmp_path: Path) -> None:
         if engine is not None:
             await engine.aclose()
     assert load_config(path).config.demo_chosen  # the next launch starts where the tray left
+
+
+async def test_each_profile_watches_what_was_chosen_in_it(
+    qtbot: QtBot, settings: QSettings
+) -> None:
+    """A settings file from before the per-org choice, then the tray's switch, both ways."""
+    sandbox = Sandbox(SandboxConfig(port=0, users=30, queues=4, seed=7, simulate=False))
+    url = await sandbox.start()
+    try:
+        await _watch_per_profile(sandbox, url, settings)
+    finally:
+        await sandbox.stop()
+
+
+async def _watch_per_profile(sandbox: Sandbox, url: str, settings: QSettings) -> None:
+    person = Profile(url, sandbox.config.pkce_client_id, "pkce")
+    service = Profile(url, sandbox.config.client_id, "client_credentials")
+    keyring = Keyring()
+    for profile, secret in ((person, None), (service, sandbox.config.client_secret)):
+        session = await composition.sign_in_session(
+            profile.environment,
+            profile.client_id,
+            profile.grant,
+            secret,
+            open_browser=composition._follow_redirects,
+            open_store=keyring,
+        )
+        await session.auth.aclose()
+    first, second, third = sorted(sandbox.org.queues)[:3]
+    # Version 1 kept one "watch" per file: it was chosen while the service account was in.
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "profile": profile_to_json(service),
+                "profiles": [profile_to_json(person), profile_to_json(service)],
+                "watch": {"queues": [first], "users": "none"},
+            }
+        )
+    )
+    args = composition.parse_args([])
+
+    async def run(
+        switch_to: Profile, then: Callable[[GuiApp], object]
+    ) -> tuple[Selection, set[str]]:
+        """Start the org as the tray's switch does, run the app as run_app does: what it
+        watches (the selection at start, and the queues it resolved to)."""
+        engine, demo, _ = await asyncio.wait_for(
+            composition.start_engine(
+                args, switch_to=composition.profile_key(switch_to), open_store=keyring
+            ),
+            WAIT_S,
+        )
+        assert engine is not None and not demo
+        loaded = load_config(path)
+        assert loaded.problem is None and loaded.config.profile == switch_to
+        options = GuiOptions(
+            settings=settings, config=loaded.config, config_path=path, watch_network=False
+        )
+        app = GuiApp(QApplication.instance(), engine.service, options)  # type: ignore[arg-type]
+        selection = app.service.selection
+        running = asyncio.ensure_future(app.run())
+        try:
+            await asyncio.wait_for(_until(lambda: app.service.state is EngineState.LIVE), WAIT_S)
+            watched = set(app.service.watch.queues)
+            result = then(app)
+            if asyncio.iscoroutine(result):
+                await asyncio.wait_for(result, WAIT_S)
+        finally:
+            app.stop_requested.set()
+            await asyncio.wait_for(running, WAIT_S)
+            app.window.deleteLater()
+            app.deleteLater()
+            await engine.aclose()
+        return selection, watched
+
+    def choose(watch: WatchSettings) -> Callable[[GuiApp], object]:
+        return lambda app: app.apply_watch(watch, list(app.alerts.config.feed_kinds), _ignore)
+
+    # The service account's org: the migrated choice; then it picks one more queue.
+    picked = await run(service, choose(WatchSettings((first, second), "none")))
+    assert picked == (Selection((first,), "none"), {first})
+    # The person's org: not the service account's ids, the default (my queues); a pick of its own.
+    default, _ = await run(person, choose(WatchSettings((third,), "none")))
+    assert default == Selection()
+    # Back and forth: each org watches exactly what was chosen in it.
+    assert await run(service, lambda app: None) == (
+        Selection((first, second), "none"),
+        {first, second},
+    )
+    assert await run(person, lambda app: None) == (Selection((third,), "none"), {third})
+    watches = json.loads(path.read_text())["watches"]
+    assert watches == {
+        composition.profile_key(service): {"queues": [first, second], "users": "none"},
+        composition.profile_key(person): {"queues": [third], "users": "none"},
+    }
+    assert "watch" not in json.loads(path.read_text())
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    while not condition():  # noqa: ASYNC110 - the engine and the sandbox move on their own
+        await asyncio.sleep(0.05)
+
+
+def _ignore(progress: SelectionProgress) -> None:
+    """The apply's progress: the test looks at the result instead."""
 
 
 async def test_the_app_stops_its_engine_for_the_profile_chosen(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import stat
 import tempfile
@@ -22,9 +23,12 @@ from core.config import (
     NotificationSettings,
     Profile,
     QuietHours,
+    WatchSettings,
     config_path,
     default_config,
     load_config,
+    org_key,
+    profile_to_json,
     rule_from_json,
     rule_to_json,
     save_config,
@@ -97,6 +101,10 @@ def test_round_trip_keeps_everything(tmp_path: Path) -> None:
         journal_retention_days=7,
         start_minimized=True,
         profile=Profile("eu_central_1", "a-client-id", "client_credentials"),
+        watches={
+            org_key(Profile("eu_central_1", "a-client-id")): WatchSettings(("q1",), ("u1",)),
+            org_key(Profile("mypurecloud.de", "b")): WatchSettings("Sales*", "members"),
+        },
     )
     save_config(path, config)
     result = load_config(path)
@@ -105,7 +113,7 @@ def test_round_trip_keeps_everything(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert [p.name for p in path.parent.iterdir()] == ["config.json"]  # no temporary left over
     text = path.read_text()
-    assert text.startswith('{\n  "version": 1,')
+    assert text.startswith(f'{{\n  "version": {CONFIG_VERSION},')
     assert json.loads(text)["rules"][0] == rule_to_json(config.rules[0])
 
 
@@ -195,6 +203,85 @@ def test_an_older_version_is_migrated(tmp_path: Path) -> None:
     assert result.config.journal_retention_days == 14
     save_config(path, result.config)
     assert json.loads(path.read_text())["version"] == CONFIG_VERSION
+
+
+ORG_A = Profile("mypurecloud.de", "client-a")
+ORG_B = Profile("https://api.usw2.pure.cloud", "client-b", "client_credentials")
+PICKED_IN_A = {"queues": ["q-a1", "q-a2"], "users": ["u-a1"]}
+
+
+def test_a_v1_watch_moves_to_the_org_it_was_chosen_in(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    write(
+        path,
+        {
+            "version": 1,
+            "rules": [],
+            "profile": profile_to_json(ORG_A),
+            "profiles": [profile_to_json(ORG_A), profile_to_json(ORG_B)],
+            "watch": PICKED_IN_A,
+        },
+    )
+    result = load_config(path, now=now)
+    assert result.problem is None and asides(path) == []
+    picked = WatchSettings(("q-a1", "q-a2"), ("u-a1",))
+    assert result.config.watches == {org_key(ORG_A): picked}
+    assert result.config.watch == picked
+    # The other org does not get org A's ids: it watches the default until it chooses.
+    assert dataclasses.replace(result.config, profile=ORG_B).watch is None
+    save_config(path, result.config)
+    data = json.loads(path.read_text())
+    assert data["version"] == CONFIG_VERSION and "watch" not in data
+    assert data["watches"] == {"mypurecloud.de client-a": PICKED_IN_A}
+    assert load_config(path, now=now).config == result.config
+
+
+@pytest.mark.parametrize(
+    "profile",
+    [None, {"environment": "mypurecloud.de", "grant": "magic"}],
+    ids=["no profile (the demo org's file)", "an unreadable profile"],
+)
+def test_a_v1_watch_without_a_readable_profile_stays_with_the_files_own_org(
+    tmp_path: Path, profile: Any
+) -> None:
+    path = tmp_path / "config-demo.json"
+    write(path, {"version": 1, "rules": [], "profile": profile, "watch": PICKED_IN_A})
+    result = load_config(path, now=now)
+    assert result.config.profile is None
+    assert result.config.watches == {"": WatchSettings(("q-a1", "q-a2"), ("u-a1",))}
+    assert result.config.watch == WatchSettings(("q-a1", "q-a2"), ("u-a1",))
+    assert (result.problem is None) == (profile is None)  # the bad profile is repaired
+
+
+def test_two_profiles_keep_their_own_selections(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    in_a = WatchSettings(("q-a1",), ("u-a1", "u-a2"))
+    in_b = WatchSettings("all", "none")
+    config = AppConfig(profile=ORG_A, profiles=[ORG_A, ORG_B]).with_watch(in_a)
+    config = dataclasses.replace(config, profile=ORG_B).with_watch(in_b)
+    save_config(path, config)
+    loaded = load_config(path, now=now).config
+    assert loaded.watch == in_b
+    assert dataclasses.replace(loaded, profile=ORG_A).watch == in_a
+    assert dataclasses.replace(loaded, profile=None).watch is None  # the demo org: its own
+    # Going back to the default in one org leaves the other's choice alone.
+    cleared = dataclasses.replace(loaded, profile=ORG_A).with_watch(None)
+    assert cleared.watch is None and cleared.watches == {org_key(ORG_B): in_b}
+    assert loaded.watches == {org_key(ORG_A): in_a, org_key(ORG_B): in_b}  # not changed
+
+
+def test_an_unreadable_watch_loses_only_its_own_org(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    good = {"queues": "Sales*", "users": "members"}
+    watches = {org_key(ORG_A): {"queues": "Sa*les"}, org_key(ORG_B): good}
+    write(path, {"version": CONFIG_VERSION, "profile": profile_to_json(ORG_A), "watches": watches})
+    result = load_config(path, now=now)
+    assert result.config.watch is None  # org A: the default
+    assert result.config.watches == {org_key(ORG_B): WatchSettings("Sales*", "members")}
+    assert result.problem is not None and "watches" in result.problem
+    assert result.kept_aside is not None
+    assert json.loads(result.kept_aside.read_text())["watches"] == watches
+    assert load_config(path, now=now).problem is None  # the repaired file was written
 
 
 def test_a_file_without_a_version_is_the_first_format(tmp_path: Path) -> None:
@@ -350,8 +437,11 @@ NEAR_RULE = st.dictionaries(
     JSON | st.sampled_from([*Condition, *Severity, "notify", ["notify"], ["q1"], 3, 0, -1]),
 )
 NEAR_DOCUMENT = st.fixed_dictionaries(
-    {"version": st.sampled_from([0, 1]), "rules": st.lists(NEAR_RULE | JSON, max_size=5)},
+    {"version": st.sampled_from([0, 1, 2]), "rules": st.lists(NEAR_RULE | JSON, max_size=5)},
     optional={
+        "profile": JSON | st.just(profile_to_json(ORG_A)),
+        "watch": JSON | st.just(PICKED_IN_A),
+        "watches": JSON | st.just({org_key(ORG_B): PICKED_IN_A}),
         "notifications": JSON | st.fixed_dictionaries({}, optional={
             "quiet_hours": JSON | st.just({"start": "22:00", "end": "7:00"}),
             "sound_by_severity": JSON,
