@@ -427,6 +427,11 @@ class MonitorService:
             return
         self.store.presence_labels.update({d.id: d.label for d in definitions if d.label})
 
+    def _service_account(self) -> bool:
+        """Whether the session is a client-credentials one (no user behind it)."""
+        token = self.session.token
+        return token is not None and token.grant == "client_credentials"
+
     async def _read_selection(self, sel: Selection) -> _Resolution:
         """Resolve a selection through REST, changing nothing (a failure leaves all as it was)."""
         queues: dict[str, str] = {}
@@ -434,6 +439,11 @@ class MonitorService:
             records = await self.api.queues(ids=sel.queues) if sel.queues else []
             queues = {q.id: q.name for q in records}
             queues.update({qid: queues.get(qid, "") for qid in sel.queues})
+        elif sel.queues == "mine" and self._service_account():
+            # A service account has no "me" (genesys-api.md 2.6: /routing/queues/me answers
+            # 400): it watches every queue until the person narrows it in "What to watch".
+            logger.info("'my queues' needs a signed-in person; a service account watches all")
+            queues = {q.id: q.name for q in await self.api.queues()}
         elif sel.queues == "mine":
             queues = {q.id: q.name for q in await self.api.my_queues()}
         elif sel.queues == "all":

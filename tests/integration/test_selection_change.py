@@ -142,3 +142,15 @@ async def test_a_queue_added_by_an_agent_reports_its_refused_topics(
     budget = await engine.service.set_selection(Selection(queues="none", users=(agent,)))
     assert not budget.rejected
     assert set(engine.shard.topics) == {user_topic(agent)}
+
+
+async def test_a_service_account_asked_for_my_queues_watches_every_queue(
+    engines: EngineFactory, sandbox: Sandbox
+) -> None:
+    """Client credentials have no "me": the default selection still reaches a live board."""
+    engine = await engines(Selection(queues="mine", users="members"), grant="client_credentials")
+    await engine.settled()
+    assert engine.service.state is EngineState.LIVE
+    assert set(engine.service.watch.queues) == set(sandbox.org.queues)
+    members = set().union(*(_members(sandbox, q) for q in sandbox.org.queues))
+    assert set(engine.service.watch.users) == members
