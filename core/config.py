@@ -59,7 +59,16 @@ APP_DIR_NAME: Final = "genesys-tray"
 CONFIG_FILE_NAME: Final = "config.json"
 CONFIG_VERSION: Final = 2
 # The feed's event kinds (core.feed.KINDS; not imported, core.feed pulls in the whole service).
-FEED_KINDS: Final = ("presence", "routing", "queue", "membership", "connection", "gap", "budget")
+FEED_KINDS: Final = (
+    "presence",
+    "routing",
+    "queue",
+    "membership",
+    "connection",
+    "gap",
+    "budget",
+    "alert",
+)
 DEFAULT_COALESCE_WINDOW_S: Final = 5.0
 DEFAULT_RETENTION_DAYS: Final = 30
 _TIME = re.compile(r"(\d{1,2}):(\d{2})")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from core.rules import AlertChange, ChangeKind, Severity
 from core.service import (
     BudgetRecord,
     ChangeRecord,
@@ -24,7 +25,7 @@ from core.store import Store
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("presence", "routing", "queue", "membership", "connection", "gap", "budget")
+KINDS = ("presence", "routing", "queue", "membership", "connection", "gap", "budget", "alert")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,41 @@ def _duration(seconds: float) -> str:
 
 def _title(value: Any) -> str:
     return str(value).replace("_", " ").title() if value else "?"
+
+
+_ALERT_VERBS = {
+    ChangeKind.FIRED: "fired",
+    ChangeKind.ACKNOWLEDGED: "acknowledged",
+    ChangeKind.RESOLVED: "resolved",
+}
+
+
+def alert_entry(change: AlertChange) -> FeedEntry:
+    """The feed line (and journal row) of an alert that fired, was acknowledged or resolved.
+
+    The feed is where a supervisor looks back at the day; an alert that came and went while they
+    were away must be there, next to the changes that caused it.
+    """
+    alert = change.alert
+    verb = _ALERT_VERBS.get(change.kind, str(change.kind))
+    loud = change.kind is ChangeKind.FIRED and alert.severity is not Severity.INFO
+    subject = alert.subject_name or alert.subject_id or "Connection"
+    summary = f"{alert.rule_name} {verb}: {alert.summary or subject}"
+    return FeedEntry(
+        change.at,
+        "alert",
+        alert.subject_id,
+        subject,
+        summary,
+        severity="warning" if loud else "info",
+        data={
+            "alertId": alert.id,
+            "ruleId": alert.rule_id,
+            "change": verb,
+            "severity": str(alert.severity),
+            "value": alert.value,
+        },
+    )
 
 
 class FeedBuilder:

@@ -18,6 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.config import AppConfig, ConfigError, parse_hhmm, save_config
+from core.feed import alert_entry
 from core.journal import Journal
 from core.rules import Alert, ChangeKind, Rule, RuleEngine
 from core.service import MonitorService
@@ -64,12 +65,15 @@ class AlertsController(QObject):
         config_problem(str): the settings could not be saved; the message says why.
         feed_kinds_changed(list): the dialog saved these feed kinds; the window's feed filter
             follows them now, not at the next start.
+        feed_entries(list[FeedEntry]): alerts that fired or resolved, as feed lines (already
+            written to the journal), so the day's alerts can be looked back at.
     """
 
     alerts_changed = Signal(int)
     open_requested = Signal(str, str)
     config_problem = Signal(str)
     feed_kinds_changed = Signal(list)
+    feed_entries = Signal(list)
 
     def __init__(
         self,
@@ -151,6 +155,12 @@ class AlertsController(QObject):
     def evaluate(self, *_: object) -> None:
         """Run the rules over the store now and act on what changed."""
         changes = self.engine.evaluate(self.service.store, self.service.state.value)
+        if changes:
+            entries = [alert_entry(change) for change in changes]
+            if self.journal is not None:
+                for entry in entries:
+                    self.journal.append(entry)
+            self.feed_entries.emit(entries)
         for change in changes:
             if (
                 change.kind is ChangeKind.FIRED
@@ -220,6 +230,8 @@ class AlertsController(QObject):
             self.dialog.raise_()
             self.dialog.activateWindow()
             return self.dialog
+        if self.dialog is not None:
+            self.dialog.deleteLater()  # closed: Qt frees it (see GuiApp.shutdown)
         watch = self.service.watch
         store = self.service.store
         self.dialog = FilterDialog(

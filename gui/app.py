@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt
 from PySide6.QtWidgets import QApplication
 
@@ -32,7 +33,7 @@ from core.config import (
 )
 from core.diagnostics import write_diagnostics
 from core.errors import GenesysTrayError
-from core.feed import FeedBuilder
+from core.feed import FeedBuilder, FeedEntry
 from core.journal import Journal
 from core.service import BudgetRecord, EngineState, MonitorService, SelectionProgress
 from core.timeline import ConnectionTimeline
@@ -195,6 +196,7 @@ class GuiApp(QObject):
         self.alerts.alerts_changed.connect(self._on_bridge_summary)
         self.alerts.config_problem.connect(self._on_alerts_config_problem)
         self.alerts.feed_kinds_changed.connect(self._on_alerts_feed_kinds_changed)
+        self.alerts.feed_entries.connect(self._on_alerts_feed_entries)
         self.notifier.in_app.shown.connect(self._on_notifier_in_app_shown)
         self.notifier.backend_changed.connect(self._on_notifier_backend_changed)
         self.window.filters_requested.connect(self.alerts.open_filters)
@@ -241,6 +243,8 @@ class GuiApp(QObject):
             self.settings_dialog.raise_()
             self.settings_dialog.activateWindow()
             return self.settings_dialog
+        if self.settings_dialog is not None:
+            self.settings_dialog.deleteLater()  # closed: Qt frees it (see shutdown)
         dialog = SettingsDialog(
             self.alerts.config,
             save=self.save_settings,
@@ -386,6 +390,9 @@ class GuiApp(QObject):
     def _on_alerts_feed_kinds_changed(self, kinds: list[str]) -> None:
         self.window.feed_proxy.set_kinds(kinds)
 
+    def _on_alerts_feed_entries(self, entries: list[FeedEntry]) -> None:
+        self.window.feed.append(entries)
+
     def _on_notifier_in_app_shown(self, notice: Notice) -> None:
         if notice.key == SIGN_IN_KEY:
             return  # not an alert, and the window's banner already says it
@@ -519,6 +526,16 @@ class GuiApp(QObject):
         await self.service.stop()
         with contextlib.suppress(Exception):
             await self.alerts.flush()
+        # The dialogs are windows without a Qt parent, each in a reference cycle (with this app,
+        # and with itself): delete them here, on the GUI thread. Left to Python's cycle collector,
+        # one can be freed on a worker thread (asyncio.to_thread); shiboken then hands the C++
+        # delete of its widget tree to the main thread, which crashes (a segfault, at random).
+        if self.settings_dialog is not None:
+            await self.settings_dialog.settle()
+        for dialog in (self.settings_dialog, self.watch_dialog, self.alerts.dialog):
+            if dialog is not None:
+                shiboken6.delete(dialog)
+        self.settings_dialog = self.watch_dialog = self.alerts.dialog = None
         for close in self.options.extra_closers:
             with contextlib.suppress(Exception):
                 await close()

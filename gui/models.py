@@ -674,6 +674,7 @@ _KIND_LABELS = {
     "connection": "Connection",
     "gap": "Gap",
     "budget": "Topics",
+    "alert": "Alert",
 }
 
 

@@ -75,6 +75,7 @@ KIND_LABELS = {
     "connection": "Connection state",
     "gap": "Gaps and re-syncs",
     "budget": "Topic budget and refusals",
+    "alert": "Alerts fired and resolved",
 }
 # What each permission gives the board: the words an admin needs to decide.
 PERMISSION_USES = {

@@ -90,3 +90,37 @@ def test_connection_and_budget_entries() -> None:
     [entry] = feed.entries(BudgetRecord(3, 1, (3,), 900, (), rejected))
     assert entry.summary == "1 topics rejected (missing analytics:queueObservation:view)"
     assert feed.entries(BudgetRecord(3, 1, (3,), 900, (), ())) == []
+
+
+def test_alerts_become_feed_lines_from_firing_to_resolved() -> None:
+    from core.feed import alert_entry
+    from core.rules import ChangeKind, Condition, Rule, RuleEngine, Severity
+
+    now = [0.0]
+    wall = [T0]
+    rule = Rule("waiting", "Calls waiting", Condition.QUEUE_WAITING_ABOVE, threshold=2)
+    engine = RuleEngine([rule], clock=lambda: now[0], wall=lambda: wall[0])
+    store = Store()
+    store.queue("q1").name = "Sales EN"
+    store.apply(QueueObserved("q1", waiting=5))
+    fired = engine.evaluate(store, "live")
+    assert [c.kind for c in fired] == [ChangeKind.FIRED]
+    line = alert_entry(fired[0])
+    assert (line.at, line.kind, line.subject_id, line.subject) == (T0, "alert", "q1", "Sales EN")
+    assert line.summary.startswith("Calls waiting fired: ") and "5" in line.summary
+    assert line.severity == "warning"
+    assert line.data["ruleId"] == "waiting" and line.data["change"] == "fired"
+
+    now[0], wall[0] = 10.0, T0 + timedelta(seconds=10)
+    store.apply(QueueObserved("q1", waiting=0))
+    resolved = engine.evaluate(store, "live")
+    assert [c.kind for c in resolved] == [ChangeKind.RESOLVED]
+    done = alert_entry(resolved[0])
+    assert done.at == T0 + timedelta(seconds=10)
+    assert done.summary.startswith("Calls waiting resolved: ")
+    assert done.severity == "info"  # a resolution is good news, never a warning line
+
+    quiet = Rule("info", "FYI", Condition.QUEUE_WAITING_ABOVE, threshold=0, severity=Severity.INFO)
+    engine.set_rules([quiet])
+    store.apply(QueueObserved("q1", waiting=1))
+    assert alert_entry(engine.evaluate(store, "live")[0]).severity == "info"
