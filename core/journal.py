@@ -1021,9 +1021,9 @@ class Journal:
         started = time.perf_counter()
         try:
             with self._write_lock, _transaction(conn):
-                batch = _batch_json(rows) if _BATCH_INSERT_OK and len(rows) > 1 else None
-                if batch is not None:
-                    conn.execute(_INSERT_BATCH, (batch,))
+                payload = _batch_json(rows) if _BATCH_INSERT_OK and len(rows) > 1 else None
+                if payload is not None:
+                    conn.execute(_INSERT_BATCH, (payload,))
                 else:
                     conn.executemany(_INSERT, rows)
         except sqlite3.Error as exc:
