@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Sequence
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +35,7 @@ from benchmarks.common import (
     ROOT,
     get_json,
     sandbox_process,
+    save_result,
     wait_until,
 )
 from core.api import ApiClient
@@ -43,7 +46,7 @@ from core.journal import Journal
 from core.models import ChannelInfo, SubscriptionResult
 from core.regions import parse_environment
 from core.service import EngineState, EventRecord, MonitorService, Record, Selection
-from gui.app import GuiApp, GuiOptions
+from gui.app import GuiApp, GuiOptions, create_qapp, run_qasync
 
 logger = logging.getLogger(__name__)
 
@@ -162,3 +165,22 @@ async def gui_rig(
         finally:
             await api.aclose()
             await auth.aclose()
+
+
+def run_gui_benchmark(
+    name: str, measure: Callable[[QApplication, Path], Awaitable[dict[str, Any]]]
+) -> None:
+    """Record the stream if needed, run ``measure`` on qasync (offscreen) in a scratch folder,
+    save its figures as benchmark ``name``."""
+    ensure_frames()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    qapp = create_qapp()
+    figures: dict[str, Any] = {}
+
+    async def go() -> int:
+        with tempfile.TemporaryDirectory() as workdir:
+            figures.update(await measure(qapp, Path(workdir)))
+        return 0
+
+    run_qasync(qapp, go)
+    save_result(name, figures)

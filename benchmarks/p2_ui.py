@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -31,9 +30,8 @@ from typing import Any
 from PySide6.QtCore import QAbstractItemModel, QEvent, QObject, Qt, QTimer
 from PySide6.QtWidgets import QAbstractItemView, QApplication
 
-from benchmarks.common import cpu_s, median, percentile, rss_mb, save_result
-from benchmarks.gui_rig import ensure_frames, gui_rig
-from gui.app import create_qapp, run_qasync
+from benchmarks.common import cpu_s, median, percentile, rss_mb
+from benchmarks.gui_rig import gui_rig, run_gui_benchmark
 
 RATE = float(os.environ.get("BENCH_P2_RATE", "2000"))
 DURATION_S = float(os.environ.get("BENCH_P2_S", "60"))
@@ -189,18 +187,7 @@ async def measure(qapp: QApplication, workdir: Path) -> dict[str, Any]:
 
 def main() -> None:
     """Record the stream if needed, run the GUI under load, save the figures."""
-    ensure_frames()
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    qapp = create_qapp()
-    figures: dict[str, Any] = {}
-
-    async def go() -> int:
-        with tempfile.TemporaryDirectory() as workdir:
-            figures.update(await measure(qapp, Path(workdir)))
-        return 0
-
-    run_qasync(qapp, go)
-    save_result("p2_ui", figures)
+    run_gui_benchmark("p2_ui", measure)
 
 
 if __name__ == "__main__":

@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import QApplication
 
-from benchmarks.common import rss_mb, save_result
-from benchmarks.gui_rig import Rig, ensure_frames, gui_rig
-from gui.app import create_qapp, run_qasync
+from benchmarks.common import rss_mb
+from benchmarks.gui_rig import Rig, gui_rig, run_gui_benchmark
 
 EVENTS = int(os.environ.get("BENCH_P5_EVENTS", "1000000"))
 WARMUP_EVENTS = 50_000
@@ -117,18 +115,7 @@ async def measure(qapp: QApplication, workdir: Path) -> dict[str, Any]:
 
 def main() -> None:
     """Record the stream if needed, run the million, save the figures."""
-    ensure_frames()
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    qapp = create_qapp()
-    figures: dict[str, Any] = {}
-
-    async def go() -> int:
-        with tempfile.TemporaryDirectory() as workdir:
-            figures.update(await measure(qapp, Path(workdir)))
-        return 0
-
-    run_qasync(qapp, go)
-    save_result("p5_memory", figures)
+    run_gui_benchmark("p5_memory", measure)
 
 
 if __name__ == "__main__":

@@ -68,11 +68,9 @@ async def test_switching_profiles_uses_each_orgs_own_keyring_entry(
         await sandbox.stop()
 
 
-async def _switch_profiles(sandbox: Sandbox, url: str, tmp_path: Path) -> None:
-    person = Profile(url, sandbox.config.pkce_client_id, "pkce")
-    service = Profile(url, sandbox.config.client_id, "client_credentials")
+async def _signed_in_to(sandbox: Sandbox, person: Profile, service: Profile) -> Keyring:
+    """A keyring that remembers one sign-in to each profile (the service account's last)."""
     keyring = Keyring()
-    # Both orgs were signed in to once (the welcome dialog's sign-in), the service one last.
     for profile, secret in ((person, None), (service, sandbox.config.client_secret)):
         session = await composition.sign_in_session(
             profile.environment,
@@ -83,6 +81,14 @@ async def _switch_profiles(sandbox: Sandbox, url: str, tmp_path: Path) -> None:
             open_store=keyring,
         )
         await session.auth.aclose()
+    return keyring
+
+
+async def _switch_profiles(sandbox: Sandbox, url: str, tmp_path: Path) -> None:
+    person = Profile(url, sandbox.config.pkce_client_id, "pkce")
+    service = Profile(url, sandbox.config.client_id, "client_credentials")
+    # Both orgs were signed in to once (the welcome dialog's sign-in), the service one last.
+    keyring = await _signed_in_to(sandbox, person, service)
     path = tmp_path / "genesys-tray" / "config.json"
     save_config(path, AppConfig(profile=service, profiles=[person, service]))
     assert len(keyring.stores) == 2  # one keyring entry per org and client
@@ -143,17 +149,7 @@ async def test_each_profile_watches_what_was_chosen_in_it(
 async def _watch_per_profile(sandbox: Sandbox, url: str, settings: QSettings) -> None:
     person = Profile(url, sandbox.config.pkce_client_id, "pkce")
     service = Profile(url, sandbox.config.client_id, "client_credentials")
-    keyring = Keyring()
-    for profile, secret in ((person, None), (service, sandbox.config.client_secret)):
-        session = await composition.sign_in_session(
-            profile.environment,
-            profile.client_id,
-            profile.grant,
-            secret,
-            open_browser=composition._follow_redirects,
-            open_store=keyring,
-        )
-        await session.auth.aclose()
+    keyring = await _signed_in_to(sandbox, person, service)
     first, second, third = sorted(sandbox.org.queues)[:3]
     # Version 1 kept one "watch" per file: it was chosen while the service account was in.
     path = config_path()
