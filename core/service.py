@@ -40,7 +40,7 @@ from core.errors import (
     TransportError,
     UnauthorizedError,
 )
-from core.events import Event, QueueMembershipChanged, parse_event
+from core.events import Event, QueueMembershipChanged, QueueObserved, parse_event
 from core.models import (
     PresenceDefinition,
     QueueMember,
@@ -670,8 +670,13 @@ class MonitorService:
                 continue  # a late frame of a topic just unsubscribed
             self.counters["events"] += 1
             self._emit(EventRecord(event.topic, typed))
+            observed = isinstance(typed, QueueObserved)
             for change in self.store.apply(typed):
-                if change.kind == "queue":
+                if observed:
+                    # Only counters the stream delivered are newer than a re-sync's read of
+                    # them: a conversation event on the queue says nothing about its counters
+                    # (it used to veto the re-sync's counters, which then stayed stale until
+                    # the next change; found by the chaos run with a moving org).
                     self._queue_stream_at[change.id] = now
                 self._emit(ChangeRecord(change, "stream"))
             if isinstance(typed, QueueMembershipChanged):

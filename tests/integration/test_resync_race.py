@@ -1,0 +1,87 @@
+"""A re-sync's queue counters against events that arrive while it reads, on the real sandbox.
+
+The rule is "the stream wins over a re-sync read that started before it": a counter delivered
+by the stream after the read began is newer than the read. A conversation event on the same
+queue is no such thing, it says nothing about the counters; it used to veto the re-sync's
+counters all the same, so a count missed during a gap stayed wrong until the queue's next change
+(found by the chaos run with a moving org: interacting 16 shown, 10 true).
+
+The race is made deterministic with one seam: the engine's observation query runs for real and,
+before it returns, the stream delivers the event under test through the engine's own
+``shard_event`` (as the socket reader would).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from core.models import QueueObservation
+from core.protocol import TopicEvent, decode_frame
+from core.service import Selection
+from sandbox.server import Sandbox
+from tests.integration import test_engine as bed
+
+pytestmark = bed.engine_config()
+engines = bed.engines
+EngineFactory = bed.EngineFactory
+
+
+def _frame(topic: str, body: Mapping[str, object]) -> TopicEvent:
+    frame = decode_frame(orjson.dumps({"topicName": topic, "version": "2", "eventBody": body}))
+    assert isinstance(frame, TopicEvent)
+    return frame
+
+
+def _conversation(queue_id: str) -> TopicEvent:
+    now = datetime.now(UTC).isoformat()
+    body = {
+        "id": "race-conversation",
+        "participants": [{"purpose": "acd", "state": "connected", "connectedTime": now}],
+    }
+    return _frame(f"v2.routing.queues.{queue_id}.conversations", body)
+
+
+def _observation(queue_id: str, waiting: int) -> TopicEvent:
+    body = {
+        "group": {"queueId": queue_id},
+        "data": [{"metrics": [{"metric": "oWaiting", "stats": {"count": waiting}}]}],
+    }
+    return _frame(f"v2.analytics.queues.{queue_id}.observations", body)
+
+
+@pytest.mark.parametrize("arrives", ["conversation", "observation"])
+async def test_only_streamed_counters_outrank_a_resync(
+    engines: EngineFactory, sandbox: Sandbox, arrives: str
+) -> None:
+    queue_id = sorted(sandbox.org.queues)[0]
+    engine = await engines(Selection(queues=(queue_id,), users="members"))
+    await engine.pause()
+    await engine.settled()
+    service = engine.service
+    truth = (await engine.truth())["queues"][queue_id]
+    # A change the engine missed (as during a gap): its counters are off now.
+    service.store.queues[queue_id].waiting = truth["waiting"] + 5
+    streamed = truth["waiting"] + 2
+    real_query = engine.api.queue_observations
+
+    async def query_then_stream(ids: Iterable[str]) -> dict[str, QueueObservation]:
+        answer = await real_query(ids)
+        event = (
+            _conversation(queue_id)
+            if arrives == "conversation"
+            else _observation(queue_id, streamed)
+        )
+        service.shard_event(0, event)  # arrives while the re-sync is reading
+        return answer
+
+    engine.api.queue_observations = query_then_stream  # type: ignore[method-assign,assignment]
+    await service.resync_once()
+    shown = service.store.queues[queue_id].waiting
+    if arrives == "conversation":
+        assert shown == truth["waiting"]  # the re-sync's read wins: nothing newer came
+    else:
+        assert shown == streamed  # the streamed counter is newer than the read
