@@ -165,6 +165,9 @@ class ChannelSettings:
     gone_window_s: float = 600.0  # channels vanishing this often: stop and report
     gone_limit: int = 3
     blocked_wait_s: float = 300.0
+    # Queue counters are read once more this long after a gap's re-sync (0: never); see
+    # MonitorService._confirm_counters.
+    confirm_counters_after_s: float = 2.0
 
 
 class Backoff:

@@ -1,5 +1,8 @@
 """A re-sync's queue counters against events that arrive while it reads, on the real sandbox.
 
+(And the second read of the counters a moment after a gap's re-sync, which repairs a count that
+an older counter still in flight outranked.)
+
 The rule is "the stream wins over a re-sync read that started before it": a counter delivered
 by the stream after the read began is newer than the read. A conversation event on the same
 queue is no such thing, it says nothing about the counters; it used to veto the re-sync's
@@ -14,6 +17,7 @@ before it returns, the stream delivers the event under test through the engine's
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import orjson
@@ -85,3 +89,44 @@ async def test_only_streamed_counters_outrank_a_resync(
         assert shown == truth["waiting"]  # the re-sync's read wins: nothing newer came
     else:
         assert shown == streamed  # the streamed counter is newer than the read
+
+
+async def test_a_counter_outranked_by_an_older_one_in_flight_is_read_again(
+    engines: EngineFactory, sandbox: Sandbox
+) -> None:
+    """Counters carry no time: a streamed counter generated before the re-sync's read but
+    delivered after it wins, wrongly; the confirmation read after the gap puts it right."""
+    queue_id = sorted(sandbox.org.queues)[0]
+    engine = await engines(Selection(queues=(queue_id,), users="members"), start=False)
+    service = engine.service
+    service.settings = replace(bed.SETTINGS, confirm_counters_after_s=0.3)
+    await service.start()
+    await engine.settled()
+    await engine.pause()
+    waiting = (await engine.truth())["queues"][queue_id]["waiting"]
+    stale = waiting + 3
+    real_query = engine.api.queue_observations
+    reads = 0
+
+    async def query_then_late_frame(ids: Iterable[str]) -> dict[str, QueueObservation]:
+        nonlocal reads
+        reads += 1
+        answer = await real_query(ids)
+        if reads == 1:  # the re-sync's read: an older counter lands right after it
+            service.shard_event(0, _observation(queue_id, stale))
+        return answer
+
+    engine.api.queue_observations = query_then_late_frame  # type: ignore[method-assign,assignment]
+    mark = engine.records.mark()
+    await engine.fault("drop")
+    await engine.next_resync(mark)
+    assert service.store.queues[queue_id].waiting == stale  # the late frame won the re-sync
+    confirmed = service.counters["confirmations"]
+    await engine.records.until(
+        lambda: (
+            service.counters["confirmations"] > confirmed
+            and service.store.queues[queue_id].waiting == waiting
+        ),
+        bed.WAIT_S,
+    )
+    assert reads == 2
