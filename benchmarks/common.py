@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from core.api import ApiClient
 from core.auth import Authenticator
 from core.channel import ChannelSettings
 from core.credentials import MemoryCredentialStore
+from core.models import ChannelInfo, SubscriptionResult
 from core.regions import parse_environment
 from core.service import MonitorService, Record, Selection
 from sandbox.config import SandboxConfig
@@ -40,6 +42,37 @@ CLIENT_ID = "sandbox-client"
 CLIENT_SECRET = "sandbox-secret"  # the sandbox's published demo credential
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+# --------------------------------------------------------------------------- frame servers
+class FixedChannel:
+    """The channel side of a shard whose "channel" is a local frame server at ``uri``.
+
+    Mixed into a REST client (or used alone), it answers what a shard asks of the Notification
+    Service: every new channel is the server, always there, and everything is permitted.
+    """
+
+    uri: str
+    channels = 0
+
+    async def create_channel(self) -> ChannelInfo:
+        """The frame server as a channel."""
+        self.channels += 1
+        expires = datetime.now(UTC) + timedelta(hours=24)
+        return ChannelInfo(f"bench-{self.channels}", self.uri, expires)
+
+    async def channel_exists(self, channel_id: str) -> bool:
+        """Always there."""
+        return True
+
+    async def put_subscriptions(
+        self, channel_id: str, topics: Sequence[str], *, ignore_errors: bool = True
+    ) -> SubscriptionResult:
+        """Everything permitted (the server sends what was recorded, whatever is asked)."""
+        return SubscriptionResult(tuple(topics), ())
+
+    async def delete_subscriptions(self, channel_id: str) -> None:
+        """Nothing to do."""
 
 
 # ---------------------------------------------------------------------------------- results

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import sys
+from collections.abc import Awaitable, Callable
 
 from websockets.asyncio.server import ServerConnection, serve
 
@@ -48,6 +49,16 @@ def chunks(frames: list[str]) -> list[bytes]:
     return out
 
 
+async def serve_until_stdin_closes(handler: Callable[[ServerConnection], Awaitable[None]]) -> None:
+    """Serve ``handler`` on a free loopback port, print the port, stop when stdin closes (the
+    parent benchmark's way to stop this process)."""
+    async with serve(handler, "127.0.0.1", 0, compression=None, max_size=None) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        print(port, flush=True)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, sys.stdin.read)
+
+
 async def main() -> None:
     """Serve until stdin closes."""
     stream = chunks(load_frames())
@@ -62,11 +73,7 @@ async def main() -> None:
             transport.write(chunk)
         await ws.wait_closed()
 
-    async with serve(handler, "127.0.0.1", 0, compression=None, max_size=None) as server:
-        port = next(iter(server.sockets)).getsockname()[1]
-        print(port, flush=True)
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, sys.stdin.read)
+    await serve_until_stdin_closes(handler)
 
 
 if __name__ == "__main__":

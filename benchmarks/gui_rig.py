@@ -18,10 +18,9 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from benchmarks.common import (
     CLIENT_SECRET,
     FRAMES,
     ROOT,
+    FixedChannel,
     get_json,
     sandbox_process,
     save_result,
@@ -43,7 +43,6 @@ from core.auth import Authenticator
 from core.config import default_config
 from core.credentials import MemoryCredentialStore
 from core.journal import Journal
-from core.models import ChannelInfo, SubscriptionResult
 from core.regions import parse_environment
 from core.service import EngineState, EventRecord, MonitorService, Record, Selection
 from gui.app import GuiApp, GuiOptions, create_qapp, run_qasync
@@ -54,31 +53,12 @@ ORG = ("--users", "200", "--queues", "20", "--seed", "5")  # benchmarks.record_f
 PY = sys.executable
 
 
-class ReplayApi(ApiClient):
+class ReplayApi(FixedChannel, ApiClient):
     """The real REST client, except that channels are the replay server (nothing to subscribe)."""
 
     def __init__(self, *args: Any, uri: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.uri = uri
-        self.channels = 0
-
-    async def create_channel(self) -> ChannelInfo:
-        """The replay server as a channel."""
-        self.channels += 1
-        return ChannelInfo(f"replay-{self.channels}", self.uri, datetime.now(UTC) + timedelta(1))
-
-    async def channel_exists(self, channel_id: str) -> bool:
-        """Always there."""
-        return True
-
-    async def put_subscriptions(
-        self, channel_id: str, topics: Sequence[str], *, ignore_errors: bool = True
-    ) -> SubscriptionResult:
-        """Everything permitted (the replay sends what was recorded, whatever is asked)."""
-        return SubscriptionResult(tuple(topics), ())
-
-    async def delete_subscriptions(self, channel_id: str) -> None:
-        """Nothing to do."""
 
 
 @dataclass

@@ -24,18 +24,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-from benchmarks.common import FRAMES, ROOT, median, save_result
+from benchmarks.common import FRAMES, ROOT, FixedChannel, median, save_result
 from benchmarks.record_frames import load_frames, record
 from core.auth import TokenSet
 from core.channel import ChannelSettings, ChannelShard
 from core.journal import Journal
-from core.models import ChannelInfo, SubscriptionResult
 from core.protocol import TopicEvent
 from core.rules import RuleEngine, demo_rules
 from core.service import MonitorService, Selection
@@ -44,28 +41,11 @@ ROUNDS = 3
 PY = sys.executable
 
 
-class StubApi:
+class StubApi(FixedChannel):
     """The REST side of a shard: one channel whose URI is the frame server."""
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
-
-    async def create_channel(self) -> ChannelInfo:
-        """The frame server as a channel."""
-        return ChannelInfo("bench", self.uri, datetime.now(UTC) + timedelta(hours=24))
-
-    async def channel_exists(self, channel_id: str) -> bool:
-        """Always there."""
-        return True
-
-    async def put_subscriptions(
-        self, channel_id: str, topics: Sequence[str], *, ignore_errors: bool = True
-    ) -> SubscriptionResult:
-        """Everything permitted."""
-        return SubscriptionResult(tuple(topics), ())
-
-    async def delete_subscriptions(self, channel_id: str) -> None:
-        """Nothing to do."""
 
 
 class NoSession:

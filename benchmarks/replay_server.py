@@ -25,9 +25,9 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 
-from benchmarks.frame_server import ws_frame
+from benchmarks.frame_server import serve_until_stdin_closes, ws_frame
 from benchmarks.record_frames import load_frames
 
 logger = logging.getLogger(__name__)
@@ -137,11 +137,7 @@ async def main() -> None:
         await stream(ws, replay, args.rate, args.total, args.heartbeat)
         await ws.wait_closed()
 
-    async with serve(handler, "127.0.0.1", 0, compression=None, max_size=None) as server:
-        port = next(iter(server.sockets)).getsockname()[1]
-        print(port, flush=True)
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, sys.stdin.read)
+    await serve_until_stdin_closes(handler)
 
 
 if __name__ == "__main__":
