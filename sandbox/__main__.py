@@ -33,6 +33,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--heartbeat", type=float, default=d.heartbeat_s, help="heartbeat interval, s")
     p.add_argument("--speed", type=float, default=d.speed, help="simulated seconds per second")
     p.add_argument("--no-simulation", action="store_true", help="start with the simulation paused")
+    p.add_argument(
+        "--voice-only",
+        action="store_true",
+        help="every queue carries voice only (default: multichannel queues)",
+    )
+    p.add_argument(
+        "--no-variations",
+        action="store_true",
+        help="one fixed spelling, grouping and key order (default: vary what the API allows)",
+    )
     p.add_argument("--token-ttl", type=float, default=d.token_ttl_s, help="access token TTL, s")
     p.add_argument("--channel-ttl", type=float, default=d.channel_ttl_s, help="channel TTL, s")
     p.add_argument("--pkce-client-id", default=d.pkce_client_id, help="public PKCE client id")
@@ -76,6 +86,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         heartbeat_s=args.heartbeat,
         speed=args.speed,
         simulate=not args.no_simulation,
+        multichannel=not args.voice_only,
+        variations=not args.no_variations,
         token_ttl_s=args.token_ttl,
         channel_ttl_s=args.channel_ttl,
         pkce_client_id=args.pkce_client_id,

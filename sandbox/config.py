@@ -28,6 +28,24 @@ class SandboxConfig:
     simulate: bool = True
     tick_s: float = 0.25
 
+    # Multichannel: queues carry voice, callback, chat, message and email (genesys-api.md 5.9,
+    # 6.8); off = every queue and conversation is voice, as the sandbox was at first.
+    multichannel: bool = True
+
+    # Variations: every choice the fact sheet leaves open is taken at random (seeded), so a
+    # client tuned to one spelling or one grouping fails our own tests. Off = one fixed choice.
+    variations: bool = True
+    spelling_variation_rate: float = 0.5  # systemPresence not in the surface's usual spelling
+    expand_drop_rate: float = 0.05  # GET /users: an expanded presence/routingStatus is missing
+    extra_key_rate: float = 0.1  # a JSON object gains an unknown key
+    shuffle_keys: bool = True  # JSON object keys in any order
+    modified_date_drop_rate: float = 0.2  # presence events without modifiedDate (5.1)
+    partial_activity_rate: float = 0.5  # queue activity events with only the changed media
+    zero_media_groups_rate: float = 0.5  # observation query answers list zero-count media
+    # Where queue-wide user metrics go in .observations events: "separate" (a {queueId} group),
+    # "repeated" (inside every media group's event) or "random" (seeded per queue).
+    user_metrics_grouping: str = "random"
+
     # OAuth
     pkce_client_id: str = DEFAULT_PKCE_CLIENT_ID
     client_id: str = DEFAULT_CONFIDENTIAL_CLIENT_ID

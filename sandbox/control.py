@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from sandbox.errors import ApiError, bad_request, not_found, query_int, read_json
+from sandbox.media import MEDIA_TYPES
 from sandbox.org import ROUTING_STATUSES
 
 if TYPE_CHECKING:
@@ -201,12 +202,23 @@ class ControlApi:
         return web.json_response(org.truth()["users"][user.id])
 
     async def add_conversation(self, request: web.Request) -> web.Response:
-        """A call arrives at the queue now."""
+        """An interaction arrives at the queue now.
+
+        Optional body ``{"mediaType": "chat"}``; without it the media is drawn by the queue's
+        traffic shares (always ``voice`` on a voice-only queue).
+        """
         queue_id = request.match_info["queue_id"]
         if queue_id not in self.sandbox.org.queues:
             raise not_found("No such queue.")
-        conv = self.sandbox.simulation.arrive(queue_id)
-        return web.json_response({"conversationId": conv.id})
+        media: str | None = None
+        if request.can_read_body:
+            body = await read_json(request)
+            if body is not None:
+                if not isinstance(body, dict) or body.get("mediaType", "voice") not in MEDIA_TYPES:
+                    raise bad_request(f'Send {{"mediaType": one of {", ".join(MEDIA_TYPES)}}}.')
+                media = body.get("mediaType")
+        conv = self.sandbox.simulation.arrive(queue_id, media)
+        return web.json_response({"conversationId": conv.id, "mediaType": conv.media})
 
     async def set_member(self, request: web.Request) -> web.Response:
         """Add (``joined`` true/false) or remove (``remove`` true) a queue member."""

@@ -22,7 +22,6 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from sandbox import shapes
 from sandbox.auth import AuthServer, Token
 from sandbox.catalog import TOPICS, expand_combined, is_system_topic, match_topic
 from sandbox.config import SandboxConfig
@@ -35,8 +34,10 @@ from sandbox.errors import (
     query_list,
     read_json,
 )
+from sandbox.observations import ObservationPublisher
 from sandbox.org import Org
 from sandbox.timefmt import iso
+from sandbox.variations import Variations
 
 logger = logging.getLogger(__name__)
 
@@ -100,20 +101,28 @@ class TopicCheck:
 class StreamingHub:
     """Owns channels and sockets and fans org events out to subscribers."""
 
-    def __init__(self, config: SandboxConfig, org: Org, auth: AuthServer) -> None:
+    def __init__(
+        self,
+        config: SandboxConfig,
+        org: Org,
+        auth: AuthServer,
+        variations: Variations | None = None,
+    ) -> None:
         self.config = config
         self.org = org
         self.auth = auth
+        self.variations = variations or org.variations
         self.channels: dict[str, Channel] = {}
         self.index: dict[str, set[str]] = {}
-        self._dirty_queues: set[str] = set()
-        self._last_observed: dict[str, str] = {}
+        self.observations = ObservationPublisher(
+            config, org, self.variations, self.publish, self.index.__contains__
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.Task[None]] = set()
         self.published = 0
         self.evictions = 0
         org.emit = self.publish
-        org.queue_changed = self._dirty_queues.add
+        org.queue_changed = self.observations.mark
         auth.on_revoked = self._on_token_revoked
 
     # ------------------------------------------------------------------ life cycle
@@ -145,14 +154,13 @@ class StreamingHub:
         subscribers = self.index.get(topic)
         if not subscribers:
             return
-        frame = json.dumps(
+        frame = self.variations.dumps(
             {
                 "topicName": topic,
                 "version": "2",
                 "eventBody": body,
                 "metadata": {"CorrelationId": str(uuid.uuid4())},
-            },
-            separators=(",", ":"),
+            }
         )
         for channel_id in subscribers:
             channel = self.channels.get(channel_id)
@@ -185,31 +193,15 @@ class StreamingHub:
         task.add_done_callback(self._tasks.discard)
 
     async def _observation_loop(self) -> None:
-        """Analytics topics: at most one notification per second per topic, only on change."""
+        """Analytics topics: at most one notification per second per group, only on change."""
+        tick = max(0.01, self.config.observation_min_interval_s / 4)
         while True:
-            await asyncio.sleep(self.config.observation_min_interval_s)
+            await asyncio.sleep(tick)
             self.flush_observations()
 
     def flush_observations(self) -> None:
-        """Publish the analytics topics of queues that changed since the last flush."""
-        dirty = set(self._dirty_queues)
-        self._dirty_queues.clear()
-        for queue_id in dirty:
-            queue = self.org.queues.get(queue_id)
-            if queue is None:
-                continue
-            for topic, build in (
-                (f"v2.analytics.queues.{queue_id}.observations", shapes.observations_event),
-                (f"v2.analytics.queues.{queue_id}.activity", shapes.queue_activity_event),
-            ):
-                if topic not in self.index:
-                    continue
-                body = build(self.org, queue)
-                key = json.dumps(body, sort_keys=True)
-                if self._last_observed.get(topic) == key:
-                    continue
-                self._last_observed[topic] = key
-                self.publish(topic, body)
+        """Publish the analytics groups that changed and are due (see sandbox.observations)."""
+        self.observations.flush()
 
     # ------------------------------------------------------------------ expiry and tokens
     async def _sweep_loop(self) -> None:
@@ -536,19 +528,8 @@ class StreamingHub:
         for expanded in channel.topics.values():
             for name in expanded:
                 self.index.setdefault(name, set()).add(channel.id)
-                if name.startswith("v2.analytics.queues.") and name not in self._last_observed:
-                    self._observe_baseline(name)
-
-    def _observe_baseline(self, topic: str) -> None:
-        """Remember an analytics topic's current body, so only later changes are published."""
-        _, _, _, queue_id, suffix = topic.split(".", 4)
-        build = {
-            "observations": shapes.observations_event,
-            "activity": shapes.queue_activity_event,
-        }.get(suffix)
-        queue = self.org.queues.get(queue_id)
-        if build is not None and queue is not None:
-            self._last_observed[topic] = json.dumps(build(self.org, queue), sort_keys=True)
+                if name.startswith("v2.analytics.queues."):
+                    self.observations.baseline(name)
 
     def _unindex(self, channel: Channel) -> None:
         for expanded in channel.topics.values():
@@ -560,7 +541,7 @@ class StreamingHub:
                         del self.index[name]
                         # "Only on change" is judged per subscriber's view: with nobody left,
                         # the next subscriber starts from the value at its own subscribe.
-                        self._last_observed.pop(name, None)
+                        self.observations.forget(name)
 
     async def get_subscriptions(self, request: web.Request, token: Token) -> web.Response:
         """``GET .../subscriptions``."""

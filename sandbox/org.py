@@ -15,8 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sandbox import shapes
+from sandbox import conversation_shapes, shapes
 from sandbox.catalog import AGENT_PERMISSIONS, SUPERVISOR_PERMISSIONS, SYSTEM_PRESENCES
+from sandbox.config import SandboxConfig
+from sandbox.media import MEDIA_TYPES, PROFILES, VOICE, queue_media_mixes
+from sandbox.variations import Variations
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +34,12 @@ CUSTOM_PRESENCES: tuple[tuple[str, dict[str, str], bool], ...] = (
     ("MEETING", {"en_US": "Team Huddle"}, False),
     ("TRAINING", {"en_US": "Coaching"}, False),
     ("BREAK", {"en_US": "Smoke Break"}, True),
+)
+# More custom presences, made after users and queues so the seeded ids of those stay as they
+# were: two active definitions share MEAL ("Lunch" and "Dinner"), and BREAK has an active one.
+LATE_CUSTOM_PRESENCES: tuple[tuple[str, dict[str, str], bool], ...] = (
+    ("MEAL", {"en_US": "Dinner", "de": "Abendessen"}, False),
+    ("BREAK", {"en_US": "Coffee"}, False),
 )
 
 ROUTING_STATUSES = ("OFF_QUEUE", "IDLE", "INTERACTING", "NOT_RESPONDING", "COMMUNICATING")
@@ -82,10 +91,13 @@ class User:
     ooo_active: bool = False
     ooo_modified: float = 0.0
     active_queues_changed: float = 0.0
-    calls_active: int = 0
-    calls_acw: int = 0
-    conversation_id: str | None = None  # the ACD conversation the agent is on, if any
+    # Contact-centre (active, acw) counts per media type, as the conversation summary shows them.
+    summary: dict[str, tuple[int, int]] = field(default_factory=dict)
+    enterprise_calls: int = 0  # a non-ACD call (routing status COMMUNICATING)
+    interactions: list[str] = field(default_factory=list)  # ACD conversations the agent is on
     busy_until: float = 0.0  # when a non-interaction state (break, not responding...) may end
+    blocked_until: float = 0.0  # no new offers before this (a ring-out while on other work)
+    email_capacity: int = 1
 
 
 @dataclass(slots=True)
@@ -106,6 +118,13 @@ class Queue:
     description: str
     members: dict[str, Member] = field(default_factory=dict)
     created: float = 0.0
+    media: dict[str, float] = field(default_factory=lambda: {VOICE: 1.0})  # traffic shares
+    media_seen: set[str] = field(default_factory=set)  # media that ever had a conversation
+
+    def media_groups(self) -> list[str]:
+        """Media types the queue has analytics groups for, in a fixed order."""
+        present = set(self.media) | self.media_seen
+        return [m for m in MEDIA_TYPES if m in present]
 
 
 @dataclass(slots=True)
@@ -128,10 +147,11 @@ class Participant:
 
 @dataclass(slots=True)
 class Conversation:
-    """An inbound ACD call moving through a queue."""
+    """An inbound ACD interaction (call, callback, chat, message or email) in a queue."""
 
     id: str
     queue_id: str
+    media: str
     ani: str
     dnis: str
     customer_name: str
@@ -151,8 +171,20 @@ class Conversation:
 class Org:
     """A seeded organisation: users, queues, presence definitions and live conversations."""
 
-    def __init__(self, *, users: int, queues: int, seed: int, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        *,
+        users: int,
+        queues: int,
+        seed: int,
+        clock: Callable[[], float],
+        multichannel: bool = True,
+        variations: Variations | None = None,
+    ) -> None:
         self.rng = random.Random(seed)
+        self.seed = seed
+        self.multichannel = multichannel
+        self.variations = variations or Variations(SandboxConfig(variations=False, seed=seed))
         self.clock = clock
         self.id = self.new_id()
         self.name = "Sandbox Contact Centre"
@@ -166,6 +198,7 @@ class Org:
         self._build_presences()
         self._build_users(users)
         self._build_queues(queues)
+        self._build_late_presences()
 
     # ----------------------------------------------------------------- construction
     def new_id(self) -> str:
@@ -180,6 +213,12 @@ class Org:
                 pid, key, {"en_US": label}, "System", False, now
             )
         for key, labels, deactivated in CUSTOM_PRESENCES:
+            pid = self.new_id()
+            self.presences[pid] = PresenceDefinition(pid, key, labels, "User", deactivated, now)
+
+    def _build_late_presences(self) -> None:
+        now = self.clock()
+        for key, labels, deactivated in LATE_CUSTOM_PRESENCES:
             pid = self.new_id()
             self.presences[pid] = PresenceDefinition(pid, key, labels, "User", deactivated, now)
 
@@ -242,6 +281,7 @@ class Org:
                 ooo_modified=now - self.rng.uniform(86_400, 86_400 * 200),
                 active_queues_changed=now - self.rng.uniform(3600, 86_400 * 3),
             )
+            user.email_capacity = 1 + int(user.id[-1], 16) % 2  # 1 or 2, no extra rng draw
             self.users[user.id] = user
 
     def _pick_definition(self, key: str) -> str:
@@ -258,8 +298,10 @@ class Org:
             lang = QUEUE_LANGS[(index // len(QUEUE_TOPICS)) % len(QUEUE_LANGS)]
             rnd = index // (len(QUEUE_TOPICS) * len(QUEUE_LANGS))
             names.append(f"{topic} {lang}" + (f" {rnd + 1}" if rnd else ""))
-        for name in names:
-            queue = Queue(self.new_id(), name, f"Inbound {name} calls", created=now)
+        mixes = queue_media_mixes(count, self.seed, multichannel=self.multichannel)
+        for name, mix in zip(names, mixes, strict=True):
+            kind = "calls" if len(mix) == 1 else "contacts"
+            queue = Queue(self.new_id(), name, f"Inbound {name} {kind}", created=now, media=mix)
             self.queues[queue.id] = queue
         queue_ids = list(self.queues)
         if not queue_ids:
@@ -298,11 +340,11 @@ class Org:
                 return user
         return None
 
-    def queue_counts(self, queue_id: str) -> dict[str, int]:
-        """Live conversation and agent counts of a queue (what analytics observes)."""
+    def queue_counts(self, queue_id: str, media: str | None = None) -> dict[str, int]:
+        """Live conversation counts of a queue, of one media type or all (what analytics sees)."""
         counts = {"waiting": 0, "alerting": 0, "interacting": 0}
         for conv in self.conversations.values():
-            if conv.queue_id != queue_id:
+            if conv.queue_id != queue_id or (media is not None and conv.media != media):
                 continue
             if conv.state == "waiting":
                 counts["waiting"] += 1
@@ -323,13 +365,20 @@ class Org:
                 }
                 for u in self.users.values()
             },
-            "queues": {
-                qid: {
-                    "waiting": (c := self.queue_counts(qid))["waiting"],
-                    "interacting": c["interacting"],
-                }
-                for qid in self.queues
-            },
+            "queues": {qid: self._queue_truth(qid) for qid in self.queues},
+        }
+
+    def _queue_truth(self, queue_id: str) -> JsonDict:
+        """Totals plus the split by media type (only media with something waiting or connected)."""
+        media: dict[str, dict[str, int]] = {}
+        for kind in self.queues[queue_id].media_groups():
+            counts = self.queue_counts(queue_id, kind)
+            if counts["waiting"] or counts["interacting"]:
+                media[kind] = {"waiting": counts["waiting"], "interacting": counts["interacting"]}
+        return {
+            "waiting": sum(m["waiting"] for m in media.values()),
+            "interacting": sum(m["interacting"] for m in media.values()),
+            "media": media,
         }
 
     # ----------------------------------------------------------------- mutators (emit events)
@@ -389,18 +438,38 @@ class Org:
         self.emit(f"v2.users.{user.id}.activity", shapes.activity_event(self, user, queues=True))
         self.queue_changed(queue.id)
 
-    def set_call_counts(self, user: User, active: int, acw: int) -> None:
-        """Update the contact-centre call counts of the conversation summary."""
-        if (user.calls_active, user.calls_acw) == (active, acw):
+    def refresh_summary(self, user: User) -> None:
+        """Recount the user's conversation summary from the conversations; publish a change."""
+        summary: dict[str, tuple[int, int]] = {}
+        for conv_id in user.interactions:
+            conv = self.conversations.get(conv_id)
+            if conv is None or conv.state not in ("connected", "acw"):
+                continue
+            active, acw = summary.get(conv.media, (0, 0))
+            if conv.state == "connected":
+                active += 1
+            else:
+                acw += 1
+            summary[conv.media] = (active, acw)
+        if summary == user.summary:
             return
-        user.calls_active, user.calls_acw = active, acw
+        user.summary = summary
+        self.emit(f"v2.users.{user.id}.conversationsummary", shapes.conversation_summary(user))
+
+    def set_enterprise_call(self, user: User, active: bool) -> None:
+        """A non-ACD call starts or ends (shown under ``call.enterprise`` of the summary)."""
+        count = 1 if active else 0
+        if user.enterprise_calls == count:
+            return
+        user.enterprise_calls = count
         self.emit(f"v2.users.{user.id}.conversationsummary", shapes.conversation_summary(user))
 
     def conversation_changed(self, conv: Conversation) -> None:
-        """Publish a conversation on its queue's generic and call topics."""
+        """Publish a conversation on its queue's generic topic and its media's own topic."""
         base = f"v2.routing.queues.{conv.queue_id}.conversations"
-        self.emit(base, shapes.queue_conversation_generic(self, conv))
-        self.emit(f"{base}.calls", shapes.queue_conversation_calls(self, conv))
+        self.emit(base, conversation_shapes.generic(self, conv))
+        suffix = PROFILES[conv.media].topic_suffix
+        self.emit(f"{base}.{suffix}", conversation_shapes.flattened(self, conv))
         self.queue_changed(conv.queue_id)
 
     def _queues_of_user_changed(self, user_id: str) -> None:

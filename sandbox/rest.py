@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from sandbox import shapes
+from sandbox import analytics, shapes
 from sandbox.auth import Token
 from sandbox.catalog import NEW_API_ENUM, REST_LABEL, SYSTEM_PRESENCES
 from sandbox.config import SandboxConfig
@@ -29,6 +29,7 @@ from sandbox.errors import (
     query_list,
     read_json,
 )
+from sandbox.media import MEDIA_TYPES
 from sandbox.org import Org, Queue, User
 from sandbox.timefmt import iso
 
@@ -53,7 +54,6 @@ OBSERVATION_METRICS = frozenset(
         "oWaiting",
     }
 )
-CONVERSATION_METRICS = ("oWaiting", "oInteracting", "oAlerting")
 MAX_OBSERVATION_QUEUES = 100
 SEARCH_TYPES = frozenset(
     {"EXACT", "STARTS_WITH", "CONTAINS", "TERM", "TERMS", "MATCH_ALL", "QUERY_STRING"}
@@ -172,7 +172,7 @@ class RestApi:
         if state in ("inactive", "deleted"):
             users = []
         ordered = _sorted_by_name(users, request.query.get("sortOrder", "ascending"))
-        items = [shapes.user_rest(self.org, u, expand) for u in ordered]
+        items = [shapes.user_rest(self.org, u, expand, best_effort=True) for u in ordered]
         body = page_listing(
             request, items, default_size=25, max_size=self.config.max_users_page_size
         )
@@ -478,62 +478,25 @@ class RestApi:
             raise bad_request("The filter must name at least one queueId.")
         if len(queue_ids) > MAX_OBSERVATION_QUEUES:
             raise bad_request(f"At most {MAX_OBSERVATION_QUEUES} queues per query.")
+        unknown_media = media - set(MEDIA_TYPES)
+        if unknown_media:
+            raise bad_request(f"Unknown mediaType(s): {sorted(unknown_media)}")
+        include_zero = self.org.variations.zero_media_groups()
         results: list[Json] = []
         for queue_id in queue_ids:
             queue = self.org.queues.get(queue_id)
             if queue is None:
                 continue
-            user_data = [
-                m for m in shapes.queue_user_metrics(self.org, queue) if m["metric"] in metrics
-            ]
-            if user_data:
-                results.append({"group": {"queueId": queue_id}, "data": user_data})
-            if media and "voice" not in media:
-                continue
-            counts = self.org.queue_counts(queue_id)
-            conv_data: list[Json] = []
-            for metric in CONVERSATION_METRICS:
-                if metric not in metrics:
-                    continue
-                entry: Json = {"metric": metric, "stats": {"count": counts[metric[1:].lower()]}}
-                if metric in detail:
-                    entry["truncated"] = False
-                    entry["observations"] = self._observations(queue_id, metric)
-                conv_data.append(entry)
-            if conv_data:
-                results.append(
-                    {"group": {"queueId": queue_id, "mediaType": "voice"}, "data": conv_data}
+            results.extend(
+                analytics.query_results(
+                    self.org, queue, set(metrics), detail, media, include_zero=include_zero
                 )
+            )
         mappings: dict[str, list[str]] = {}
         for d in self.org.presences.values():
             if not d.deactivated:
                 mappings.setdefault(d.system, []).append(d.id)
         return web.json_response({"systemToOrganizationMappings": mappings, "results": results})
-
-    def _observations(self, queue_id: str, metric: str) -> list[Json]:
-        state = {"oWaiting": "waiting", "oInteracting": "connected", "oAlerting": "alerting"}[
-            metric
-        ]
-        out: list[Json] = []
-        for conv in sorted(self.org.conversations.values(), key=lambda c: c.created):
-            if conv.queue_id != queue_id or conv.state != state:
-                continue
-            item: Json = {
-                "observationDate": iso(conv.created),
-                "conversationId": conv.id,
-                "sessionId": conv.participants[0].id,
-                "direction": "inbound",
-                "routingPriority": conv.priority,
-                "ani": conv.ani,
-                "dnis": conv.dnis,
-                "addressFrom": conv.ani,
-                "addressTo": conv.dnis,
-                "usedRouting": "Standard",
-            }
-            if conv.agent_id:
-                item["userId"] = conv.agent_id
-            out.append(item)
-        return out
 
 
 def _norm(value: str) -> str:

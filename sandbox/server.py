@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -27,6 +28,7 @@ from sandbox.notifications import StreamingHub
 from sandbox.org import Org
 from sandbox.rest import RestApi
 from sandbox.simulation import Simulation
+from sandbox.variations import Variations
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +52,17 @@ class Sandbox:
         self, config: SandboxConfig | None = None, *, clock: Callable[[], float] = time.time
     ) -> None:
         self.config = config or SandboxConfig()
+        self.variations = Variations(self.config)
         self.org = Org(
-            users=self.config.users, queues=self.config.queues, seed=self.config.seed, clock=clock
+            users=self.config.users,
+            queues=self.config.queues,
+            seed=self.config.seed,
+            clock=clock,
+            multichannel=self.config.multichannel,
+            variations=self.variations,
         )
         self.auth = AuthServer(self.config, self.org)
-        self.hub = StreamingHub(self.config, self.org, self.auth)
+        self.hub = StreamingHub(self.config, self.org, self.auth, self.variations)
         self.rest = RestApi(self.config, self.org)
         self.simulation = Simulation(self.org, seed=self.config.seed, speed=self.config.speed)
         self.control = ControlApi(self)
@@ -131,6 +139,8 @@ class Sandbox:
                 f"Sandbox Genesys Cloud org: {self.base_url}",
                 f"  users {c.users}, queues {c.queues}, seed {c.seed},"
                 f" heartbeat {c.heartbeat_s:g} s, speed {c.speed:g}x",
+                f"  media:                {'multichannel' if c.multichannel else 'voice only'},"
+                f" variations {'on' if c.variations else 'off'}",
                 f"  PKCE client:          {c.pkce_client_id}",
                 f"  authorize:            {self.base_url}/oauth/authorize",
                 f"  client credentials:   {c.client_id} / {c.client_secret}",
@@ -194,8 +204,27 @@ class Sandbox:
             response = error_response(
                 request, 405, "method.not.allowed", f"{request.method} is not allowed here"
             )
+        if is_api:
+            response = self._vary(response)
         if not response.prepared:
             response.headers[CORRELATION_HEADER] = cid
+        return response
+
+    def _vary(self, response: web.StreamResponse) -> web.StreamResponse:
+        """REST JSON bodies with unknown keys and any key order, when variations are on."""
+        if (
+            not self.variations.on
+            or not isinstance(response, web.Response)
+            or response.content_type != "application/json"
+            or not isinstance(response.body, bytes)
+            or not response.body
+        ):
+            return response
+        try:
+            body = json.loads(response.body)
+        except ValueError:
+            return response
+        response.body = self.variations.dumps(body).encode()
         return response
 
     def app(self) -> web.Application:

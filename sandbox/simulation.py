@@ -1,9 +1,13 @@
-"""A believable contact centre moving through the day.
+"""A believable multichannel contact centre moving through the day.
 
-Calls arrive at queues (with occasional surges), wait, are offered to the longest-idle on-queue
-member, ring, are answered or ring out (the agent becomes NOT_RESPONDING), are talked through,
-wrapped up, or abandoned. Agents take breaks, lunch (a custom presence), meetings, log in and out.
-Durations are in simulated seconds; ``speed`` compresses them into wall time.
+Interactions arrive at queues (with occasional surges) as calls, callbacks, chats, messages or
+e-mails by the queue's traffic shares, wait, are offered to an on-queue member with room for
+them, ring, are answered or ring out (the agent becomes NOT_RESPONDING unless busy on other
+work), are handled, wrapped up, or abandoned. Utilization: a call or callback is exclusive; up to
+three chats and messages and one or two e-mails at once. An agent is INTERACTING while any ACD
+interaction is alerting, connected or in wrap-up, and now and then COMMUNICATING on a non-ACD
+call. Agents take breaks, lunch (a custom presence), meetings, log in and out. Durations are in
+simulated seconds; ``speed`` compresses them into wall time.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import logging
 import math
 import random
 
+from sandbox.media import EXCLUSIVE, MAX_CHATS_AND_MESSAGES, PROFILES, VOICE, pick_media
 from sandbox.org import Conversation, Org, Participant, User
 
 logger = logging.getLogger(__name__)
@@ -20,12 +25,8 @@ ARRIVALS_PER_JOINED_MEMBER_S = 0.0015
 SURGE_FACTOR = 4.0
 SURGE_RATE_S = 1 / 900  # a queue starts a surge about every 15 simulated minutes
 SURGE_LENGTH_S = (60.0, 240.0)
-RING_S = (2.0, 6.0)
 ALERT_TIMEOUT_S = 8.0
 NO_ANSWER_P = 0.06
-TALK_S = (45.0, 300.0)
-ACW_S = (8.0, 45.0)
-PATIENCE_S = (40.0, 400.0)
 NOT_RESPONDING_S = (15.0, 60.0)
 AUX_RATE_S = 1 / 1500  # an idle on-queue agent leaves for a break/meal/meeting...
 AUX_LENGTH_S = (90.0, 900.0)
@@ -84,17 +85,33 @@ class Simulation:
             if self._chance(rate, dt_sim):
                 self.arrive(queue.id)
 
-    def arrive(self, queue_id: str) -> Conversation:
-        """A new inbound call enters a queue and starts waiting."""
+    def arrive(self, queue_id: str, media: str | None = None) -> Conversation:
+        """A new inbound interaction enters a queue and starts waiting.
+
+        Without ``media`` it is drawn by the queue's traffic shares (a voice-only queue draws
+        nothing, so a voice-only org's traffic is what it always was).
+        """
         org, now = self.org, self.org.clock()
+        queue = org.queues[queue_id]
+        if media is None:
+            media = VOICE if len(queue.media) == 1 else pick_media(self.rng, queue.media)
+        queue.media_seen.add(media)
+        profile = PROFILES[media]
         self._conv_seq += 1
         number = f"+4930{self.rng.randint(1_000_000, 9_999_999)}"
+        if media in EXCLUSIVE:
+            ani, dnis = f"tel:{number}", "tel:+498001234567"
+        elif media == "email":
+            ani, dnis = f"customer{self._conv_seq}@mail.example", "support@sandbox.example"
+        else:
+            ani, dnis = f"{media}:{number}", f"{media}:sandbox-support"
         conv = Conversation(
             id=org.new_id(),
             queue_id=queue_id,
-            ani=f"tel:{number}",
-            dnis="tel:+498001234567",
-            customer_name=f"Caller {self._conv_seq}",
+            media=media,
+            ani=ani,
+            dnis=dnis,
+            customer_name=f"{'Caller' if media in EXCLUSIVE else 'Customer'} {self._conv_seq}",
             created=now,
             participants=[
                 Participant(org.new_id(), "customer", "connected", now, connected=now),
@@ -102,7 +119,7 @@ class Simulation:
                     org.new_id(), "acd", "connected", now, connected=now, queue_id=queue_id
                 ),
             ],
-            patience_until=self._after(self.rng.uniform(*PATIENCE_S)),
+            patience_until=self._after(self.rng.uniform(*profile.patience_s)),
             priority=0,
         )
         org.conversations[conv.id] = conv
@@ -115,22 +132,37 @@ class Simulation:
             key=lambda c: c.created,
         )
         for conv in waiting:
-            agent = self._free_agent(conv.queue_id)
+            agent = self._free_agent(conv.queue_id, conv.media, now)
             if agent is None:
                 continue
             self._offer(conv, agent, now)
 
-    def _free_agent(self, queue_id: str) -> User | None:
+    def _has_room(self, user: User, media: str, now: float) -> bool:
+        """Utilization: may this agent be offered one more interaction of ``media``?"""
+        if user.routing_status not in ("IDLE", "INTERACTING") or now < user.blocked_until:
+            return False
+        held = [self.org.conversations[c] for c in user.interactions if c in self.org.conversations]
+        if not held:
+            return user.routing_status == "IDLE"
+        if media in EXCLUSIVE or any(c.media in EXCLUSIVE for c in held):
+            return False
+        if any(c.state == "alerting" for c in held):
+            return False  # one offer at a time
+        if media == "email":
+            return sum(1 for c in held if c.media == "email") < user.email_capacity
+        return sum(1 for c in held if c.media != "email") < MAX_CHATS_AND_MESSAGES
+
+    def _free_agent(self, queue_id: str, media: str, now: float) -> User | None:
+        """The longest-idle agent with room; busy digital agents only when nobody is idle."""
         best: User | None = None
+        best_rank: tuple[int, float] = (0, 0.0)
         for member in self.org.queues[queue_id].members.values():
             user = self.org.users[member.user_id]
-            if (
-                member.joined
-                and user.routing_status == "IDLE"
-                and user.conversation_id is None
-                and (best is None or user.routing_start < best.routing_start)
-            ):
-                best = user
+            if not member.joined or not self._has_room(user, media, now):
+                continue
+            rank = (len(user.interactions), user.routing_start)
+            if best is None or rank < best_rank:
+                best, best_rank = user, rank
         return best
 
     def _offer(self, conv: Conversation, agent: User, now: float) -> None:
@@ -139,12 +171,12 @@ class Simulation:
         conv.offered_at = now
         conv.will_answer = self.rng.random() >= NO_ANSWER_P
         conv.answer_at = self._after(
-            self.rng.uniform(*RING_S) if conv.will_answer else ALERT_TIMEOUT_S
+            self.rng.uniform(*PROFILES[conv.media].ring_s) if conv.will_answer else ALERT_TIMEOUT_S
         )
         conv.participants.append(
             Participant(self.org.new_id(), "agent", "alerting", now, user_id=agent.id)
         )
-        agent.conversation_id = conv.id
+        agent.interactions.append(conv.id)
         self.org.set_routing(agent, "INTERACTING")
         self.org.conversation_changed(conv)
 
@@ -171,10 +203,15 @@ class Simulation:
         acd = self._part(conv, "acd")
         acd.state, acd.end, acd.disconnect_type = "disconnected", now, "transfer"
         conv.state = "connected"
-        conv.talk_until = self._after(self.rng.uniform(*TALK_S))
+        conv.talk_until = self._after(self.rng.uniform(*PROFILES[conv.media].talk_s))
         user = self.org.users[conv.agent_id or ""]
-        self.org.set_call_counts(user, 1, 0)
+        self.org.refresh_summary(user)
         self.org.conversation_changed(conv)
+
+    def _release(self, user: User, conv: Conversation) -> None:
+        """The agent no longer holds ``conv``."""
+        if conv.id in user.interactions:
+            user.interactions.remove(conv.id)
 
     def _ring_out(self, conv: Conversation, now: float) -> None:
         agent_part = self._part(conv, "agent")
@@ -185,9 +222,13 @@ class Simulation:
         )
         user = self.org.users[conv.agent_id or ""]
         conv.state, conv.agent_id = "waiting", None
-        user.conversation_id = None
-        user.busy_until = self._after(self.rng.uniform(*NOT_RESPONDING_S))
-        self.org.set_routing(user, "NOT_RESPONDING")
+        self._release(user, conv)
+        pause = self._after(self.rng.uniform(*NOT_RESPONDING_S))
+        if user.interactions:
+            user.blocked_until = pause  # busy on other work: no new offers for a while
+        else:
+            user.busy_until = pause
+            self.org.set_routing(user, "NOT_RESPONDING")
         self.org.conversation_changed(conv)
 
     def _abandon(self, conv: Conversation, now: float) -> None:
@@ -199,8 +240,9 @@ class Simulation:
                 "peer",
             )
             user = self.org.users[conv.agent_id]
-            user.conversation_id = None
-            self.org.set_routing(user, "IDLE")
+            self._release(user, conv)
+            if not user.interactions:
+                self.org.set_routing(user, "IDLE")
         for part in conv.participants:
             if part.state != "disconnected":
                 part.state, part.end = "disconnected", now
@@ -216,9 +258,9 @@ class Simulation:
         agent.state, agent.end, agent.disconnect_type = "disconnected", now, "peer"
         agent.wrapup_required, agent.start_acw = True, now
         conv.state = "acw"
-        conv.acw_until = self._after(self.rng.uniform(*ACW_S))
+        conv.acw_until = self._after(self.rng.uniform(*PROFILES[conv.media].acw_s))
         user = self.org.users[conv.agent_id or ""]
-        self.org.set_call_counts(user, 0, 1)
+        self.org.refresh_summary(user)
         self.org.conversation_changed(conv)
 
     def _finish(self, conv: Conversation, now: float) -> None:
@@ -230,16 +272,16 @@ class Simulation:
         self.org.conversation_changed(conv)
         del self.org.conversations[conv.id]
         user = self.org.users[conv.agent_id or ""]
-        user.conversation_id = None
-        self.org.set_call_counts(user, 0, 0)
-        if self.org.presence_key(user) == "ON_QUEUE":
+        self._release(user, conv)
+        self.org.refresh_summary(user)
+        if not user.interactions and self.org.presence_key(user) == "ON_QUEUE":
             self.org.set_routing(user, "IDLE")
 
     # ------------------------------------------------------------------ agents
     def _agents(self, dt_sim: float, now: float) -> None:
         org = self.org
         for user in list(org.users.values()):
-            if user.conversation_id is not None:
+            if user.interactions:
                 continue
             key = org.presence_key(user)
             if user.role == "supervisor":
@@ -253,6 +295,7 @@ class Simulation:
                 continue
             if user.routing_status == "COMMUNICATING":
                 if now >= user.busy_until:
+                    org.set_enterprise_call(user, False)
                     org.set_routing(user, "IDLE")
                 continue
             if key == "ON_QUEUE":
@@ -264,6 +307,7 @@ class Simulation:
                 elif self._chance(COMMUNICATING_RATE_S, dt_sim):
                     user.busy_until = self._after(self.rng.uniform(*COMMUNICATING_S))
                     org.set_routing(user, "COMMUNICATING")
+                    org.set_enterprise_call(user, True)
             elif key == "OFFLINE":
                 if self._chance(LOGIN_RATE_S, dt_sim):
                     self._set_key(user, "AVAILABLE")
@@ -300,5 +344,5 @@ class Simulation:
                 self.org.set_membership(queue, user, member=True, joined=True)
         elif queue.members:
             user = self.org.users[self.rng.choice(list(queue.members))]
-            if user.conversation_id is None:
+            if not user.interactions:
                 self.org.set_membership(queue, user, member=False, joined=False)

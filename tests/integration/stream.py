@@ -1,7 +1,8 @@
 """Real-client helpers for the Notification Service streaming tests (httpx + websockets only).
 
 They speak the surfaces of genesys-api.md 3-5 (channels, subscriptions, the WebSocket) and the
-sandbox control API; nothing here knows the sandbox's internals.
+sandbox control API; nothing here knows the sandbox's internals beyond the published list of
+unknown keys it adds when variations are on (``sandbox.variations.EXTRA_KEYS``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection
+
+from sandbox.variations import EXTRA_KEYS
 
 Json = dict[str, Any]
 
@@ -184,9 +187,22 @@ async def fault(http: httpx.AsyncClient, kind: str, **params: Any) -> Json:
     return body
 
 
-async def arrive(http: httpx.AsyncClient, queue_id: str) -> str:
-    """Control API: a call arrives at a queue; returns its conversation id."""
-    resp = await http.post(f"/sandbox/queues/{queue_id}/conversations")
+def strip_extras(value: Any) -> Any:
+    """A JSON value without the unknown keys the sandbox adds when variations are on."""
+    if isinstance(value, list):
+        return [strip_extras(item) for item in value]
+    if isinstance(value, dict):
+        return {k: strip_extras(v) for k, v in value.items() if k not in EXTRA_KEYS}
+    return value
+
+
+async def arrive(http: httpx.AsyncClient, queue_id: str, media: str | None = None) -> str:
+    """Control API: an interaction arrives at a queue; returns its conversation id.
+
+    Without ``media`` the sandbox draws it by the queue's traffic shares.
+    """
+    body = None if media is None else {"mediaType": media}
+    resp = await http.post(f"/sandbox/queues/{queue_id}/conversations", json=body)
     assert resp.status_code == 200, resp.text
     conv_id = resp.json()["conversationId"]
     assert isinstance(conv_id, str)

@@ -25,6 +25,7 @@ from tests.integration.stream import (
     assert_silent,
     create_channel,
     fault,
+    normalise,
     ping_pong,
     recv_json,
     recv_text,
@@ -66,7 +67,8 @@ async def _presence_flows(
         ws,
         lambda f: (
             f.get("topicName") == topic
-            and f["eventBody"]["presenceDefinition"]["systemPresence"] == presence
+            and normalise(f["eventBody"]["presenceDefinition"]["systemPresence"])
+            == normalise(presence)
         ),
     )
 
@@ -183,7 +185,7 @@ async def test_subscribe_over_the_socket_confirms_and_then_delivers(
         assert reply == {"result": "200", "status": "subscribed", "correlationId": "x"}
         await set_presence(http, user, "ON_QUEUE")
         event = await wait_topic(ws, topic)
-    assert event["eventBody"]["presenceDefinition"]["systemPresence"] == "ON_QUEUE"
+    assert normalise(event["eventBody"]["presenceDefinition"]["systemPresence"]) == "ONQUEUE"
 
 
 async def test_without_subscription_no_event_arrives(
