@@ -7,9 +7,13 @@ watchdog thread and reads a per-user config file, so it never runs inside the py
 tests start this module as a subprocess (``python -m tests.integration.sdk_validate``) with HOME
 pointed at a temporary directory and talk to it one JSON line at a time:
 
-* request on stdin: ``{"samples": [{"label": str, "model": str, "body": <json>}, ...]}`` where
-  ``model`` is an SDK type string such as ``UserEntityListing`` or ``list[UcUserPresence]``;
-* answer on stdout: ``{"results": [{"label": str, "problems": [Problem, ...]}, ...]}``.
+* request on stdin: ``{"samples": [{"label": str, "model": str, "body": <json>}, ...],
+  "extra_keys": [str, ...]}`` where ``model`` is an SDK type string such as
+  ``UserEntityListing`` or ``list[UcUserPresence]`` and ``extra_keys`` (optional) names unknown
+  keys to skip: the sandbox adds them on purpose, and the SDK's deserializer ignores unknown keys
+  just as a client must (genesys-api.md 4.2);
+* answer on stdout: ``{"results": [{"label": str, "problems": [Problem, ...], "extras": int},
+  ...]}`` where ``extras`` counts the skipped keys (so a test can see they were there).
 
 A problem is ``{"path", "model", "key", "kind", "detail"}`` with ``kind`` one of
 
@@ -74,8 +78,10 @@ def _allowed_values(model: str, attr: str) -> tuple[str, ...] | None:
 class Validator:
     """Walks one JSON value against an SDK type string and collects problems."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra_keys: frozenset[str] = frozenset()) -> None:
         self.problems: list[Problem] = []
+        self.extra_keys = extra_keys
+        self.extras = 0
 
     def _add(self, path: str, model: str, key: str, kind: str, detail: str) -> None:
         self.problems.append(
@@ -122,6 +128,9 @@ class Validator:
             attr = by_json.get(key)
             here = f"{path}.{key}"
             if attr is None:
+                if key in self.extra_keys:
+                    self.extras += 1
+                    continue
                 self._add(here, name, key, "unknown_key", f"{name} has no JSON key {key!r}")
                 continue
             type_str = probe.swagger_types[attr]
@@ -166,13 +175,17 @@ def _fits(value: Any, type_str: str) -> bool:
     return True
 
 
-def validate(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def validate(
+    samples: list[dict[str, Any]], extra_keys: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
     """Validate every sample; one result per sample, in order."""
     results: list[dict[str, Any]] = []
     for sample in samples:
-        checker = Validator()
+        checker = Validator(extra_keys)
         checker.value(sample["body"], str(sample["model"]), "$", "", "")
-        results.append({"label": sample["label"], "problems": checker.problems})
+        results.append(
+            {"label": sample["label"], "problems": checker.problems, "extras": checker.extras}
+        )
     return results
 
 
@@ -184,7 +197,8 @@ def main() -> int:
         if not line.strip():
             continue
         request = json.loads(line)
-        answer = {"results": validate(request["samples"])}
+        extra = frozenset(str(k) for k in request.get("extra_keys", []))
+        answer = {"results": validate(request["samples"], extra)}
         print(json.dumps(answer), flush=True)
     return 0
 

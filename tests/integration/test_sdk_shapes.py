@@ -31,6 +31,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from sandbox.server import Sandbox
+from sandbox.variations import EXTRA_KEYS
 from tests.integration.helpers import bearer, pkce_token
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +65,22 @@ TOPIC_MODELS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"^v2\.routing\.queues\.[^.?]+\.conversations\.calls$",
             "QueueConversationCallEventTopicCallConversation",
         ),
+        (
+            r"^v2\.routing\.queues\.[^.?]+\.conversations\.callbacks$",
+            "QueueConversationCallbackEventTopicCallbackConversation",
+        ),
+        (
+            r"^v2\.routing\.queues\.[^.?]+\.conversations\.chats$",
+            "QueueConversationChatEventTopicChatConversation",
+        ),
+        (
+            r"^v2\.routing\.queues\.[^.?]+\.conversations\.emails$",
+            "QueueConversationEmailEventTopicEmailConversation",
+        ),
+        (
+            r"^v2\.routing\.queues\.[^.?]+\.conversations\.messages$",
+            "QueueConversationMessageEventTopicMessageConversation",
+        ),
         (r"^v2\.routing\.queues\.[^.?]+\.users$", "QueueUserEventTopicQueueMember"),
         (
             r"^v2\.analytics\.queues\.[^.?]+\.observations$",
@@ -76,6 +93,9 @@ TOPIC_MODELS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^v2\.system\.", "SystemMessageSystemMessage"),
     )
 )
+
+
+MEDIA_SUMMARY_KEYS = ("call", "callback", "chat", "message", "email")
 
 
 # --------------------------------------------------------------------------- the SDK subprocess
@@ -103,7 +123,8 @@ class SdkChecker:
     def check_sync(self, samples: list[Sample]) -> list[Json]:
         """Validate samples; one ``{label, problems}`` per sample."""
         assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps({"samples": samples}) + "\n")
+        request = {"samples": samples, "extra_keys": list(EXTRA_KEYS)}
+        self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
         results = self._read_line()["results"]
         assert isinstance(results, list)
@@ -168,11 +189,16 @@ def _failures(results: list[Json]) -> list[str]:
     return failures
 
 
-async def assert_fit(sdk: SdkChecker, samples: list[Sample]) -> None:
-    """Fail listing path + key of every sample field the SDK model does not know."""
+async def assert_fit(sdk: SdkChecker, samples: list[Sample]) -> int:
+    """Fail listing path + key of every sample field the SDK model does not know.
+
+    Returns how many of the sandbox's published extra keys were skipped on the way.
+    """
     assert samples
-    failures = _failures(await sdk.check(samples))
+    results = await sdk.check(samples)
+    failures = _failures(results)
     assert not failures, "bodies that do not fit the SDK models:\n" + "\n".join(failures)
+    return sum(int(r["extras"]) for r in results)
 
 
 def sample(label: str, model: str, body: Any) -> Sample:
@@ -327,6 +353,7 @@ async def test_validator_reports_unknown_keys_wrong_enums_and_types(sdk: SdkChec
     }
 
 
+@pytest.mark.sandbox_config(variations=False)  # every expand block present, usual spellings
 async def test_rest_bodies_fit_the_sdk_response_models(
     sandbox: Sandbox, http: httpx.AsyncClient, user_token: str, sdk: SdkChecker
 ) -> None:
@@ -563,6 +590,98 @@ async def test_rest_bodies_fit_the_sdk_response_models(
     await assert_fit(sdk, samples)
 
 
+@pytest.mark.sandbox_config(users=60, expand_drop_rate=0.3, extra_key_rate=0.3)
+async def test_varied_rest_bodies_fit_the_sdk_response_models(
+    sandbox: Sandbox, http: httpx.AsyncClient, user_token: str, sdk: SdkChecker
+) -> None:
+    """Missing expand blocks, unknown keys, any spelling and per-media observation answers fit.
+
+    The variations are checked to be really there: some user lacks an expanded block, extra
+    keys were skipped, and the observations query has per-media groups.
+    """
+    tok = user_token
+    samples: list[Sample] = []
+    for number in (1, 2, 3):
+        samples.append(
+            sample(
+                f"GET /users?expand page {number}",
+                "UserEntityListing",
+                await get_json(
+                    http,
+                    "/api/v2/users",
+                    tok,
+                    expand="presence,routingStatus,conversationSummary",
+                    pageSize=20,
+                    pageNumber=number,
+                ),
+            )
+        )
+    ids = list(sandbox.org.users)[:40]
+    for uid in ids[:10]:
+        samples.append(
+            sample(
+                "GET /users/{id}/presences/purecloud",
+                "UserPresence",
+                await get_json(http, f"/api/v2/users/{uid}/presences/purecloud", tok),
+            )
+        )
+        samples.append(
+            sample(
+                "GET /users/{id}/routingstatus",
+                "RoutingStatus",
+                await get_json(http, f"/api/v2/users/{uid}/routingstatus", tok),
+            )
+        )
+    samples.append(
+        sample(
+            "GET /users/presences/purecloud/bulk",
+            "list[UcUserPresence]",
+            await get_json(http, "/api/v2/users/presences/purecloud/bulk", tok, id=",".join(ids)),
+        )
+    )
+    mixed = next(q.id for q in sandbox.org.queues.values() if len(q.media) > 1)
+    for media in ("voice", "chat", "email"):
+        await control(http, f"queues/{mixed}/conversations", {"mediaType": media})
+    for media_filter in (None, "chat"):
+        predicates: list[Json] = [{"dimension": "queueId", "value": q} for q in sandbox.org.queues]
+        filt: Json = {"type": "or", "predicates": predicates}
+        if media_filter:
+            filt = {
+                "type": "and",
+                "clauses": [
+                    {"type": "or", "predicates": predicates},
+                    {"type": "or", "predicates": [{"dimension": "mediaType", "value": "chat"}]},
+                ],
+            }
+        resp = await http.post(
+            "/api/v2/analytics/queues/observations/query",
+            headers=bearer(tok),
+            json={
+                "filter": filt,
+                "metrics": ["oWaiting", "oInteracting", "oAlerting", "oOnQueueUsers"],
+                "detailMetrics": ["oWaiting"],
+            },
+        )
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        media_seen = {r["group"].get("mediaType") for r in body["results"]} - {None}
+        if media_filter:
+            assert media_seen == {"chat"}  # the predicate restricts the media groups
+        else:
+            assert {"voice", "chat", "email"} <= media_seen  # each has a waiting interaction
+        samples.append(
+            sample(
+                f"POST observations/query mediaType={media_filter}",
+                "QueueObservationQueryResponse",
+                body,
+            )
+        )
+    users = [u for s in samples[:3] for u in s["body"]["entities"]]
+    assert any("presence" not in u or "routingStatus" not in u for u in users)
+    assert all("conversationSummary" in u for u in users)
+    assert await assert_fit(sdk, samples) > 0
+
+
 async def test_user_and_queue_membership_events_fit_the_sdk_models(
     sandbox: Sandbox, http: httpx.AsyncClient, user_token: str, sdk: SdkChecker
 ) -> None:
@@ -605,24 +724,38 @@ async def test_user_and_queue_membership_events_fit_the_sdk_models(
     await assert_fit(sdk, rec.samples())
 
 
-@pytest.mark.sandbox_config(speed=1000.0)
+MEDIA_TOPICS = {
+    "voice": "calls",
+    "callback": "callbacks",
+    "chat": "chats",
+    "message": "messages",
+    "email": "emails",
+}
+
+
+@pytest.mark.sandbox_config(speed=1000.0, extra_key_rate=0.3)
 async def test_queue_conversation_and_analytics_events_fit_the_sdk_models(
     sandbox: Sandbox, http: httpx.AsyncClient, user_token: str, sdk: SdkChecker
 ) -> None:
-    """A call waits, is offered, answered, wrapped up and finished (or abandoned and retried).
+    """One interaction of every media waits, is offered, answered, wrapped up and finished.
 
-    The simulation stays paused; control steps of 1 ms simulated time move the call along (at
-    speed 1000 a ring takes 2-8 ms of wall time, a talk 45-300 ms, wrap-up 8-45 ms).
+    (An abandoned one is replaced.) The generic topic and every media-specific topic, the
+    per-media observation and activity events and the per-media conversation summaries all
+    fit their SDK models, unknown keys skipped. The simulation stays paused; control steps of
+    1 ms simulated time move the interactions along (at speed 1000 a ring takes 2-8 ms of wall
+    time, handling 45-900 ms, wrap-up 5-60 ms).
     """
-    agent = agents(sandbox)[2]
-    queue_id = queue_with_member(sandbox, agent)
-    await control(http, f"queues/{queue_id}/members", {"userId": agent, "joined": True})
-    await control(http, f"users/{agent}/presence", {"presence": "ON_QUEUE"})
-    await control(http, f"users/{agent}/routingstatus", {"status": "IDLE"})
+    queue_id = next(q.id for q in sandbox.org.queues.values() if len(q.media) > 1)
+    members = list(sandbox.org.queues[queue_id].members)[:3]
+    for agent in members:
+        await control(http, f"queues/{queue_id}/members", {"userId": agent, "joined": True})
+        await control(http, f"users/{agent}/presence", {"presence": "ON_QUEUE"})
+        await control(http, f"users/{agent}/routingstatus", {"status": "IDLE"})
     channel = await new_channel(http, user_token)
+    base = f"v2.routing.queues.{queue_id}.conversations"
     topics = [
-        f"v2.routing.queues.{queue_id}.conversations",
-        f"v2.routing.queues.{queue_id}.conversations.calls",
+        base,
+        *(f"{base}.{suffix}" for suffix in MEDIA_TOPICS.values()),
         f"v2.analytics.queues.{queue_id}.observations",
         f"v2.analytics.queues.{queue_id}.activity",
         *(f"v2.users.{uid}?conversationsummary" for uid in sandbox.org.queues[queue_id].members),
@@ -636,38 +769,57 @@ async def test_queue_conversation_and_analytics_events_fit_the_sdk_models(
             for part in body.get("participants", [])
         )
 
+    def summarised(rec: Recorder) -> set[str]:
+        return {
+            key
+            for body in rec.bodies(r"\.conversationsummary$")
+            for key in MEDIA_SUMMARY_KEYS
+            if body.get(key, {}).get("contactCenter", {}).get("active")
+        }
+
     rec = Recorder()
     async with connect(channel["connectUri"]) as ws:
-        # Waiting: the call sits in the queue while the simulation is paused.
-        await control(http, f"queues/{queue_id}/conversations")
+        for media in MEDIA_TOPICS:
+            await control(http, f"queues/{queue_id}/conversations", {"mediaType": media})
         await rec.until(
             ws,
             lambda r: (
-                bool(r.bodies(r"\.conversations$"))
-                and bool(r.bodies(r"\.conversations\.calls$"))
+                all(r.bodies(rf"\.conversations\.{s}$") for s in MEDIA_TOPICS.values())
                 and bool(r.bodies(r"^v2\.analytics\.queues\.[^.]+\.observations$"))
-                and any(
-                    d["metric"] == "oLongestWaiting"
-                    for body in r.bodies(r"^v2\.analytics\.queues\.[^.]+\.activity$")
-                    for result in body["results"]
-                    for d in result["data"]
-                )
             ),
             timeout_s=2.0,
         )
-        # Offered, answered, wrapped up, finished.
-        deadline = asyncio.get_running_loop().time() + 8.0
+        deadline = asyncio.get_running_loop().time() + 15.0
         while not (
-            finished(rec, r"\.conversations$")
-            and finished(rec, r"\.conversations\.calls$")
-            and rec.bodies(r"\.conversationsummary$")
+            all(finished(rec, rf"\.conversations\.{s}$") for s in MEDIA_TOPICS.values())
+            and len(summarised(rec)) == len(MEDIA_TOPICS)
         ):
-            assert asyncio.get_running_loop().time() < deadline, rec.summary()
-            if not any(c.queue_id == queue_id for c in sandbox.org.conversations.values()):
-                await control(http, f"queues/{queue_id}/conversations")  # the last one abandoned
+            assert asyncio.get_running_loop().time() < deadline, (
+                [s for s in MEDIA_TOPICS.values() if not finished(rec, rf"\.conversations\.{s}$")],
+                summarised(rec),
+            )
+            for media, suffix in MEDIA_TOPICS.items():
+                live = any(
+                    c.queue_id == queue_id and c.media == media
+                    for c in sandbox.org.conversations.values()
+                )
+                if not live and not finished(rec, rf"\.conversations\.{suffix}$"):
+                    await control(http, f"queues/{queue_id}/conversations", {"mediaType": media})
             await control(http, "simulation/step?seconds=0.001")
             await rec.read_for(ws, 0.02)
-    await assert_fit(sdk, rec.samples())
+    assert finished(rec, r"\.conversations$")
+    groups = {
+        body["group"].get("mediaType")
+        for body in rec.bodies(r"^v2\.analytics\.queues\.[^.]+\.observations$")
+    }
+    assert set(MEDIA_TOPICS) <= groups
+    activity_media = {
+        result["mediaType"]
+        for body in rec.bodies(r"^v2\.analytics\.queues\.[^.]+\.activity$")
+        for result in body["results"]
+    }
+    assert set(MEDIA_TOPICS) <= activity_media
+    assert await assert_fit(sdk, rec.samples()) > 0  # the extra keys were there and skipped
 
 
 async def test_system_messages_fit_the_sdk_model(
