@@ -37,7 +37,6 @@ FIRST_BACKOFF_S = 0.5
 SETTINGS = ChannelSettings(
     first_backoff_s=FIRST_BACKOFF_S,
     backoff_jitter=0.0,
-    stable_after_s=1.0,
     overlap_s=2.0,
     kick_window_s=1.0,  # drops 1.5 s apart are drops, not "another client kicked us"
 )

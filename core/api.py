@@ -109,8 +109,11 @@ class RetryPolicy:
             ``Retry-After`` that would break it is raised at once as RateLimitedError.
         base_backoff_s: nominal delay before the first 5xx/network retry (doubles each time).
         max_backoff_s: cap of the nominal delay.
-        rate_limit_jitter_s: up to this much is added to ``Retry-After`` so clients that were
-            limited together do not return together.
+        max_rate_limited: 429 answers with ``Retry-After`` one request may wait out; they do
+            not count as failed attempts (the server said when, nothing failed).
+        rate_limit_jitter_s: up to this much is added to ``Retry-After``. Zero by default:
+            ``Retry-After`` is honoured exactly, since the server already spreads its clients
+            and anything on top is staleness the person at the desk sees.
         retry_statuses: server errors worth another try.
     """
 
@@ -118,7 +121,8 @@ class RetryPolicy:
     max_total_wait_s: float = 60.0
     base_backoff_s: float = 0.5
     max_backoff_s: float = 8.0
-    rate_limit_jitter_s: float = 0.5
+    max_rate_limited: int = 30
+    rate_limit_jitter_s: float = 0.0
     retry_statuses: frozenset[int] = frozenset({500, 502, 503, 504})
 
     def backoff_s(self, retry: int, rng: random.Random) -> float:
@@ -298,6 +302,7 @@ class ApiClient:
         key = f"{method} {shown}"
         waited = 0.0
         attempt = 0
+        limited = 0  # 429s waited out; they are no failed attempts
         renewed = False
         while True:
             attempt += 1
@@ -315,8 +320,8 @@ class ApiClient:
                 retryable = isinstance(exc, _NOT_SENT) or (
                     idempotent and isinstance(exc, _RETRYABLE_TRANSPORT)
                 )
-                delay = self.policy.backoff_s(attempt, self._rng)
-                if retryable and self._may_retry(attempt, waited, delay):
+                delay = self.policy.backoff_s(attempt - limited, self._rng)
+                if retryable and self._may_retry(attempt - limited, waited, delay):
                     logger.info(
                         "%s failed (%s); retry %d in %.2f s",
                         key,
@@ -343,15 +348,22 @@ class ApiClient:
                 fresh = await self._on_unauthorized(token)
                 if fresh != token:
                     continue
-            delay, retry_after = self._retry_delay(response, attempt)
+            delay, retry_after = self._retry_delay(response, attempt - limited)
             retryable = status == 429 or (
                 status in self.policy.retry_statuses and (idempotent or status == 503)
             )
             if status == 429:
                 self.stats.rate_limited += 1
-            elif status >= 500:
-                self.stats.server_errors += 1
-            if retryable and self._may_retry(attempt, waited, delay):
+                limited += 1
+                may = (
+                    limited <= self.policy.max_rate_limited
+                    and waited + delay <= self.policy.max_total_wait_s + 1e-9
+                )
+            else:
+                if status >= 500:
+                    self.stats.server_errors += 1
+                may = self._may_retry(attempt - limited, waited, delay)
+            if retryable and may:
                 logger.info("%s → %d; retry %d in %.2f s", key, status, attempt, delay)
                 waited += await self._pause(delay)
                 continue

@@ -3,11 +3,12 @@
 A :class:`ChannelShard` owns one channel and its socket through every documented fault
 (genesys-api.md 4, 8): it reuses a stored channel after a restart (HEAD first) instead of burning
 the 20-channel pool, PUTs all its topics in one call with ``ignoreErrors=true``, runs the
-heartbeat watchdog (:class:`core.protocol.Watchdog`), reconnects with capped, jittered
-exponential backoff, answers ``socket_closing`` with a new socket on the same channel before the
-old one goes, rolls over to a fresh channel well before ``expires`` (make-before-break, duplicate
-frames from the overlap dropped), and notices eviction or a second client on its channel and
-reports it instead of fighting in a loop.
+heartbeat watchdog (:class:`core.protocol.Watchdog`), reconnects at once after a healthy
+session and with capped, jittered exponential backoff only while attempts fail, answers
+``socket_closing`` with a new socket on the same channel before the old one goes, rolls over
+to a fresh channel well before ``expires`` (make-before-break, duplicate frames from the
+overlap dropped), and notices eviction or a second client on its channel and reports it
+instead of fighting in a loop.
 
 Everything it learns goes to a :class:`ShardSink`; it never touches the store or the GUI.
 """
@@ -33,10 +34,17 @@ from core.errors import (
     AuthError,
     ChannelError,
     CredentialStoreError,
+    RateLimitedError,
     TransportError,
     UnauthorizedError,
 )
-from core.models import ChannelInfo, RejectedTopic, SubscriptionResult, parse_datetime
+from core.models import (
+    ChannelInfo,
+    ListedChannel,
+    RejectedTopic,
+    SubscriptionResult,
+    parse_datetime,
+)
 from core.protocol import (
     MAX_FRAME_BYTES,
     PING_FRAME,
@@ -100,6 +108,9 @@ class ChannelApi(Protocol):
     async def delete_subscriptions(self, channel_id: str) -> None:
         """Remove a channel's topics."""
 
+    async def list_channels(self, include: str = "token") -> list[ListedChannel]:
+        """Channels of this token or (``oauthclient``) of this user + OAuth client."""
+
 
 class ChannelMemory(Protocol):
     """Where channel ids survive a restart. The id is the socket's only credential, so the
@@ -153,17 +164,24 @@ async def websockets_connector(uri: str) -> Socket:
 class ChannelSettings:
     """Timings of the channel life cycle; tests shorten them, never by sleeping."""
 
-    first_backoff_s: float = 1.0
+    # The first retry after a healthy session comes within this (full jitter: at once, yet a
+    # crowd of clients dropped together does not come back in step).
+    healthy_retry_s: float = 1.0
+    first_backoff_s: float = 1.0  # failed attempts wait this, doubling up to max_backoff_s
     max_backoff_s: float = 60.0
     backoff_jitter: float = 0.2
+    # Healthy sessions ending this often count as failing: a server that accepts, beats once
+    # and drops again must not be hammered every second.
+    flap_window_s: float = 20.0
+    flap_limit: int = 6
     assumed_heartbeat_s: float = 30.0
     rollover_fraction: float = 0.8  # roll over after 80 % of the channel's remaining life
     min_reuse_life_s: float = 3600.0  # reuse a stored channel only with this much life left
     overlap_s: float = 5.0  # how long duplicate frames are dropped after a socket switch
-    stable_after_s: float = 30.0  # a socket that lived this long resets the backoff
     kick_window_s: float = 60.0  # two kicks within this window: another client owns the channel
-    gone_window_s: float = 600.0  # channels vanishing this often: stop and report
+    gone_window_s: float = 600.0  # channels evicted this often: stop and report
     gone_limit: int = 3
+    pool_size: int = 20  # channels per user + OAuth client (genesys-api.md 3.1)
     blocked_wait_s: float = 300.0
     # Queue counters are read once more this long after a gap's re-sync (0: never); see
     # MonitorService._confirm_counters.
@@ -171,20 +189,47 @@ class ChannelSettings:
 
 
 class Backoff:
-    """Capped exponential backoff with jitter, so a crowd of clients does not reconnect in step."""
+    """When to try again: at once after a healthy session, escalating only while attempts fail.
 
-    def __init__(self, settings: ChannelSettings, rng: random.Random) -> None:
+    A socket that subscribed and then saw a heartbeat or an event proved the service reachable;
+    when it ends, the next attempt is the first of a new series (within ``healthy_retry_s``,
+    full jitter). Only attempts that fail, or sockets that die before they were healthy, double
+    the wait (capped, with jitter), so a flaky Wi-Fi costs a second per drop, not a minute.
+    """
+
+    def __init__(
+        self,
+        settings: ChannelSettings,
+        rng: random.Random,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
         self.rng = rng
+        self.monotonic = monotonic
         self.attempt = 0
+        self._healthy_ends: deque[float] = deque(maxlen=max(1, settings.flap_limit))
 
     def next_delay(self) -> float:
         """The wait before the next attempt."""
         s = self.settings
-        base = min(s.max_backoff_s, s.first_backoff_s * (2.0**self.attempt))
-        self.attempt += 1
+        attempt, self.attempt = self.attempt, self.attempt + 1
+        if attempt == 0:
+            return self.rng.uniform(0.0, s.healthy_retry_s)
+        base = min(s.max_backoff_s, s.first_backoff_s * (2.0 ** (attempt - 1)))
         jitter: float = self.rng.uniform(1 - s.backoff_jitter, 1 + s.backoff_jitter)
         return base * jitter
+
+    def healthy_session_ended(self) -> None:
+        """A healthy socket ended: start a new series, unless healthy sessions flap."""
+        now = self.monotonic()
+        self._healthy_ends.append(now)
+        window = self.settings.flap_window_s
+        flapping = (
+            len(self._healthy_ends) >= self.settings.flap_limit
+            and now - self._healthy_ends[0] <= window
+        )
+        if not flapping:
+            self.attempt = 0
 
     def reset(self) -> None:
         """Start again from the first delay."""
@@ -268,7 +313,7 @@ class ChannelShard:
         self.phase = ShardPhase.STOPPED
         self.channel: ChannelInfo | None = None
         self.watchdog = Watchdog(assumed_interval_s=self.settings.assumed_heartbeat_s)
-        self.backoff = Backoff(self.settings, self.rng)
+        self.backoff = Backoff(self.settings, self.rng, monotonic)
         self.subscribed: tuple[str, ...] | None = None
         self.rejected: tuple[RejectedTopic, ...] = ()
         self.counters: dict[str, int] = {
@@ -287,7 +332,7 @@ class ChannelShard:
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._connected_at = 0.0
+        self._healthy = False  # the live socket saw a heartbeat or an event
         self._rollover_deadline = float("inf")
         self._recent: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._overlap_until = 0.0
@@ -361,10 +406,17 @@ class ChannelShard:
         gap_reason = ""
         first = True
         while not self._stop.is_set():
+            told_wait: float | None = None  # the server said when to come back
             try:
                 ended = await self._one_connection(gap=not first, reason=gap_reason or "start")
             except asyncio.CancelledError:
                 raise
+            except RateLimitedError as exc:
+                # Honour Retry-After exactly; our own backoff is not added on top of it.
+                ended = _SocketEnded.CLOSED
+                gap_reason = "rate limited"
+                told_wait = exc.retry_after_s
+                logger.warning("channel shard %d: %s", self.slot, exc)
             except UnauthorizedError:
                 ended = _SocketEnded.TOKEN_REVOKED
             except AuthError as exc:
@@ -406,7 +458,8 @@ class ChannelShard:
                     return
                 continue
             self._set_phase(ShardPhase.RECONNECTING, gap_reason)
-            if await self._wait_or_stop(self.backoff.next_delay()):
+            delay = self.backoff.next_delay() if told_wait is None else told_wait
+            if await self._wait_or_stop(delay):
                 return
 
     async def _one_connection(self, *, gap: bool, reason: str) -> _SocketEnded:
@@ -441,7 +494,7 @@ class ChannelShard:
         if self.channel is not None:
             if await self.api.channel_exists(self.channel.id):
                 return False
-            self._note_gone("channel no longer exists")
+            await self._note_gone("channel no longer exists")
             await self._forget_channel()
         stored = await self.memory.load(self.slot)
         if stored is not None:
@@ -462,7 +515,21 @@ class ChannelShard:
         recent = sum(1 for t in self._gone if now - t <= self.settings.gone_window_s)
         return recent >= self.settings.gone_limit
 
-    def _note_gone(self, why: str) -> None:
+    async def _note_gone(self, why: str) -> None:
+        """Count a vanished channel towards BLOCKED, but only when the pool is fought over.
+
+        An eviction by a 21st channel happens only while this user + OAuth client hold all 20
+        (genesys-api.md 3.1); a channel that expired or was dropped leaves room. Counting
+        expiries too made three ordinary ones in ten minutes wait five minutes as BLOCKED.
+        Without a listing we assume the worst.
+        """
+        try:
+            listed: int | None = len(await self.api.list_channels("oauthclient"))
+        except (ApiError, TransportError):
+            listed = None
+        if listed is not None and listed < self.settings.pool_size - 1:
+            logger.info("channel shard %d: %s (the pool has room: %d)", self.slot, why, listed)
+            return
         now = self.monotonic()
         self._gone.append(now)
         recent = [t for t in self._gone if now - t <= self.settings.gone_window_s]
@@ -490,8 +557,8 @@ class ChannelShard:
             self._overlap_until = self.monotonic() + self.settings.overlap_s
         reader = asyncio.get_running_loop().create_task(self._read(socket))
         self._live = _Live(socket, reader)
+        self._healthy = False
         self.watchdog.connected(self.monotonic())
-        self._connected_at = self.monotonic()
 
     async def _close_all(self) -> None:
         lives = [*self._retired, *([self._live] if self._live else [])]
@@ -541,10 +608,10 @@ class ChannelShard:
                         continue
             outcome = await self._handle(signal)
             if outcome is not None:
+                healthy = self._healthy
                 await self._close_all()
-                lived = self.monotonic() - self._connected_at
-                if lived >= self.settings.stable_after_s:
-                    self.backoff.reset()
+                if healthy:
+                    self.backoff.healthy_session_ended()
                 return outcome
 
     def _schedule_rollover(self, channel: ChannelInfo) -> None:
@@ -603,7 +670,7 @@ class ChannelShard:
         except (TransportError, ApiError):
             return
         if not exists:
-            self._note_gone("channel expired or was evicted")
+            await self._note_gone("channel expired or was evicted")
             await self._forget_channel()
             return
         if self._last_close_code in _NOT_A_KICK:
@@ -663,6 +730,8 @@ class ChannelShard:
         self.counters["frames"] += 1
         if live:
             self.watchdog.frame(self.monotonic(), heartbeat=isinstance(frame, Heartbeat))
+            if isinstance(frame, (Heartbeat, TopicEvent)):
+                self._healthy = True
             if self.phase is ShardPhase.STALE:
                 self._set_phase(ShardPhase.LIVE, "socket answered")
         if isinstance(frame, TopicEvent):

@@ -117,7 +117,7 @@ SETTINGS = ChannelSettings(
     first_backoff_s=0.05,
     max_backoff_s=0.5,
     assumed_heartbeat_s=0.3,
-    stable_after_s=0.5,
+    healthy_retry_s=0.05,
     overlap_s=1.0,
     blocked_wait_s=1.0,  # channels vanish on purpose here; the BLOCKED wait still happens
 )

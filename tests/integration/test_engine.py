@@ -72,7 +72,7 @@ SETTINGS = ChannelSettings(
     first_backoff_s=0.05,
     max_backoff_s=0.5,
     assumed_heartbeat_s=0.3,
-    stable_after_s=0.5,
+    healthy_retry_s=0.05,
     overlap_s=1.0,
     # Off here: these tests count REST calls and time Retry-After waits; the counter
     # confirmation has its own test (test_resync_race.py), and the chaos run keeps it on.

@@ -49,7 +49,7 @@ from sandbox.server import Sandbox
 
 CLIENT_SECRET = "sandbox-secret"  # the sandbox's demo credential: a secret all the same
 WAIT_S = 20.0
-SETTINGS = ChannelSettings(first_backoff_s=0.05, max_backoff_s=0.5, stable_after_s=0.5)
+SETTINGS = ChannelSettings(first_backoff_s=0.05, max_backoff_s=0.5, healthy_retry_s=0.05)
 
 
 @pytest.fixture

@@ -119,15 +119,14 @@ async def make(sleeps: Sleeps) -> AsyncIterator[Callable[..., ApiClient]]:
 
 
 # --------------------------------------------------------------------------- 429
-async def test_429_waits_retry_after_plus_jitter_then_succeeds(
+async def test_429_waits_exactly_retry_after_then_succeeds(
     make: Callable[..., ApiClient], sleeps: Sleeps
 ) -> None:
     script = Script(error(429, "too.many.requests.retry.after", retry_after="2"), ok({"a": 1}))
     client = make(script)
     response = await client.request("GET", "/api/v2/tokens/me")
     assert response.json() == {"a": 1}
-    assert len(sleeps.waits) == 1
-    assert 2.0 <= sleeps.waits[0] <= 2.0 + client.policy.rate_limit_jitter_s
+    assert sleeps.waits == [2.0]  # honoured exactly: no backoff or jitter on top
     assert (client.stats.calls, client.stats.retries, client.stats.rate_limited) == (2, 1, 1)
 
 
@@ -147,9 +146,33 @@ async def test_429_storm_raises_rate_limited_with_retry_after(
     assert caught.value.retry_after_s == 3.0
     assert caught.value.status == 429
     assert caught.value.code == "too.many.requests.retry.after"
-    assert client.stats.calls == client.policy.max_attempts
-    assert len(sleeps.waits) == client.policy.max_attempts - 1
-    assert all(3.0 <= w <= 3.5 for w in sleeps.waits)
+    # 429s are no failed attempts: the client waits them out until the wait budget is spent.
+    budget_waits = int(client.policy.max_total_wait_s // 3.0)
+    assert budget_waits > client.policy.max_attempts
+    assert client.stats.calls == budget_waits + 1
+    assert sleeps.waits == [3.0] * budget_waits
+
+
+async def test_429s_do_not_use_up_the_attempts_for_server_errors(
+    make: Callable[..., ApiClient], sleeps: Sleeps
+) -> None:
+    policy = RetryPolicy(max_attempts=3)
+    throttled = [error(429, retry_after="1") for _ in range(5)]
+    client = make(Script(*throttled, error(503), ok({"a": 1})), policy)
+    response = await client.request("GET", "/api/v2/users")
+    assert response.json() == {"a": 1}
+    assert sleeps.waits[:5] == [1.0] * 5
+    assert client.stats.calls == 7
+
+
+async def test_rate_limited_answers_are_capped(
+    make: Callable[..., ApiClient], sleeps: Sleeps
+) -> None:
+    client = make(Script(error(429, retry_after="0")), RetryPolicy(max_rate_limited=4))
+    with pytest.raises(RateLimitedError):
+        await client.request("GET", "/api/v2/users")
+    assert sleeps.waits == [0.0] * 4
+    assert client.stats.calls == 5
 
 
 async def test_retry_after_beyond_the_wait_budget_raises_at_once(
