@@ -7,30 +7,18 @@ in an order shuffled with a fixed seed; see the driver for what is checked after
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from tests.chaos.driver import KINDS, ChaosReport, run_chaos
+from tests.chaos.driver import KINDS, run_chaos
+from tests.chaos.report import ChaosReport, progress, save_table
 
 SEED = 20240611
 CI_PER_KIND = 10
 SOAK_PER_KIND = 50
 SOAK_MINUTES = float(os.environ.get("SOAK_MINUTES", "0") or 0)
-
-ARTIFACTS = Path(os.environ.get("ARTIFACTS", Path(__file__).resolve().parents[2] / "artifacts"))
-
-
-def _progress(line: str) -> None:
-    print(f"[chaos] {line}", file=sys.stderr, flush=True)
-
-
-def _save(report: ChaosReport, name: str) -> None:
-    print("\n" + report.table(), flush=True)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / name).write_text(report.table() + "\n", encoding="utf-8")
 
 
 def _assert_clean(report: ChaosReport, per_kind: int) -> None:
@@ -56,9 +44,9 @@ async def test_survives_every_fault_kind_in_random_order(
     recwarn: pytest.WarningsRecorder, tmp_path: Path, qapp: QApplication
 ) -> None:
     report = await run_chaos(
-        seed=SEED, per_kind=CI_PER_KIND, progress=_progress, gui_settings=str(tmp_path / "gui.ini")
+        seed=SEED, per_kind=CI_PER_KIND, progress=progress, gui_settings=str(tmp_path / "gui.ini")
     )
-    _save(report, "chaos-ci.txt")
+    save_table(report.table(), "chaos-ci.txt")
     assert [str(w.message) for w in recwarn] == []
     _assert_clean(report, CI_PER_KIND)
 
@@ -71,9 +59,9 @@ async def test_soak(recwarn: pytest.WarningsRecorder, tmp_path: Path, qapp: QApp
         seed=SEED + 1,
         per_kind=SOAK_PER_KIND,
         duration_s=SOAK_MINUTES * 60,
-        progress=_progress,
+        progress=progress,
         live_recovery=os.environ.get("CHAOS_LIVE_RECOVERY") == "1",
     )
-    _save(report, "chaos-soak.txt")
+    save_table(report.table(), "chaos-soak.txt")
     assert [str(w.message) for w in recwarn] == []
     _assert_clean(report, SOAK_PER_KIND)
