@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: run test lint sandbox bench chaos soak clean
+.PHONY: run test lint sandbox bench chaos rhythm soak clean
 
 ## Launch the app against the embedded sandbox org (no account needed).
 run:
@@ -44,13 +44,22 @@ chaos:
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider -s -q \
 		tests/chaos/test_chaos.py::test_survives_every_fault_kind_in_random_order $(ARGS)
 
-## The long chaos run: every fault kind against the engine and its window for SOAK_MINUTES
-## (default 30, at least 50 faults of each kind); prints the table, writes artifacts/chaos-soak.txt.
+## The CI-sized rhythm alone: a fault every 5-10 s on a moving org with production timings, no
+## waiting for calm (about 90 s; make test runs it); prints the staleness table per fault kind,
+## writes artifacts/chaos-rhythm-ci.txt.
+rhythm:
+	@bash .ci/bootstrap.sh venv
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider -s -q \
+		tests/chaos/test_rhythm.py::test_rhythm_recovers_within_bounds_after_healthy_sessions $(ARGS)
+
+## The long chaos runs, SOAK_MINUTES each (default 30): every fault kind against the engine and
+## its window (at least 50 of each kind; artifacts/chaos-soak.txt), then the rhythm, rounds of
+## every burst (artifacts/chaos-rhythm-soak.txt).
 SOAK_MINUTES ?= 30
 soak:
 	@bash .ci/bootstrap.sh venv
 	SOAK_MINUTES=$(SOAK_MINUTES) QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider \
-		-s -q tests/chaos/test_chaos.py::test_soak $(ARGS)
+		-s -q tests/chaos/test_chaos.py::test_soak tests/chaos/test_rhythm.py::test_rhythm_soak $(ARGS)
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache
