@@ -26,7 +26,7 @@ from core.api import ApiClient
 from core.auth import Authenticator
 from core.channel import ChannelSettings
 from core.credentials import MemoryCredentialStore
-from core.models import ChannelInfo, SubscriptionResult
+from core.models import ChannelInfo, ListedChannel, SubscriptionResult
 from core.regions import parse_environment
 from core.service import MonitorService, Record, Selection
 from sandbox.config import SandboxConfig
@@ -73,6 +73,10 @@ class FixedChannel:
 
     async def delete_subscriptions(self, channel_id: str) -> None:
         """Nothing to do."""
+
+    async def list_channels(self, include: str = "token") -> list[ListedChannel]:
+        """Only ours, so the pool always has room."""
+        return []
 
 
 # ---------------------------------------------------------------------------------- results

@@ -44,8 +44,8 @@ from core.models import (
     PresenceDefinition,
     PresenceRecord,
     QueueMember,
-    QueueObservation,
     QueueRecord,
+    RoutingRecord,
     SubscriptionResult,
     TokenInfo,
     UserRecord,
@@ -57,11 +57,12 @@ from core.models import (
     parse_presence_definition,
     parse_queue,
     parse_queue_member,
-    parse_queue_observations,
+    parse_routing,
     parse_subscriptions,
     parse_token_info,
     parse_user,
 )
+from core.observations import QueueObservation, parse_queue_observations
 from core.regions import Environment
 
 logger = logging.getLogger(__name__)
@@ -556,6 +557,11 @@ class ApiClient:
                     out.setdefault(user.id, user)
         return list(out.values())
 
+    async def routing_status(self, user_id: str) -> RoutingRecord | None:
+        """One user's routing status (there is no bulk endpoint, genesys-api.md 6.5)."""
+        raw = await self._json("GET", f"/api/v2/users/{_segment(user_id)}/routingstatus")
+        return parse_routing(raw)
+
     async def presences(self, ids: Iterable[str]) -> dict[str, PresenceRecord]:
         """Presence of many users by id, ≤ 50 a call (a bare array, genesys-api.md 6.4)."""
         out: dict[str, PresenceRecord] = {}
@@ -653,6 +659,9 @@ class ApiClient:
                     "predicates": [{"dimension": "queueId", "value": qid} for qid in chunk],
                 },
                 "metrics": list(OBSERVATION_METRICS),
+                # Which conversations wait, and since when: a re-sync replaces the known set,
+                # so a conversation whose "ended" event was lost cannot wait on for hours.
+                "detailMetrics": ["oWaiting"],
             }
             raw = await self._json(
                 "POST",
@@ -660,7 +669,7 @@ class ApiClient:
                 body=query,
                 idempotent=True,  # a query: resending it changes nothing
             )
-            out.update(parse_queue_observations(raw, tuple(chunk)))
+            out.update(parse_queue_observations(raw, tuple(chunk), details=True))
         return out
 
     # ------------------------------------------------------------------ notification channels

@@ -341,6 +341,16 @@ class ChannelShard:
         self._gone: deque[float] = deque(maxlen=8)
 
     # ------------------------------------------------------------------ control
+    @property
+    def running(self) -> bool:
+        """Whether the background task is alive."""
+        return self._task is not None and not self._task.done()
+
+    @property
+    def healthy(self) -> bool:
+        """The live socket has seen a heartbeat or an event since it opened."""
+        return self._live is not None and self._healthy
+
     def start(self) -> None:
         """Run the shard in the background."""
         if self._task is None or self._task.done():

@@ -14,6 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from core.media import (
+    MEDIA_SESSION_KEYS,
+    WHOLE_QUEUE,
+    MediaCounts,
+    normalize_media_type,
+)
 from core.models import normalize_system_presence, parse_datetime
 from core.protocol import TopicEvent
 
@@ -75,11 +81,16 @@ class QueueConversationChanged:
     state: str  # waiting | alerting | interacting | ended
     agent_user_id: str | None
     since: datetime | None
+    media_type: str = WHOLE_QUEUE
 
 
 @dataclass(frozen=True, slots=True)
 class QueueObserved:
-    """Queue counters from an analytics topic; None where the event did not say."""
+    """Counters of one media group of a queue from an analytics topic; None where unsaid.
+
+    ``media_type`` names the group (``voice``, ``chat``, ...); ``""`` is a source that does not
+    split by media. User counts (``on_queue``, ``off_queue``) are queue-wide in every group.
+    """
 
     queue_id: str
     waiting: int | None = None
@@ -88,6 +99,46 @@ class QueueObserved:
     on_queue: int | None = None
     off_queue: int | None = None
     longest_wait_ms: int | None = None
+    media_type: str = WHOLE_QUEUE
+
+    @property
+    def names_conversations(self) -> bool:
+        """Whether it says anything about conversations (a users-only group does not)."""
+        return not (
+            self.waiting is None
+            and self.interacting is None
+            and self.alerting is None
+            and self.longest_wait_ms is None
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingConversation:
+    """A conversation a REST read saw waiting, with when it began to wait."""
+
+    conversation_id: str
+    since: datetime | None
+    media_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCountersRead:
+    """A REST read of a queue's counters: the *whole* group set, as of the read.
+
+    A group it does not name is idle now (one that went quiet must not linger), except those
+    in ``keep_media``: the stream spoke for them after the read was asked, so it is newer.
+    ``waiting`` lists the waiting conversations when the read had their details (None: it did
+    not), so conversations whose "ended" event was lost cannot wait forever.
+    """
+
+    queue_id: str
+    groups: tuple[tuple[str, MediaCounts], ...]
+    on_queue: int | None = None
+    off_queue: int | None = None
+    waiting: tuple[WaitingConversation, ...] | None = None
+    keep_media: frozenset[str] = frozenset()
+    keep_users: bool = False
+    keep_conversations: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +157,13 @@ Event = (
     | QueueMembershipChanged
     | QueueConversationChanged
     | QueueObserved
+    | QueueCountersRead
     | ConversationSummaryChanged
+)
+
+
+_SUMMARY_MEDIA = frozenset(
+    {"call", "callback", "chat", "email", "message", "socialExpression", "video"}
 )
 
 
@@ -170,30 +227,38 @@ def _user_events(user_id: str, suffix: str, body: Mapping[str, Any]) -> list[Eve
             )
         return out
     if suffix == "conversationsummary":
-        call = body.get("call")
-        center = call.get("contactCenter") if isinstance(call, dict) else None
-        if not isinstance(center, dict):
+        # One block per media (call, callback, chat, email, message, ...): an agent may hold
+        # several digital interactions at once, so the contact-centre counts add up.
+        centers = [
+            block.get("contactCenter")
+            for key, block in body.items()
+            if key in _SUMMARY_MEDIA and isinstance(block, dict)
+        ]
+        counted = [c for c in centers if isinstance(c, dict)]
+        if not counted:
             return []
         return [
             ConversationSummaryChanged(
-                user_id, _int(center.get("active")) or 0, _int(center.get("acw")) or 0
+                user_id,
+                sum(_int(c.get("active")) or 0 for c in counted),
+                sum(_int(c.get("acw")) or 0 for c in counted),
             )
         ]
     return []
 
 
-def _participant_state(participant: Mapping[str, Any]) -> str | None:
-    """State of a participant: flattened (``.calls``) or nested in media sessions (generic)."""
+def _participant_state(participant: Mapping[str, Any]) -> tuple[str | None, str]:
+    """State and media of a participant: flattened (``.calls``) or in media sessions (generic)."""
     state = participant.get("state")
     if isinstance(state, str):
-        return state
-    for key in ("calls", "callbacks", "chats", "emails", "messages", "videos"):
+        return state, WHOLE_QUEUE
+    for key in MEDIA_SESSION_KEYS:
         sessions = participant.get(key)
         if isinstance(sessions, list):
             for session in sessions:
                 if isinstance(session, dict) and isinstance(session.get("state"), str):
-                    return str(session["state"])
-    return None
+                    return str(session["state"]), normalize_media_type(key)
+    return None, WHOLE_QUEUE
 
 
 def _participant_user(participant: Mapping[str, Any]) -> str | None:
@@ -203,8 +268,13 @@ def _participant_user(participant: Mapping[str, Any]) -> str | None:
     return _str(participant.get("userId"))
 
 
-def _queue_conversation(queue_id: str, body: Mapping[str, Any]) -> QueueConversationChanged | None:
-    """Classify a queue conversation with the supervisor heuristics of genesys-api.md 5.7."""
+def _queue_conversation(
+    queue_id: str, body: Mapping[str, Any], media_type: str
+) -> QueueConversationChanged | None:
+    """Classify a queue conversation with the supervisor heuristics of genesys-api.md 5.7.
+
+    ``media_type`` comes from a media-specific topic; the generic topic's sessions say it.
+    """
     conversation_id = _str(body.get("id"))
     participants = body.get("participants")
     if conversation_id is None or not isinstance(participants, list):
@@ -217,7 +287,9 @@ def _queue_conversation(queue_id: str, body: Mapping[str, Any]) -> QueueConversa
     for part in participants:
         if not isinstance(part, dict):
             continue
-        purpose, state = part.get("purpose"), _participant_state(part)
+        state, seen_media = _participant_state(part)
+        media_type = media_type or seen_media
+        purpose = part.get("purpose")
         if purpose == "acd":
             if state in ("connected", "alerting", "offering"):
                 acd_live = True
@@ -239,70 +311,92 @@ def _queue_conversation(queue_id: str, body: Mapping[str, Any]) -> QueueConversa
         kind = "waiting"
     else:
         kind = "ended"
-    return QueueConversationChanged(queue_id, conversation_id, kind, agent_user, acd_since)
-
-
-def _observations(queue_id: str, body: Mapping[str, Any]) -> QueueObserved | None:
-    """``.observations`` (StatEventQueueTopicStatsNotification): sum counts over media types."""
-    data = body.get("data")
-    if not isinstance(data, list):
-        return None
-    totals: dict[str, int] = {}
-    for block in data:
-        metrics = block.get("metrics") if isinstance(block, dict) else None
-        if not isinstance(metrics, list):
-            continue
-        for metric in metrics:
-            if not isinstance(metric, dict):
-                continue
-            name, stats = metric.get("metric"), metric.get("stats")
-            count = _int(stats.get("count")) if isinstance(stats, dict) else None
-            if isinstance(name, str) and count is not None:
-                totals[name] = totals.get(name, 0) + count
-    if not totals:
-        return None
-    return QueueObserved(
-        queue_id=queue_id,
-        waiting=totals.get("oWaiting"),
-        interacting=totals.get("oInteracting"),
-        alerting=totals.get("oAlerting"),
-        on_queue=totals.get("oOnQueueUsers"),
-        off_queue=totals.get("oOffQueueUsers"),
+    return QueueConversationChanged(
+        queue_id, conversation_id, kind, agent_user, acd_since, media_type
     )
 
 
-def _queue_activity(queue_id: str, body: Mapping[str, Any]) -> QueueObserved | None:
-    """``.activity`` (V2QueueObservationObservationCountNotification): counts per media type."""
-    results = body.get("results")
-    if not isinstance(results, list):
-        return None
+def _metric_counts(metrics: Any, count_of: Any) -> dict[str, int]:
+    """Counts by metric name; qualified rows of one metric (per routing status) add up."""
     totals: dict[str, int] = {}
-    longest: int | None = None
-    for result in results:
-        data = result.get("data") if isinstance(result, dict) else None
-        if not isinstance(data, list):
+    for metric in metrics if isinstance(metrics, list) else []:
+        if not isinstance(metric, dict) or not isinstance(metric.get("metric"), str):
             continue
-        for entry in data:
-            if not isinstance(entry, dict) or not isinstance(entry.get("metric"), str):
-                continue
-            name = str(entry["metric"])
-            if name == "oLongestWaiting":
+        count = count_of(metric)
+        if count is not None:
+            name = str(metric["metric"])
+            totals[name] = totals.get(name, 0) + count
+    return totals
+
+
+def _stats_count(metric: Mapping[str, Any]) -> int | None:
+    stats = metric.get("stats")
+    return _int(stats.get("count")) if isinstance(stats, dict) else None
+
+
+def _observations(queue_id: str, body: Mapping[str, Any]) -> list[Event]:
+    """``.observations`` (StatEventQueueTopicStatsNotification): one group's counters.
+
+    The group is ``{queueId, mediaType}`` for conversation metrics, or ``{queueId}`` alone
+    (user counts, or a source without the split). Each ``data`` block is one interval of the
+    same group; the last block that names a metric holds its current value.
+    """
+    data = body.get("data")
+    if not isinstance(data, list):
+        return []
+    group = body.get("group")
+    media = normalize_media_type(group.get("mediaType")) if isinstance(group, dict) else ""
+    totals: dict[str, int] = {}
+    for block in data:
+        if isinstance(block, dict):
+            totals.update(_metric_counts(block.get("metrics"), _stats_count))
+    if not totals:
+        return []
+    return [
+        QueueObserved(
+            queue_id=queue_id,
+            waiting=totals.get("oWaiting"),
+            interacting=totals.get("oInteracting"),
+            alerting=totals.get("oAlerting"),
+            on_queue=totals.get("oOnQueueUsers"),
+            off_queue=totals.get("oOffQueueUsers"),
+            media_type=media,
+        )
+    ]
+
+
+def _queue_activity(queue_id: str, body: Mapping[str, Any]) -> list[Event]:
+    """``.activity`` (V2QueueObservationObservationCountNotification): one event per media block.
+
+    A body may carry only the blocks (and metrics) that changed; what it leaves out is unsaid,
+    not zero.
+    """
+    results = body.get("results")
+    out: list[Event] = []
+    for result in results if isinstance(results, list) else []:
+        if not isinstance(result, dict):
+            continue
+        data = result.get("data")
+        totals = _metric_counts(data, lambda entry: _int(entry.get("count")))
+        longest: int | None = None
+        for entry in data if isinstance(data, list) else []:
+            if isinstance(entry, dict) and entry.get("metric") == "oLongestWaiting":
                 value = _int(entry.get("calculatedMetricValue"))
                 if value is not None:
                     longest = max(longest or 0, value)
-                continue
-            count = _int(entry.get("count"))
-            if count is not None:
-                totals[name] = totals.get(name, 0) + count
-    if not totals and longest is None:
-        return None
-    return QueueObserved(
-        queue_id=queue_id,
-        waiting=totals.get("oWaiting"),
-        interacting=totals.get("oInteracting"),
-        alerting=totals.get("oAlerting"),
-        longest_wait_ms=longest,
-    )
+        if not totals.keys() - {"oLongestWaiting"} and longest is None:
+            continue
+        out.append(
+            QueueObserved(
+                queue_id=queue_id,
+                waiting=totals.get("oWaiting"),
+                interacting=totals.get("oInteracting"),
+                alerting=totals.get("oAlerting"),
+                longest_wait_ms=longest,
+                media_type=normalize_media_type(result.get("mediaType")),
+            )
+        )
+    return out
 
 
 def parse_event(frame: TopicEvent) -> list[Event] | None:
@@ -322,17 +416,15 @@ def parse_event(frame: TopicEvent) -> list[Event] | None:
                 return None
             return [QueueMembershipChanged(queue_id, user_id, joined)]
         if suffix == "conversations" or suffix.startswith("conversations."):
-            found = _queue_conversation(queue_id, body)
+            media = normalize_media_type(suffix.partition(".")[2].lower()) if "." in suffix else ""
+            found = _queue_conversation(queue_id, body, media)
             return [found] if found else None
         return None
     if len(parts) == 5 and parts[:3] == ["v2", "analytics", "queues"]:
         queue_id, suffix = parts[3], parts[4]
-        observed = (
-            _observations(queue_id, body)
-            if suffix == "observations"
-            else _queue_activity(queue_id, body)
-            if suffix == "activity"
-            else None
-        )
-        return [observed] if observed else None
+        if suffix == "observations":
+            return _observations(queue_id, body) or None
+        if suffix == "activity":
+            return _queue_activity(queue_id, body) or None
+        return None
     return None

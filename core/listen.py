@@ -25,7 +25,7 @@ from core.service import (
     StateRecord,
     WatchRecord,
 )
-from core.store import Store
+from core.store import Store, queue_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -90,9 +90,7 @@ def state_snapshot(
     snap = store.snapshot()
     return {
         "users": {uid: snap["users"][uid] for uid in users if uid in snap["users"]},
-        "queues": {
-            qid: snap["queues"].get(qid, {"waiting": 0, "interacting": 0}) for qid in queues
-        },
+        "queues": {qid: queue_snapshot(store.queues.get(qid)) for qid in queues},
     }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -66,15 +66,15 @@ def parse_datetime(value: object) -> datetime | None:
     return moment
 
 
-def _str(value: object, default: str = "") -> str:
+def as_str(value: object, default: str = "") -> str:
     return value if isinstance(value, str) else default
 
 
-def _opt_str(value: object) -> str | None:
+def opt_str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _int(value: object) -> int | None:
+def as_int(value: object) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -88,7 +88,7 @@ def _bool(value: object) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-def _dict(value: object) -> dict[str, Any]:
+def as_dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
@@ -140,23 +140,23 @@ class Me:
 
 def parse_presence(raw: object) -> PresenceRecord | None:
     """A ``UserPresence``/``UcUserPresence`` block; ``None`` without a definition id."""
-    body = _dict(raw)
-    definition = _dict(body.get("presenceDefinition"))
-    definition_id = _opt_str(definition.get("id"))
+    body = as_dict(raw)
+    definition = as_dict(body.get("presenceDefinition"))
+    definition_id = opt_str(definition.get("id"))
     if definition_id is None:
         return None
     return PresenceRecord(
         definition_id=definition_id,
-        system_presence=normalize_system_presence(_str(definition.get("systemPresence"))),
-        message=_str(body.get("message")),
+        system_presence=normalize_system_presence(as_str(definition.get("systemPresence"))),
+        message=as_str(body.get("message")),
         modified=parse_datetime(body.get("modifiedDate")),
     )
 
 
 def parse_routing(raw: object) -> RoutingRecord | None:
     """A ``RoutingStatus`` block; ``None`` without a status."""
-    body = _dict(raw)
-    status = _opt_str(body.get("status"))
+    body = as_dict(raw)
+    status = opt_str(body.get("status"))
     if status is None:
         return None
     return RoutingRecord(status=status.strip().upper(), since=parse_datetime(body.get("startTime")))
@@ -164,13 +164,13 @@ def parse_routing(raw: object) -> RoutingRecord | None:
 
 def parse_user(raw: object) -> UserRecord | None:
     """A ``User`` entity; ``None`` when it has no id."""
-    body = _dict(raw)
-    user_id = _opt_str(body.get("id"))
+    body = as_dict(raw)
+    user_id = opt_str(body.get("id"))
     if user_id is None:
         return None
     return UserRecord(
         id=user_id,
-        name=_str(body.get("name")),
+        name=as_str(body.get("name")),
         presence=parse_presence(body.get("presence")),
         routing=parse_routing(body.get("routingStatus")),
     )
@@ -181,7 +181,7 @@ def parse_me(raw: object) -> Me | None:
     user = parse_user(raw)
     if user is None:
         return None
-    authorization = _dict(_dict(raw).get("authorization"))
+    authorization = as_dict(as_dict(raw).get("authorization"))
     return Me(
         id=user.id,
         name=user.name,
@@ -193,8 +193,8 @@ def parse_me(raw: object) -> Me | None:
 
 def parse_bulk_presence(raw: object) -> tuple[str, PresenceRecord] | None:
     """One element of the presence bulk array: ``(userId, presence)``."""
-    body = _dict(raw)
-    user_id = _opt_str(body.get("userId"))
+    body = as_dict(raw)
+    user_id = opt_str(body.get("userId"))
     presence = parse_presence(body)
     if user_id is None or presence is None:
         return None
@@ -218,18 +218,18 @@ class TokenInfo:
 
 def parse_token_info(raw: object) -> TokenInfo:
     """A ``TokenInfo`` (note the capitalised ``OAuthClient`` key, genesys-api.md 2.10)."""
-    body = _dict(raw)
-    org = _dict(body.get("organization"))
-    home = _dict(body.get("homeOrganization"))
-    client = _dict(body.get("OAuthClient"))
+    body = as_dict(raw)
+    org = as_dict(body.get("organization"))
+    home = as_dict(body.get("homeOrganization"))
+    client = as_dict(body.get("OAuthClient"))
     return TokenInfo(
-        organization_id=_str(org.get("id")),
-        organization_name=_str(org.get("name")),
-        home_organization_id=_str(home.get("id"), _str(org.get("id"))),
+        organization_id=as_str(org.get("id")),
+        organization_name=as_str(org.get("name")),
+        home_organization_id=as_str(home.get("id"), as_str(org.get("id"))),
         authorized_scope=_strings(body.get("authorizedScope")),
-        oauth_client_id=_str(client.get("id")),
-        oauth_client_name=_str(client.get("name")),
-        grant_type=_str(client.get("authorizedGrantType")),
+        oauth_client_id=as_str(client.get("id")),
+        oauth_client_name=as_str(client.get("name")),
+        grant_type=as_str(client.get("authorizedGrantType")),
         idles_at=parse_datetime(body.get("dateTokenIdles")),
     )
 
@@ -261,13 +261,13 @@ def pick_label(labels: Mapping[str, Any], locale: str) -> str:
 
 def parse_presence_definition(raw: object, locale: str) -> PresenceDefinition | None:
     """An entity of the new or the deprecated presence definitions API."""
-    body = _dict(raw)
-    definition_id = _opt_str(body.get("id"))
+    body = as_dict(raw)
+    definition_id = opt_str(body.get("id"))
     if definition_id is None:
         return None
-    system = normalize_system_presence(_str(body.get("systemPresence")))
-    label = pick_label(_dict(body.get("languageLabels")), locale) or _str(body.get("name"))
-    kind = _str(body.get("type"))
+    system = normalize_system_presence(as_str(body.get("systemPresence")))
+    label = pick_label(as_dict(body.get("languageLabels")), locale) or as_str(body.get("name"))
+    kind = as_str(body.get("type"))
     if not kind and isinstance(body.get("primary"), bool):
         kind = "System" if body["primary"] else "User"  # the deprecated API has no `type`
     return PresenceDefinition(
@@ -307,28 +307,28 @@ class QueueMember:
 
 def parse_queue(raw: object) -> QueueRecord | None:
     """A ``Queue`` entity."""
-    body = _dict(raw)
-    queue_id = _opt_str(body.get("id"))
+    body = as_dict(raw)
+    queue_id = opt_str(body.get("id"))
     if queue_id is None:
         return None
     return QueueRecord(
         id=queue_id,
-        name=_str(body.get("name")),
-        member_count=_int(body.get("memberCount")),
-        joined_member_count=_int(body.get("joinedMemberCount")),
+        name=as_str(body.get("name")),
+        member_count=as_int(body.get("memberCount")),
+        joined_member_count=as_int(body.get("joinedMemberCount")),
         joined=_bool(body.get("joined")),
     )
 
 
 def parse_queue_member(raw: object) -> QueueMember | None:
     """A ``QueueMember``; the member's own ``routingStatus`` stands in for a missing expand."""
-    body = _dict(raw)
+    body = as_dict(raw)
     user = parse_user(body.get("user"))
-    member_id = _opt_str(body.get("id"))
+    member_id = opt_str(body.get("id"))
     if user is None:
         if member_id is None:
             return None
-        user = UserRecord(member_id, _str(body.get("name")), None, None)
+        user = UserRecord(member_id, as_str(body.get("name")), None, None)
     if user.routing is None:
         routing = parse_routing(body.get("routingStatus"))
         if routing is not None:
@@ -338,106 +338,8 @@ def parse_queue_member(raw: object) -> QueueMember | None:
     return QueueMember(
         user=user,
         joined=_bool(body.get("joined")) or False,
-        ring_number=_int(body.get("ringNumber")),
+        ring_number=as_int(body.get("ringNumber")),
     )
-
-
-# --------------------------------------------------------------------------- observations
-@dataclass(frozen=True, slots=True)
-class QueueObservation:
-    """What a queue looks like right now (genesys-api.md 6.8)."""
-
-    queue_id: str
-    waiting: int = 0
-    interacting: int = 0
-    alerting: int = 0
-    on_queue: Mapping[str, int] = field(default_factory=dict, hash=False)  # by routing status
-    routing_statuses: Mapping[str, int] = field(default_factory=dict, hash=False)
-    off_queue: int = 0
-    active: int = 0
-    members: int = 0
-
-    @property
-    def on_queue_total(self) -> int:
-        """Users on queue in any routing status."""
-        return sum(self.on_queue.values())
-
-
-CONVERSATION_METRICS = {
-    "oWaiting": "waiting",
-    "oInteracting": "interacting",
-    "oAlerting": "alerting",
-}
-USER_COUNT_METRICS = {
-    "oOffQueueUsers": "off_queue",
-    "oActiveUsers": "active",
-    "oMemberUsers": "members",
-}
-QUALIFIED_USER_METRICS = {"oOnQueueUsers": "on_queue", "oUserRoutingStatuses": "routing_statuses"}
-
-
-@dataclass(slots=True)
-class _ObservationSums:
-    media_level: dict[str, int] = field(default_factory=dict)
-    queue_level: dict[str, int] = field(default_factory=dict)
-    users: dict[str, int] = field(default_factory=dict)
-    qualified: dict[str, dict[str, int]] = field(default_factory=dict)
-
-
-def parse_queue_observations(
-    raw: object, queue_ids: tuple[str, ...] = ()
-) -> dict[str, QueueObservation]:
-    """``QueueObservationQueryResponse`` → one value per queue, read generically by group keys.
-
-    Conversation metrics are summed over every group that carries a ``mediaType``; a queue-only
-    group counts only when no media group reported the metric (so a total is never added to its
-    own parts). User counts are grouped by queue only, so a repeat in another group is the same
-    number: the largest wins. Queues asked for that the answer omits observe zero.
-    """
-    sums: dict[str, _ObservationSums] = {qid: _ObservationSums() for qid in queue_ids}
-    results = _dict(raw).get("results")
-    for result in results if isinstance(results, list) else []:
-        result_body = _dict(result)
-        group = _dict(result_body.get("group"))
-        queue_id = _opt_str(group.get("queueId"))
-        if queue_id is None:
-            continue
-        acc = sums.setdefault(queue_id, _ObservationSums())
-        per_media = any(k != "queueId" for k in group)
-        data = result_body.get("data")
-        for entry in data if isinstance(data, list) else []:
-            item = _dict(entry)
-            metric = _str(item.get("metric"))
-            count = _int(_dict(item.get("stats")).get("count"))
-            if count is None:
-                continue
-            if metric in CONVERSATION_METRICS:
-                target = acc.media_level if per_media else acc.queue_level
-                target[metric] = target.get(metric, 0) + count
-            elif metric in USER_COUNT_METRICS:
-                acc.users[metric] = max(acc.users.get(metric, 0), count)
-            elif metric in QUALIFIED_USER_METRICS:
-                qualifier = _str(item.get("qualifier"), "UNKNOWN").strip().upper() or "UNKNOWN"
-                by_qualifier = acc.qualified.setdefault(metric, {})
-                by_qualifier[qualifier] = max(by_qualifier.get(qualifier, 0), count)
-    out: dict[str, QueueObservation] = {}
-    for queue_id, acc in sums.items():
-        conv = {
-            name: acc.media_level.get(metric, acc.queue_level.get(metric, 0))
-            for metric, name in CONVERSATION_METRICS.items()
-        }
-        out[queue_id] = QueueObservation(
-            queue_id=queue_id,
-            waiting=conv["waiting"],
-            interacting=conv["interacting"],
-            alerting=conv["alerting"],
-            on_queue=dict(acc.qualified.get("oOnQueueUsers", {})),
-            routing_statuses=dict(acc.qualified.get("oUserRoutingStatuses", {})),
-            off_queue=acc.users.get("oOffQueueUsers", 0),
-            active=acc.users.get("oActiveUsers", 0),
-            members=acc.users.get("oMemberUsers", 0),
-        )
-    return out
 
 
 # --------------------------------------------------------------------------- notifications
@@ -489,9 +391,9 @@ class AvailableTopic:
 
 def parse_channel(raw: object, now: datetime) -> ChannelInfo | None:
     """A ``Channel``; ``None`` without id or connect URI, ``now + 24 h`` for a bad ``expires``."""
-    body = _dict(raw)
-    channel_id = _opt_str(body.get("id"))
-    connect_uri = _opt_str(body.get("connectUri"))
+    body = as_dict(raw)
+    channel_id = opt_str(body.get("id"))
+    connect_uri = opt_str(body.get("connectUri"))
     if channel_id is None or connect_uri is None:
         return None
     expires = parse_datetime(body.get("expires"))
@@ -506,8 +408,8 @@ def parse_listed_channel(raw: object) -> ListedChannel | None:
     if not isinstance(raw, dict):
         return None
     return ListedChannel(
-        id=_opt_str(raw.get("id")),
-        connect_uri=_opt_str(raw.get("connectUri")),
+        id=opt_str(raw.get("id")),
+        connect_uri=opt_str(raw.get("connectUri")),
         expires=parse_datetime(raw.get("expires")),
     )
 
@@ -516,17 +418,17 @@ def parse_subscriptions(raw: object) -> SubscriptionResult:
     """``ChannelTopicEntityListing``; an entry without ``state`` counts as permitted."""
     permitted: list[str] = []
     rejected: list[RejectedTopic] = []
-    entities = _dict(raw).get("entities")
+    entities = as_dict(raw).get("entities")
     for entry in entities if isinstance(entities, list) else []:
-        item = _dict(entry)
-        topic = _opt_str(item.get("id"))
+        item = as_dict(entry)
+        topic = opt_str(item.get("id"))
         if topic is None:
             continue
-        if _str(item.get("state")).lower() == "rejected":
+        if as_str(item.get("state")).lower() == "rejected":
             rejected.append(
                 RejectedTopic(
                     id=topic,
-                    reason=_str(item.get("rejectionReason")),
+                    reason=as_str(item.get("rejectionReason")),
                     missing_permissions=_strings(item.get("missingPermissions")),
                 )
             )
@@ -537,21 +439,21 @@ def parse_subscriptions(raw: object) -> SubscriptionResult:
 
 def parse_available_topic(raw: object) -> AvailableTopic | None:
     """An ``AvailableTopic``."""
-    body = _dict(raw)
-    topic = _opt_str(body.get("id"))
+    body = as_dict(raw)
+    topic = opt_str(body.get("id"))
     if topic is None:
         return None
     allows = _bool(body.get("requiresCurrentUserOrPermission"))
     if allows is None:
         details = body.get("permissionDetails")
         allows = any(
-            _bool(_dict(d).get("allowsCurrentUser")) is True
+            _bool(as_dict(d).get("allowsCurrentUser")) is True
             for d in (details if isinstance(details, list) else [])
         )
     return AvailableTopic(
         id=topic,
-        description=_str(body.get("description")),
+        description=as_str(body.get("description")),
         requires_permissions=_strings(body.get("requiresPermissions")),
         allows_current_user=allows,
-        visibility=_str(body.get("visibility"), "Public"),
+        visibility=as_str(body.get("visibility"), "Public"),
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import logging
 import random
@@ -40,23 +41,32 @@ from core.errors import (
     TransportError,
     UnauthorizedError,
 )
-from core.events import Event, QueueMembershipChanged, QueueObserved, parse_event
+from core.events import (
+    Event,
+    QueueConversationChanged,
+    QueueCountersRead,
+    QueueMembershipChanged,
+    QueueObserved,
+    parse_event,
+)
 from core.models import (
     PresenceDefinition,
     QueueMember,
-    QueueObservation,
     QueueRecord,
     RejectedTopic,
     TokenInfo,
     UserRecord,
 )
+from core.observations import QueueObservation
 from core.protocol import Malformed, TopicEvent
-from core.resync import queue_event as observed_event
-from core.resync import read_state
+from core.resync import ResyncApi, counters_read, read_state
 from core.store import Change, Store
 from core.topics import Budget, Plan, plan_topics, queue_topics, user_topic
 
 logger = logging.getLogger(__name__)
+
+USERS_PART = "#users"  # a queue's user counts, in _queue_stream_at
+CONVERSATIONS_PART = "#conversations"  # a queue's known conversations
 
 
 class EngineState(enum.StrEnum):
@@ -183,7 +193,7 @@ class Selection:
     users: str | tuple[str, ...] = "members"
 
 
-class ServiceApi(ChannelApi, Protocol):
+class ServiceApi(ChannelApi, ResyncApi, Protocol):
     """Everything the service asks the Platform API (``core.api.ApiClient`` provides it)."""
 
     async def users(self, ids: Iterable[str] | None = None) -> list[UserRecord]:
@@ -303,7 +313,9 @@ class MonitorService:
         self._sign_in_needed = False
         self._new_token = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._queue_stream_at: dict[str, float] = {}
+        # When the stream last spoke for a part of a queue (a media group, USERS_PART,
+        # CONVERSATIONS_PART): a re-sync's read asked before then is older for that part.
+        self._queue_stream_at: dict[str, dict[str, float]] = {}
         self._token_fingerprint: int | None = None
         self._remove_token_listener: Callable[[], None] | None = None
         self._replan_handle: asyncio.TimerHandle | None = None
@@ -339,10 +351,10 @@ class MonitorService:
             self._set_state(EngineState.STOPPED, detail or "stopped")
         elif self._sign_in_needed:
             self._set_state(EngineState.SIGN_IN_NEEDED, detail or "sign-in needed")
-        elif not self.shards:
+        elif not self.working_shards:
             self._set_state(EngineState.STARTING, detail or "starting")
         else:
-            phases = {s.phase for s in self.shards}
+            phases = {s.phase for s in self.working_shards}
             if phases & {ShardPhase.RECONNECTING, ShardPhase.BLOCKED}:
                 self._set_state(EngineState.RECONNECTING, detail or "reconnecting")
             elif ShardPhase.CONNECTING in phases:
@@ -359,13 +371,13 @@ class MonitorService:
     def _topics_pending(self) -> bool:
         """A re-plan is due or a shard has not yet subscribed its new topics."""
         return self._replan_handle is not None or any(
-            s.subscribed is not None and s.subscribed != s.topics for s in self.shards
+            s.subscribed is not None and s.subscribed != s.topics for s in self.working_shards
         )
 
     def _gap_filled(self) -> bool:
         """Every socket is open and no further re-sync is due: the picture is whole again."""
         return not self._resync_wanted.is_set() and all(
-            s.phase in (ShardPhase.LIVE, ShardPhase.STALE) for s in self.shards
+            s.phase in (ShardPhase.LIVE, ShardPhase.STALE) for s in self.working_shards
         )
 
     # ------------------------------------------------------------------ life cycle
@@ -406,7 +418,7 @@ class MonitorService:
 
     def link_stats(self) -> LinkStats:
         """Channels, topics and the age of the last frame (the status bar polls it)."""
-        live = [s for s in self.shards if s.phase in (ShardPhase.LIVE, ShardPhase.STALE)]
+        live = [s for s in self.working_shards if s.phase in (ShardPhase.LIVE, ShardPhase.STALE)]
         now = self.monotonic()
         ages = [now - s.watchdog.last_frame_at for s in live]
         return LinkStats(
@@ -417,7 +429,7 @@ class MonitorService:
 
     def check_now(self) -> None:
         """Health-check every channel now (after sleep/resume or a network change)."""
-        for shard in self.shards:
+        for shard in self.working_shards:
             shard.check_now()
 
     # ------------------------------------------------------------------ selection
@@ -570,7 +582,9 @@ class MonitorService:
             before = [s.topics for s in self.shards]
             self._apply_plan()
             changed = [
-                s for i, s in enumerate(self.shards) if i >= len(before) or s.topics != before[i]
+                s
+                for i, s in enumerate(self.shards)
+                if s.topics and (i >= len(before) or s.topics != before[i])
             ]
             self._recompute_state("applying the new selection")
             logger.info(
@@ -619,30 +633,41 @@ class MonitorService:
             if slot < len(self.shards):
                 self.shards[slot].set_topics(topics)
             else:
-                shard = ChannelShard(
-                    slot,
-                    topics,
-                    api=self.api,
-                    sink=self,
-                    connector=self.connector,
-                    memory=self.memory,
-                    settings=self.settings,
-                    rng=self.rng,
-                    monotonic=self.monotonic,
+                self.shards.append(
+                    ChannelShard(
+                        slot,
+                        topics,
+                        api=self.api,
+                        sink=self,
+                        connector=self.connector,
+                        memory=self.memory,
+                        settings=self.settings,
+                        rng=self.rng,
+                        monotonic=self.monotonic,
+                    )
                 )
-                self.shards.append(shard)
-                shard.start()
         for shard in self.shards[len(self.plan.shards) :]:
             shard.set_topics(())
+        for shard in self.shards:
+            if shard.topics:
+                shard.start()  # a no-op for a running shard; wakes a parked one
+            elif shard.running:
+                # A channel with no topics is parked: no socket kept open for nothing.
+                self._spawn(shard.stop(), f"park-channel-{shard.slot}")
         self._emit(self.budget_report())
+
+    @property
+    def working_shards(self) -> list[ChannelShard]:
+        """The shards that carry topics (a parked one is stopped and counts for nothing)."""
+        return [s for s in self.shards if s.topics]
 
     def budget_report(self) -> BudgetRecord:
         """Topics and channels in use, and what was refused or left out."""
         rejected = tuple(r for slot in sorted(self.rejected) for r in self.rejected[slot])
         return BudgetRecord(
             topics=self.plan.topic_count,
-            channels=len(self.plan.shards),
-            per_channel=tuple(len(s) for s in self.plan.shards),
+            channels=self.plan.channels,
+            per_channel=tuple(len(s) for s in self.plan.shards if s),
             capacity=self.budget.capacity,
             over_budget=self.plan.over_budget,
             rejected=rejected,
@@ -673,17 +698,41 @@ class MonitorService:
                 continue  # a late frame of a topic just unsubscribed
             self.counters["events"] += 1
             self._emit(EventRecord(event.topic, typed))
-            observed = isinstance(typed, QueueObserved)
+            self._note_stream_part(typed, now)
             for change in self.store.apply(typed):
-                if observed:
-                    # Only counters the stream delivered are newer than a re-sync's read of
-                    # them: a conversation event on the queue says nothing about its counters
-                    # (it used to veto the re-sync's counters, which then stayed stale until
-                    # the next change; found by the chaos run with a moving org).
-                    self._queue_stream_at[change.id] = now
                 self._emit(ChangeRecord(change, "stream"))
             if isinstance(typed, QueueMembershipChanged):
                 self._on_membership(typed)
+
+    def _note_stream_part(self, event: Event, now: float) -> None:
+        """Remember which part of a queue the stream just spoke for.
+
+        Only that part is newer than a re-sync's read: a chat counter says nothing about voice,
+        and a conversation event nothing about counters (it used to veto the re-sync's
+        counters, which then stayed stale until the next change; found by the chaos run).
+        """
+        if isinstance(event, QueueObserved):
+            parts = self._queue_stream_at.setdefault(event.queue_id, {})
+            if event.names_conversations:
+                parts[event.media_type] = now
+            if event.on_queue is not None or event.off_queue is not None:
+                parts[USERS_PART] = now
+        elif isinstance(event, QueueConversationChanged):
+            self._queue_stream_at.setdefault(event.queue_id, {})[CONVERSATIONS_PART] = now
+
+    def _fresher_than(self, read: QueueCountersRead, asked_at: float) -> QueueCountersRead:
+        """The read with the parts the stream spoke for since ``asked_at`` kept as they are."""
+        newer = {
+            p for p, at in self._queue_stream_at.get(read.queue_id, {}).items() if at > asked_at
+        }
+        if not newer:
+            return read
+        return dataclasses.replace(
+            read,
+            keep_media=frozenset(newer - {USERS_PART, CONVERSATIONS_PART}),
+            keep_users=USERS_PART in newer,
+            keep_conversations=CONVERSATIONS_PART in newer,
+        )
 
     def _on_membership(self, event: QueueMembershipChanged) -> None:
         if (
@@ -784,7 +833,7 @@ class MonitorService:
         self._new_token.set()
         if had_token:
             # Channels belong to the token that made them: rebuild, make-before-break.
-            for shard in self.shards:
+            for shard in self.working_shards:
                 shard.rollover_now()
         self._recompute_state("signed in")
 
@@ -851,11 +900,9 @@ class MonitorService:
                 changed += 1
                 self._emit(ChangeRecord(change, "resync"))
         for queue_event in result.queue_events:
-            if self._queue_stream_at.get(queue_event.queue_id, -1.0) > started_at:
-                continue  # the stream spoke after we asked: it is newer
             if queue_event.queue_id in self._retired:
                 continue
-            for change in self.store.apply(queue_event):
+            for change in self.store.apply(self._fresher_than(queue_event, started_at)):
                 changed += 1
                 self._emit(ChangeRecord(change, "resync"))
         self.counters["resyncs"] += 1
@@ -906,12 +953,10 @@ class MonitorService:
                 logger.info("queue counters not confirmed: %s", exc)
                 return
             for queue_id, observation in observations.items():
-                if (
-                    queue_id not in self.watch.queues
-                    or self._queue_stream_at.get(queue_id, -1.0) > started_at
-                ):
-                    continue  # no longer watched, or the stream spoke since: it is newer
-                for change in self.store.apply(observed_event(observation)):
+                if queue_id not in self.watch.queues:
+                    continue
+                read = self._fresher_than(counters_read(observation), started_at)
+                for change in self.store.apply(read):
                     self._emit(ChangeRecord(change, "resync"))
             self.counters["confirmations"] += 1
         finally:

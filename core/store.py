@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, assert_never
 
 from core.events import (
@@ -19,10 +19,12 @@ from core.events import (
     Event,
     PresenceChanged,
     QueueConversationChanged,
+    QueueCountersRead,
     QueueMembershipChanged,
     QueueObserved,
     RoutingChanged,
 )
+from core.media import WHOLE_QUEUE, MediaCounts, busy_groups, media_totals
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +48,16 @@ class UserState:
 
 @dataclass(slots=True)
 class QueueState:
-    """What we know about one watched queue."""
+    """What we know about one watched queue.
+
+    ``media`` holds the counters of each busy media group; ``waiting``, ``interacting``,
+    ``alerting`` and ``longest_wait_ms`` are the whole queue's (sums, the longest of any),
+    kept by the store with every change of ``media``.
+    """
 
     id: str
     name: str = ""
+    media: dict[str, MediaCounts] = field(default_factory=dict)
     waiting: int | None = None
     interacting: int | None = None
     alerting: int | None = None
@@ -109,6 +117,8 @@ class Store:
             return self._routing(event)
         if isinstance(event, QueueObserved):
             return self._observed(event)
+        if isinstance(event, QueueCountersRead):
+            return self._counters_read(event)
         if isinstance(event, ActiveQueuesChanged):
             return self._set("user", self.user(event.user_id), active_queue_ids=event.queue_ids)
         if isinstance(event, QueueMembershipChanged):
@@ -167,21 +177,53 @@ class Store:
         )
 
     def _observed(self, event: QueueObserved) -> list[Change]:
-        values = {
-            name: getattr(event, name)
-            for name in (
-                "waiting",
-                "interacting",
-                "alerting",
-                "on_queue",
-                "off_queue",
-                "longest_wait_ms",
-            )
-            if getattr(event, name) is not None
-        }
+        """One media group's counters (a partial body changes only what it names)."""
         state = self.queue(event.queue_id)
-        if event.waiting == 0 and event.alerting in (0, None):
-            values["longest_wait_ms"] = None
+        values: dict[str, Any] = {}
+        if event.on_queue is not None:
+            values["on_queue"] = event.on_queue
+        if event.off_queue is not None:
+            values["off_queue"] = event.off_queue
+        if event.names_conversations:
+            key = event.media_type
+            # A media group and a source without the split never add up: the newer wins.
+            media = {
+                k: v for k, v in state.media.items() if (k != WHOLE_QUEUE) == (key != WHOLE_QUEUE)
+            }
+            counts = media.get(key, MediaCounts()).merged(
+                waiting=event.waiting,
+                interacting=event.interacting,
+                alerting=event.alerting,
+                longest_wait_ms=event.longest_wait_ms,
+            )
+            media[key] = counts
+            values.update(_media_values(busy_groups(media.items())))
+        return self._set("queue", state, **values)
+
+    def _counters_read(self, event: QueueCountersRead) -> list[Change]:
+        """A REST read replaces the group set: a group it does not name is idle now."""
+        state = self.queue(event.queue_id)
+        media: dict[str, MediaCounts] = {}
+        for key, read in event.groups:
+            known = state.media.get(key)
+            if known is not None and (read.waiting or read.alerting) and not read.longest_wait_ms:
+                # The query has no longest-wait metric; the stream's figure still holds.
+                media[key] = read.merged(longest_wait_ms=known.longest_wait_ms)
+            else:
+                media[key] = read
+        for key in event.keep_media:  # the stream spoke for these after the read was asked
+            media.pop(key, None)
+            if key in state.media:
+                media[key] = state.media[key]
+        media = busy_groups(media.items())
+        values = _media_values(media)
+        if not event.keep_users:
+            if event.on_queue is not None:
+                values["on_queue"] = event.on_queue
+            if event.off_queue is not None:
+                values["off_queue"] = event.off_queue
+        if not event.keep_conversations:
+            values["conversations"] = _reconcile(state.conversations, event, media_totals(media))
         return self._set("queue", state, **values)
 
     def _membership(self, event: QueueMembershipChanged) -> list[Change]:
@@ -195,6 +237,7 @@ class Store:
         return self._set("queue", state, member_ids=members, joined_ids=joined)
 
     def _conversation(self, event: QueueConversationChanged) -> list[Change]:
+        """Track one conversation (the longest wait is read off the waiting ones)."""
         state = self.queue(event.queue_id)
         conversations = dict(state.conversations)
         if event.state == "ended":
@@ -248,8 +291,68 @@ class Store:
                 }
                 for u in self.users.values()
             },
-            "queues": {
-                q.id: {"waiting": q.waiting or 0, "interacting": q.interacting or 0}
-                for q in self.queues.values()
-            },
+            "queues": {q.id: queue_snapshot(q) for q in self.queues.values()},
         }
+
+
+def queue_snapshot(queue: QueueState | None) -> dict[str, Any]:
+    """A queue in the ``/sandbox/truth`` shape: totals and the busy media groups' split."""
+    if queue is None:
+        return {"waiting": 0, "interacting": 0, "media": {}}
+    return {
+        "waiting": queue.waiting or 0,
+        "interacting": queue.interacting or 0,
+        "media": {
+            media: {"waiting": c.waiting, "interacting": c.interacting}
+            for media, c in queue.media.items()
+            if c.waiting or c.interacting
+        },
+    }
+
+
+def _media_values(media: dict[str, MediaCounts]) -> dict[str, Any]:
+    """The fields of a queue that follow from its media groups."""
+    totals = media_totals(media)
+    return {
+        "media": media,
+        "waiting": totals.waiting,
+        "interacting": totals.interacting,
+        "alerting": totals.alerting,
+        "longest_wait_ms": totals.longest_wait_ms,
+    }
+
+
+Conversations = dict[str, tuple[str, datetime | None]]
+
+
+def _newest(items: list[tuple[str, tuple[str, datetime | None]]], keep: int) -> Conversations:
+    """The ``keep`` most recent conversations (an unknown start counts as recent)."""
+    if keep <= 0:
+        return {}
+    latest = datetime.max.replace(tzinfo=UTC)
+    ordered = sorted(items, key=lambda item: item[1][1] or latest)
+    return dict(ordered[-keep:])
+
+
+def _reconcile(known: Conversations, read: QueueCountersRead, totals: MediaCounts) -> Conversations:
+    """The conversations a re-sync leaves: never more in a state than the read counted.
+
+    A conversation whose "ended" event was lost in a gap would otherwise wait for ever (the
+    longest wait read 7,200 s two hours later while the re-synced count was 0). With the read's
+    details the waiting set is exact; without them the oldest surplus goes.
+    """
+    by_state: dict[str, list[tuple[str, tuple[str, datetime | None]]]] = {}
+    for cid, entry in known.items():
+        by_state.setdefault(entry[0], []).append((cid, entry))
+    out: Conversations = {}
+    if read.waiting is not None:
+        for item in read.waiting:
+            previous = known.get(item.conversation_id)
+            since = item.since or (previous[1] if previous else None)
+            out[item.conversation_id] = ("waiting", since)
+    else:
+        out.update(_newest(by_state.get("waiting", []), totals.waiting))
+    for kind, limit in (("alerting", totals.alerting), ("interacting", totals.interacting)):
+        kept = _newest([i for i in by_state.get(kind, []) if i[0] not in out], limit)
+        out.update(kept)
+    return out

@@ -84,6 +84,11 @@ class Plan:
         """Topics placed on some channel."""
         return sum(len(s) for s in self.shards)
 
+    @property
+    def channels(self) -> int:
+        """Channels that carry topics (an emptied slot in the middle carries none)."""
+        return sum(1 for s in self.shards if s)
+
 
 def plan_topics(
     wanted: Iterable[str],
@@ -128,7 +133,10 @@ def plan_topics(
                 over.append(topic)
                 continue
         target.append(topic)
-    shards = [s for s in shards if s]
+    # Emptied shards keep their slot (the service maps plan index to channel slot: closing the
+    # gap would move every later shard's topics onto another channel); only a tail goes.
+    while shards and not shards[-1]:
+        shards.pop()
     if over:
         logger.warning("%d topics do not fit the budget of %d", len(over), budget.capacity)
     return Plan(tuple(tuple(s) for s in shards), tuple(over))

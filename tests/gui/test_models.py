@@ -342,10 +342,11 @@ def test_queues_show_counts_and_the_longest_wait(
     assert queues.index(0, QueuesModel.LONGEST_WAIT).data(SORT_ROLE) == 130.0
 
     # without conversation events, the analytics figure; a new queue appears with unknowns
+    # (a queue heard of only through its user counts has no conversation figures yet)
     store.apply_all(
         [
             QueueObserved("q-support", waiting=2, longest_wait_ms=65_000),
-            QueueObserved("q-new", interacting=1),
+            QueueObserved("q-new", on_queue=1),
         ]
     )
     store.queue("q-new").name = "New"
@@ -354,8 +355,8 @@ def test_queues_show_counts_and_the_longest_wait(
     assert [queues.index(2, c).data() for c in range(queues.TREND)] == [
         "New",
         "—",
-        1,
         "—",
+        1,
         "—",
         "",
     ]

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from core.models import QueueObservation
+from core.observations import QueueObservation
 from core.protocol import TopicEvent, decode_frame
 from core.service import Selection
 from sandbox.server import Sandbox

@@ -143,7 +143,7 @@ def test_flattened_call_topic_waiting_then_interacting() -> None:
         {"id": "p3", "purpose": "agent", "state": "connected", "user": {"id": U}},
     ]
     events = parse_event(frame(f"v2.routing.queues.{Q}.conversations.calls", answered))
-    assert events == [QueueConversationChanged(Q, "c1", "interacting", U, None)]
+    assert events == [QueueConversationChanged(Q, "c1", "interacting", U, None, "voice")]
 
 
 def test_generic_topic_reads_state_from_the_media_session() -> None:
@@ -156,11 +156,40 @@ def test_generic_topic_reads_state_from_the_media_session() -> None:
         ],
     }
     assert parse_event(frame(f"v2.routing.queues.{Q}.conversations", body)) == [
-        QueueConversationChanged(Q, "c2", "alerting", U, None)
+        QueueConversationChanged(Q, "c2", "alerting", U, None, "voice")
     ]
 
 
-def test_observations_sum_over_media_types() -> None:
+def test_media_of_a_conversation_comes_from_its_topic_or_its_sessions() -> None:
+    flattened = {
+        "id": "c3",
+        "participants": [{"id": "p1", "purpose": "acd", "state": "connected"}],
+    }
+    [emailed] = parse_event(frame(f"v2.routing.queues.{Q}.conversations.emails", flattened)) or []
+    assert isinstance(emailed, QueueConversationChanged) and emailed.media_type == "email"
+    nested = {
+        "id": "c4",
+        "participants": [{"id": "p1", "purpose": "acd", "chats": [{"state": "connected"}]}],
+    }
+    [chatted] = parse_event(frame(f"v2.routing.queues.{Q}.conversations", nested)) or []
+    assert isinstance(chatted, QueueConversationChanged)
+    assert (chatted.state, chatted.media_type) == ("waiting", "chat")
+
+
+def test_conversation_summary_adds_up_every_media() -> None:
+    cc = {"contactCenter": {"active": 2, "acw": 1}, "enterprise": {"active": 0, "acw": 0}}
+    body = {
+        "userId": U,
+        "call": {"contactCenter": {"active": 0, "acw": 0}},
+        "chat": cc,
+        "email": cc,
+    }
+    assert parse_event(frame(f"v2.users.{U}.conversationsummary", body)) == [
+        ConversationSummaryChanged(U, 4, 2)
+    ]
+
+
+def test_an_observation_event_speaks_for_its_media_group_only() -> None:
     body = {
         "group": {"queueId": Q, "mediaType": "voice"},
         "data": [
@@ -176,7 +205,17 @@ def test_observations_sum_over_media_types() -> None:
         ],
     }
     events = parse_event(frame(f"v2.analytics.queues.{Q}.observations", body))
-    assert events == [QueueObserved(Q, waiting=3, interacting=5, on_queue=7)]
+    assert events == [QueueObserved(Q, waiting=3, interacting=5, on_queue=7, media_type="voice")]
+
+
+def test_a_queue_only_observation_group_carries_user_counts_only() -> None:
+    body = {
+        "group": {"queueId": Q},
+        "data": [{"metrics": [{"metric": "oOffQueueUsers", "stats": {"count": 4}}]}],
+    }
+    [event] = parse_event(frame(f"v2.analytics.queues.{Q}.observations", body)) or []
+    assert isinstance(event, QueueObserved)
+    assert (event.off_queue, event.names_conversations) == (4, False)
 
 
 def test_queue_activity_with_longest_wait() -> None:
@@ -194,7 +233,10 @@ def test_queue_activity_with_longest_wait() -> None:
         ]
     }
     events = parse_event(frame(f"v2.analytics.queues.{Q}.activity", body))
-    assert events == [QueueObserved(Q, waiting=5, interacting=1, longest_wait_ms=184000)]
+    assert events == [
+        QueueObserved(Q, waiting=3, interacting=1, longest_wait_ms=184000, media_type="voice"),
+        QueueObserved(Q, waiting=2, media_type="chat"),  # a partial block: unsaid is not zero
+    ]
 
 
 def test_unknown_topics_and_bad_bodies_yield_none() -> None:

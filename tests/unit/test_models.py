@@ -21,12 +21,12 @@ from core.models import (
     parse_presence_definition,
     parse_queue,
     parse_queue_member,
-    parse_queue_observations,
     parse_subscriptions,
     parse_token_info,
     parse_user,
     pick_label,
 )
+from core.observations import parse_queue_observations
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
@@ -217,6 +217,50 @@ def test_a_queue_level_total_counts_when_no_media_group_reports() -> None:
         ]
     }
     assert parse_queue_observations(raw)["q1"].waiting == 6
+
+
+def test_observation_answers_keep_each_media_group_and_the_waiting_details() -> None:
+    def group(media: str, waiting: int, ids: list[str]) -> dict[str, object]:
+        row = {
+            "metric": "oWaiting",
+            "stats": {"count": waiting},
+            "truncated": False,
+            "observations": [
+                {"conversationId": c, "observationDate": "2026-11-27T09:10:04.000Z"} for c in ids
+            ],
+        }
+        return {"group": {"queueId": "q1", "mediaType": media}, "data": [row]}
+
+    raw = {
+        "results": [group("voice", 2, ["a", "b"]), group("chat", 1, ["c"]), group("email", 0, [])]
+    }
+    q1 = parse_queue_observations(raw, ("q1",), details=True)["q1"]
+    assert q1.waiting == 3
+    assert set(q1.media) == {"voice", "chat"}  # an idle group is no group
+    assert q1.waiting_details is not None
+    assert {(cid, media) for cid, _, media in q1.waiting_details} == {
+        ("a", "voice"),
+        ("b", "voice"),
+        ("c", "chat"),
+    }
+    truncated = {
+        "results": [
+            {
+                **group("voice", 2, ["a"]),
+                "data": [
+                    {
+                        "metric": "oWaiting",
+                        "stats": {"count": 2},
+                        "truncated": True,
+                        "observations": [],
+                    }
+                ],
+            }
+        ]
+    }
+    assert parse_queue_observations(truncated, details=True)["q1"].waiting_details is None
+    # Not asked for: no details, whatever came.
+    assert parse_queue_observations(raw)["q1"].waiting_details is None
 
 
 def test_channel_expiry_falls_back_to_the_documented_lifetime() -> None:

@@ -11,10 +11,14 @@ from hypothesis import strategies as st
 from core.events import (
     Event,
     PresenceChanged,
+    QueueConversationChanged,
+    QueueCountersRead,
     QueueMembershipChanged,
     QueueObserved,
     RoutingChanged,
+    WaitingConversation,
 )
+from core.media import MediaCounts
 from core.store import Store
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -63,7 +67,103 @@ def test_queue_observations_merge_field_by_field() -> None:
     assert (q.waiting, q.interacting, q.on_queue, q.longest_wait_ms) == (1, 2, 5, 4000)
     store.apply(QueueObserved("q", waiting=0, alerting=0))
     assert store.queues["q"].longest_wait_ms is None
-    assert store.snapshot()["queues"]["q"] == {"waiting": 0, "interacting": 2}
+    assert store.snapshot()["queues"]["q"] == {
+        "waiting": 0,
+        "interacting": 2,
+        "media": {"": {"waiting": 0, "interacting": 2}},
+    }
+
+
+def test_media_groups_add_up_and_the_last_group_to_speak_does_not_win() -> None:
+    """Against a multichannel stand-in the app took each group's event as the queue's total."""
+    store = Store()
+    store.apply(QueueObserved("q", waiting=3, interacting=1, media_type="voice"))
+    store.apply(QueueObserved("q", waiting=1, interacting=2, media_type="chat"))
+    store.apply(QueueObserved("q", waiting=0, interacting=1, media_type="email"))
+    q = store.queues["q"]
+    assert (q.waiting, q.interacting) == (4, 4)
+    # A partial .activity block changes only what it names.
+    store.apply(QueueObserved("q", waiting=2, media_type="voice"))
+    assert (q.waiting, q.interacting) == (3, 4)
+    assert store.snapshot()["queues"]["q"]["media"] == {
+        "voice": {"waiting": 2, "interacting": 1},
+        "chat": {"waiting": 1, "interacting": 2},
+        "email": {"waiting": 0, "interacting": 1},
+    }
+    # A group that goes quiet publishes zeros once, and is gone.
+    store.apply(QueueObserved("q", waiting=0, interacting=0, alerting=0, media_type="chat"))
+    assert set(q.media) == {"voice", "email"}
+    assert (q.waiting, q.interacting) == (2, 2)
+
+
+def test_user_counts_in_a_media_group_do_not_touch_the_other_groups() -> None:
+    store = Store()
+    store.apply(QueueObserved("q", waiting=2, media_type="voice"))
+    store.apply(QueueObserved("q", on_queue=7, off_queue=1))  # the {queueId} group
+    q = store.queues["q"]
+    assert (q.waiting, q.on_queue, q.off_queue) == (2, 7, 1)
+
+
+def test_a_read_replaces_the_group_set() -> None:
+    store = Store()
+    store.apply(QueueObserved("q", waiting=2, media_type="voice"))
+    store.apply(QueueObserved("q", waiting=5, media_type="chat"))
+    read = QueueCountersRead("q", (("voice", MediaCounts(waiting=1, interacting=3)),), 4, 0)
+    store.apply(read)
+    q = store.queues["q"]
+    assert (q.waiting, q.interacting, q.on_queue) == (1, 3, 4)
+    assert set(q.media) == {"voice"}  # chat went quiet during the gap: it must not linger
+
+
+def test_a_read_keeps_the_groups_the_stream_spoke_for_since() -> None:
+    store = Store()
+    store.apply(QueueObserved("q", waiting=2, media_type="voice"))
+    store.apply(QueueObserved("q", waiting=5, media_type="chat"))
+    groups = (("voice", MediaCounts(waiting=1)), ("chat", MediaCounts(waiting=9)))
+    store.apply(QueueCountersRead("q", groups, keep_media=frozenset({"chat"})))
+    assert store.queues["q"].waiting == 1 + 5
+
+
+def test_a_read_drops_phantom_conversations() -> None:
+    """A lost "ended" event left a conversation waiting for ever: the longest wait read
+    7,200 s two hours later while the re-synced waiting count was 0."""
+    store = Store()
+    store.apply(QueueConversationChanged("q", "lost", "waiting", None, T0, "voice"))
+    store.apply(QueueConversationChanged("q", "ringing", "alerting", "u", T0, "voice"))
+    later = T0 + timedelta(hours=2)
+    assert store.longest_wait_s("q", later) == 7200
+    store.apply(QueueCountersRead("q", (), 0, 0, waiting=()))
+    assert store.queues["q"].conversations == {}
+    assert store.longest_wait_s("q", later) is None
+
+
+def test_a_read_with_details_knows_which_conversations_wait() -> None:
+    store = Store()
+    store.apply(QueueConversationChanged("q", "old", "waiting", None, T0, "voice"))
+    since = T0 + timedelta(minutes=5)
+    read = QueueCountersRead(
+        "q",
+        (("chat", MediaCounts(waiting=1)),),
+        waiting=(WaitingConversation("new", since, "chat"),),
+    )
+    store.apply(read)
+    assert store.queues["q"].conversations == {"new": ("waiting", since)}
+
+
+def test_a_read_without_details_trims_the_oldest_surplus() -> None:
+    store = Store()
+    for minute in range(3):
+        stamp = T0 + timedelta(minutes=minute)
+        store.apply(QueueConversationChanged("q", f"c{minute}", "waiting", None, stamp))
+    store.apply(QueueCountersRead("q", (("voice", MediaCounts(waiting=2)),)))
+    assert set(store.queues["q"].conversations) == {"c1", "c2"}
+
+
+def test_a_read_leaves_conversations_alone_when_the_stream_spoke_since() -> None:
+    store = Store()
+    store.apply(QueueConversationChanged("q", "c", "waiting", None, T0))
+    store.apply(QueueCountersRead("q", (), waiting=(), keep_conversations=True))
+    assert set(store.queues["q"].conversations) == {"c"}
 
 
 def test_membership_tracks_members_and_joined() -> None:

@@ -99,3 +99,15 @@ def test_any_topic_text_is_placed_once_or_reported(before: list[str], after: lis
     assert set(placed) | set(plan.over_budget) == set(after)
     assert all(len(t) <= 200 for t in placed if "?" in t)
     assert all(0 < len(s) <= 5 for s in plan.shards)
+
+
+def test_an_emptied_shard_keeps_its_slot() -> None:
+    """The service maps plan index to channel slot: a gap closed by dropping the empty shard
+    made every later channel re-PUT another's topics."""
+    budget = Budget(shard_at=2, max_channels=5)
+    current = [("a", "b"), ("c", "d"), ("e", "f")]
+    plan = plan_topics(["a", "b", "e", "f"], current, budget)
+    assert plan.shards == (("a", "b"), (), ("e", "f"))
+    assert plan.channels == 2
+    tail = plan_topics(["a", "b"], current, budget)
+    assert tail.shards == (("a", "b"),)
