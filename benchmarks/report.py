@@ -35,9 +35,21 @@ TARGETS: list[tuple[str, str, Callable[[Json], str], Callable[[Json], bool]]] = 
     ),
     (
         "p3_recovery",
-        "P3 drop → live + re-synced, minus first backoff < 2 s",
+        "P3 drop → live + re-synced, minus the retry delay < 2 s",
         lambda r: f"median {r['recovery_median_s'] * 1000:.0f} ms of {r['drops']} drops",
         lambda r: bool(r["recovery_median_s"] < 2.0),
+    ),
+    (
+        "p3_recovery",
+        "P3 7 drops in a row, production timings: 7th ≤ 1st",
+        lambda r: (
+            "; ".join(
+                f"{n} in a row " + ", ".join(f"{t:.2f}" for t in times) + " s"
+                for n, times in r["in_a_row_production_s"].items()
+            )
+            + f"; 7th/1st = {r['in_a_row_ratio_last_first']:.2f} x"
+        ),
+        lambda r: bool(r["in_a_row_ratio_last_first"] <= 1.0),
     ),
     (
         "p3_recovery",
