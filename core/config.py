@@ -41,6 +41,7 @@ from typing import Any, Final
 import platformdirs
 
 from core.errors import GenesysTrayError
+from core.media_names import ALL_MEDIA, rule_media
 from core.rules import (
     ACTIONS,
     DEFAULT_COOLDOWN_S,
@@ -261,6 +262,7 @@ def rule_to_json(rule: Rule) -> dict[str, Any]:
         "severity": str(rule.severity),
         "actions": list(rule.actions),
         "hysteresis": rule.hysteresis,
+        "media": rule.media,
     }
 
 
@@ -314,6 +316,9 @@ def rule_from_json(raw: Any) -> tuple[Rule | None, list[str]]:
     )
     if severity is None:
         reasons.append(f"its severity is not one of {', '.join(Severity)}")
+    media = rule_media(raw.get("media", ALL_MEDIA))  # files before the media filter: all media
+    if media is None:
+        reasons.append(f"it watches a media type this version does not know ({raw['media']!r})")
     actions = _strings(raw.get("actions", ["notify"]))
     if actions is None or any(a not in ACTIONS for a in actions):
         reasons.append(f"its actions are not among {', '.join(ACTIONS)}")
@@ -332,6 +337,7 @@ def rule_from_json(raw: Any) -> tuple[Rule | None, list[str]]:
         severity=severity,
         actions=tuple(actions or ()),
         hysteresis=numbers["hysteresis"],
+        media=media or ALL_MEDIA,
     )
     problems = validate_rule(rule, queues=None, users=None, presences=None)
     return (None, [p.message for p in problems]) if problems else (rule, [])

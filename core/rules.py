@@ -40,13 +40,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final, Literal, cast
+from datetime import UTC, datetime
+from typing import Any, Final, Literal, cast
 
-from core.store import Store
-
-if TYPE_CHECKING:  # core.feed imports core.service; stay out of any import cycle
-    from core.feed import FeedEntry
+from core.media import WHOLE_QUEUE, MediaCounts
+from core.media_names import ALL_MEDIA, KNOWN_MEDIA, media_word, rule_media
+from core.store import QueueState, Store
 
 HISTORY_LIMIT: Final = 500
 ENGINE_LIVE: Final = "live"
@@ -124,6 +123,10 @@ AGENT_CONDITIONS: Final = frozenset(
 PRESENCE_CONDITIONS: Final = frozenset(
     {Condition.AGENT_PRESENCE_IS, Condition.AGENT_PRESENCE_LONGER_THAN}
 )
+# Conditions that can watch one media group of a queue (agent counts are queue-wide).
+MEDIA_CONDITIONS: Final = frozenset(
+    {Condition.QUEUE_WAITING_ABOVE, Condition.QUEUE_LONGEST_WAIT_ABOVE}
+)
 # Conditions that need a threshold, and the unit the threshold is in (for pickers and text).
 THRESHOLD_UNITS: Final[Mapping[Condition, str]] = {
     Condition.QUEUE_WAITING_ABOVE: "conversations",
@@ -181,6 +184,8 @@ class Rule:
         severity: info, warning or critical.
         actions: What the app does on firing: "notify", "sound".
         hysteresis: Numeric thresholds resolve only once back past threshold ∓ hysteresis.
+        media: For waiting and longest-wait conditions: watch one media group ("chat")
+            instead of the whole queue; ``""`` watches all media. Ignored elsewhere.
     """
 
     id: str
@@ -195,6 +200,7 @@ class Rule:
     severity: Severity = Severity.WARNING
     actions: tuple[str, ...] = ("notify",)
     hysteresis: float = DEFAULT_HYSTERESIS
+    media: str = ALL_MEDIA
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,19 +243,6 @@ class AlertChange:
     kind: ChangeKind
     alert: Alert
     at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayResult:
-    """How often a rule would have fired over a stretch of the journal.
-
-    ``note`` explains when the journal cannot answer (it does not record the rule's value).
-    """
-
-    fired: int
-    first: datetime | None
-    subjects: dict[str, int]
-    note: str | None = None
 
 
 # -------------------------------------------------------------------------------- validation
@@ -333,6 +326,10 @@ def validate_rule(
             elif hysteresis < 0:
                 problem("hysteresis", "The hysteresis cannot be negative.")
 
+    if condition in MEDIA_CONDITIONS and rule_media(rule.media) is None:
+        choices = ", ".join(sorted(KNOWN_MEDIA))
+        problem("media", f"Unknown media type {rule.media!r}: choose one of {choices}.")
+
     if condition in PRESENCE_CONDITIONS:
         if not isinstance(rule.presence, str) or not rule.presence.strip():
             problem("presence", "Choose a presence.")
@@ -406,6 +403,7 @@ class _Compiled:
     for_s: float
     cooldown_s: float
     presence: str | None
+    media: str  # one media group, "" for the whole queue
 
     @staticmethod
     def of(rule: Rule) -> _Compiled:
@@ -426,6 +424,7 @@ class _Compiled:
             elif rule.condition is Condition.CHANNEL_NOT_LIVE_FOR:
                 limit_s = threshold
         presence = rule.presence if isinstance(rule.presence, str) and rule.presence else None
+        media = rule_media(rule.media) if rule.condition in MEDIA_CONDITIONS else ALL_MEDIA
         return _Compiled(
             rule,
             threshold,
@@ -434,6 +433,7 @@ class _Compiled:
             max(0.0, finite_number(rule.for_s) or 0.0),
             max(0.0, finite_number(rule.cooldown_s) or 0.0),
             normalize_presence(presence) if presence else None,
+            ALL_MEDIA if media is None else media,
         )
 
 
@@ -744,12 +744,19 @@ class RuleEngine:
             if queue is None or threshold is None or compiled.resolve_level is None:
                 return _NOTHING
             value: float | None
-            if condition is Condition.QUEUE_WAITING_ABOVE:
-                value = queue.waiting
-            elif condition is Condition.QUEUE_ON_QUEUE_BELOW:
+            group = _media_group(queue, compiled.media) if compiled.media else None
+            if condition is Condition.QUEUE_ON_QUEUE_BELOW:
                 value = queue.on_queue
-            else:
-                value = store.longest_wait_s(subject_id, wall)
+            elif not compiled.media:
+                waiting = condition is Condition.QUEUE_WAITING_ABOVE
+                value = queue.waiting if waiting else store.longest_wait_s(subject_id, wall)
+            elif group is None:
+                value = None
+            elif condition is Condition.QUEUE_WAITING_ABOVE:
+                value = group.waiting
+            else:  # the group's own figure: conversations do not say their media
+                ms = group.longest_wait_ms
+                value = None if ms is None else ms / 1000
             if value is None:  # unknown never holds
                 return _NOTHING
             if condition is Condition.QUEUE_ON_QUEUE_BELOW:
@@ -851,17 +858,27 @@ class RuleEngine:
         return change
 
 
+def _media_group(queue: QueueState, media: str) -> MediaCounts | None:
+    """One media group's counters; None while unknown (never counted, or not split by media)."""
+    if queue.waiting is None or WHOLE_QUEUE in queue.media:
+        return None
+    return queue.media.get(media, MediaCounts())  # an absent group is an idle one
+
+
 def _summary(compiled: _Compiled, name: str, seen: _Observation, held_s: float) -> str:
-    """The alert's one line: "Sales EN: 5 waiting (> 3) for 10 s"."""
+    """The alert's one line: "Sales EN: 5 waiting (> 3) for 10 s", "... waiting on chat"."""
     value, label = seen.value, seen.label
     condition = compiled.rule.condition
     threshold = compiled.threshold or 0.0
     held = f" for {duration_text(held_s)}" if round(held_s) > 0 else ""
     number = value if isinstance(value, int | float) else 0.0
+    word = media_word(compiled.media) if compiled.media else ""
     if condition is Condition.QUEUE_WAITING_ABOVE:
-        return f"{name}: {_num(number)} waiting (> {_num(threshold)}){held}"
+        on = f" on {word}" if word else ""
+        return f"{name}: {_num(number)} waiting{on} (> {_num(threshold)}){held}"
     if condition is Condition.QUEUE_LONGEST_WAIT_ABOVE:
-        return f"{name}: longest wait {duration_text(number)} (> {duration_text(threshold)}){held}"
+        wait = f"longest {word} wait" if word else "longest wait"
+        return f"{name}: {wait} {duration_text(number)} (> {duration_text(threshold)}){held}"
     if condition is Condition.QUEUE_ON_QUEUE_BELOW:
         return f"{name}: {_num(number)} on queue (< {_num(threshold)}){held}"
     if condition is Condition.AGENT_NOT_RESPONDING:
@@ -901,122 +918,3 @@ def demo_rules(queue_ids: Sequence[str] = ()) -> list[Rule]:
             actions=("notify", "sound"),
         ),
     ]
-
-
-# ------------------------------------------------------------------------------------ replay
-_NOT_IN_JOURNAL: Final[Mapping[Condition, str]] = {
-    Condition.QUEUE_LONGEST_WAIT_ABOVE: "The journal does not record waiting times, so this "
-    "rule cannot be tested against it.",
-    Condition.QUEUE_ON_QUEUE_BELOW: "The journal does not record how many agents are on "
-    "queue, so this rule cannot be tested against it.",
-}
-
-
-def _count(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    number = finite_number(value)
-    return None if number is None else int(number)
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-
-
-def replay(
-    rule: Rule, entries: Iterable[FeedEntry], start: datetime, end: datetime
-) -> ReplayResult:
-    """How often ``rule`` would have fired from ``start`` to ``end``: "test against the journal".
-
-    The values the rule watches are rebuilt from the journal's entries (presence, routing, queue
-    counts, connection states) and the real :class:`RuleEngine` runs over them on a clock that
-    follows the entries, with every timer expiring at its exact time, so for-duration,
-    hysteresis and cooldown count exactly as they would have live. Entries before ``start``
-    only set the scene; fires are counted from ``start`` to ``end``. The rule is tested even
-    when it is disabled. Entries with data of the wrong shape are skipped.
-    """
-    start, end = _aware(start), _aware(end)
-    note = _NOT_IN_JOURNAL.get(rule.condition)
-    if note is not None:
-        return ReplayResult(0, None, {}, note)
-    clock = [0.0]
-    engine = RuleEngine(
-        [replace(rule, enabled=True)],
-        clock=lambda: clock[0],
-        wall=lambda: start + timedelta(seconds=clock[0]),
-    )
-    store = Store()
-    state = ENGINE_LIVE
-    dirty: set[str] = set()  # subjects that changed while the picture was frozen
-    fired = 0
-    first: datetime | None = None
-    subjects: dict[str, int] = {}
-
-    def run(at: float, focus: Collection[str]) -> None:
-        nonlocal fired, first
-        clock[0] = at
-        for change in engine._evaluate(store, state, focus):
-            alert = change.alert
-            if change.kind is ChangeKind.FIRED and start <= alert.fired_at <= end:
-                fired += 1
-                first = first or alert.fired_at
-                subjects[alert.subject_id] = subjects.get(alert.subject_id, 0) + 1
-
-    def until(at: float) -> None:
-        last = -math.inf
-        while (deadline := engine.next_deadline()) is not None and deadline <= at:
-            if deadline <= last:  # a timer that does not move on: never spin on it
-                break
-            last = deadline
-            run(deadline, ())
-
-    horizon = (end - start).total_seconds()
-    for entry in sorted(
-        (e for e in entries if isinstance(e.at, datetime)), key=lambda e: _aware(e.at)
-    ):
-        at = (_aware(entry.at) - start).total_seconds()
-        if at > horizon:
-            break
-        until(at)
-        touched = _apply(store, entry)
-        data = entry.data if isinstance(entry.data, dict) else {}
-        if entry.kind == "connection" and isinstance(data.get("state"), str):
-            state = data["state"]
-            if state == ENGINE_LIVE:  # everything that changed while frozen gets a look
-                touched = dirty | {s for t in engine._tracks.values() for s in t}
-                dirty = set()
-        elif state != ENGINE_LIVE:
-            dirty.update(touched)
-        run(max(at, clock[0]), touched)
-    until(horizon)
-    return ReplayResult(fired, first, subjects)
-
-
-def _apply(store: Store, entry: FeedEntry) -> set[str]:
-    """Put one journal entry's values into the replay store; returns the subjects it touched."""
-    data = entry.data if isinstance(entry.data, dict) else {}
-    subject = entry.subject_id if isinstance(entry.subject_id, str) else ""
-    if not subject or entry.kind not in ("presence", "routing", "queue"):
-        return set()
-    at = _aware(entry.at)
-    if entry.kind == "queue":
-        queue = store.queue(subject)
-        queue.name = queue.name or (entry.subject if isinstance(entry.subject, str) else "")
-        for key in ("waiting", "interacting"):
-            number = _count(data.get(key))
-            if number is not None:
-                setattr(queue, key, number)
-        return {subject}
-    user = store.user(subject)
-    user.name = user.name or (entry.subject if isinstance(entry.subject, str) else "")
-    if entry.kind == "routing":
-        status = data.get("routingStatus")
-        if isinstance(status, str) and status != user.routing_status:
-            user.routing_status, user.routing_since = status, at
-        return {subject}
-    system, definition = data.get("presence"), data.get("definitionId")
-    system = system if isinstance(system, str) else None
-    definition = definition if isinstance(definition, str) else None
-    if (system, definition) != (user.system_presence, user.definition_id):
-        user.system_presence, user.definition_id, user.presence_since = system, definition, at
-    return {subject}

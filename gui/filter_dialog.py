@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from core.feed import KINDS
 from core.journal import Journal, JournalError
+from core.rule_replay import replay
 from core.rules import (
     CONDITION_LABELS,
     SYSTEM_PRESENCES,
@@ -43,7 +44,6 @@ from core.rules import (
     Condition,
     Rule,
     Severity,
-    replay,
     subject_kind,
     validate_rule,
 )

@@ -47,7 +47,8 @@ def every_kind_of_rule() -> list[Rule]:
     return [
         Rule("w", "Calls waiting", Condition.QUEUE_WAITING_ABOVE, subjects=("q1",), threshold=3,
              for_s=10, cooldown_s=120, hysteresis=2, actions=("notify", "sound")),
-        Rule("lw", "Long wait", Condition.QUEUE_LONGEST_WAIT_ABOVE, threshold=90.5),
+        Rule("lw", "Long wait", Condition.QUEUE_LONGEST_WAIT_ABOVE, threshold=90.5,
+             media="chat"),
         Rule("oq", "Staffing", Condition.QUEUE_ON_QUEUE_BELOW, threshold=2, enabled=False),
         Rule("nr", "Not responding", Condition.AGENT_NOT_RESPONDING, severity=Severity.CRITICAL),
         Rule("p", "Lunch", Condition.AGENT_PRESENCE_IS, presence="lunch-id", subjects=("u1",)),
@@ -290,6 +291,20 @@ def test_a_file_without_a_version_is_the_first_format(tmp_path: Path) -> None:
                             "threshold": "4"}]})  # fmt: skip
     result = load_config(path, now=now)
     assert result.problem is None and result.config.rules[0].threshold == 4
+
+
+def test_a_rules_media_filter_round_trips_and_old_rules_watch_all_media(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    chat = dataclasses.replace(every_kind_of_rule()[0], media="chat")
+    assert rule_to_json(chat)["media"] == "chat"
+    old = {k: v for k, v in rule_to_json(chat).items() if k != "media"}  # before the filter
+    write(path, {"version": CONFIG_VERSION, "rules": [rule_to_json(chat), {**old, "id": "o"}]})
+    result = load_config(path, now=now)
+    assert result.problem is None
+    assert [(r.id, r.media) for r in result.config.rules] == [("w", "chat"), ("o", "")]
+    assert rule_from_json({**old, "media": "calls"})[0] == dataclasses.replace(chat, media="voice")
+    rule, reasons = rule_from_json({**old, "media": "pigeon"})
+    assert rule is None and any("'pigeon'" in reason for reason in reasons)
 
 
 # ----------------------------------------------------------------------- nothing lost

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from core.events import PresenceChanged, QueueObserved, RoutingChanged
 from core.feed import FeedEntry
+from core.rule_replay import replay
+from core.rule_words import describe_rule
 from core.rules import (
     AlertState,
     ChangeKind,
@@ -21,7 +23,6 @@ from core.rules import (
     Severity,
     demo_rules,
     duration_text,
-    replay,
     validate_rule,
 )
 from core.store import Store
@@ -674,3 +675,122 @@ def test_replay_says_when_the_journal_cannot_answer() -> None:
     rule = Rule("s", "Staffing", Condition.QUEUE_ON_QUEUE_BELOW, threshold=2)
     result = replay(rule, [queue_entry(0, 5)], T0, T0 + timedelta(hours=1))
     assert result.fired == 0 and result.note and "cannot be tested" in result.note
+
+
+# ------------------------------------------------------------------------ one media type
+def multichannel_store(**groups: tuple[int, int | None]) -> Store:
+    """Queue "q" fed by the real store: ``media=(waiting, longest_wait_ms)`` per group."""
+    store = Store()
+    for media, (waiting, longest_ms) in groups.items():
+        store.apply(
+            QueueObserved(
+                "q", waiting=waiting, interacting=0, longest_wait_ms=longest_ms, media_type=media
+            )
+        )
+    store.queue("q").name = "Sales EN"
+    return store
+
+
+def test_a_media_filter_counts_only_that_media_group() -> None:
+    chat, voice, everything = (
+        waiting_rule(id="chat", media="chat"),
+        waiting_rule(id="voice", media="voice"),
+        waiting_rule(id="all"),
+    )
+    engine, _ = make(chat, voice, everything)
+    store = multichannel_store(voice=(3, 1000), chat=(2, 1000))  # 5 in all, neither above 3
+    fired = engine.evaluate(store, "live")
+    assert [(c.alert.rule_id, c.alert.value) for c in fired] == [("all", 5)]
+    store.apply(QueueObserved("q", waiting=4, media_type="chat"))  # chat 4 > 3, voice still 3
+    [change] = engine.evaluate(store, "live")
+    assert (change.alert.rule_id, change.alert.value) == ("chat", 4)
+    assert change.alert.summary == "Sales EN: 4 waiting on chat (> 3)"
+    store.apply(QueueObserved("q", waiting=0, media_type="chat"))  # the chat group empties
+    assert [(c.kind.value, c.alert.rule_id) for c in engine.evaluate(store, "live")] == [
+        ("resolved", "chat")
+    ]  # "all" (3 waiting, resolves at <= 2) holds on
+
+
+def test_a_media_filter_reads_that_groups_longest_wait() -> None:
+    rule = Rule(
+        "lw",
+        "Long chat wait",
+        Condition.QUEUE_LONGEST_WAIT_ABOVE,
+        threshold=60,
+        cooldown_s=0,
+        media="chat",
+    )
+    engine, _ = make(rule)
+    store = multichannel_store(voice=(1, 300_000), chat=(1, 30_000))  # voice waits 5 min
+    assert engine.evaluate(store, "live") == []  # chat's 30 s is what counts
+    store.apply(QueueObserved("q", waiting=1, longest_wait_ms=90_000, media_type="chat"))
+    [change] = engine.evaluate(store, "live")
+    assert change.alert.value == 90.0
+    assert change.alert.summary == "Sales EN: longest chat wait 1 min 30 s (> 1 min)"
+
+
+def test_a_media_filter_never_holds_on_counts_not_split_by_media() -> None:
+    engine, _ = make(waiting_rule(media="chat"))
+    store = Store()
+    store.apply(QueueObserved("q", waiting=9))  # a source without the split: chat unknown
+    assert engine.evaluate(store, "live") == []
+    store.apply(QueueObserved("q", waiting=9, media_type="chat"))
+    assert kinds(engine.evaluate(store, "live")) == [("fired", "q")]
+
+
+def test_a_media_filter_spelled_the_engines_way_or_an_alias() -> None:
+    engine, _ = make(waiting_rule(media="calls"))  # "calls" is voice
+    assert kinds(engine.evaluate(multichannel_store(voice=(4, None)), "live")) == [("fired", "q")]
+    assert problems(waiting_rule(media="calls")) == []
+
+
+def test_an_unknown_media_type_is_refused() -> None:
+    [(field, message)] = problems(waiting_rule(media="pigeon"))
+    assert field == "media" and "'pigeon'" in message and "chat" in message
+    # conditions that cannot split by media ignore the field, like a threshold they do not use
+    staffing = Rule("s", "Staffing", Condition.QUEUE_ON_QUEUE_BELOW, threshold=2, media="pigeon")
+    assert problems(staffing) == []
+
+
+def test_replay_says_the_journal_has_no_split_by_media() -> None:
+    result = replay(waiting_rule(media="chat"), [queue_entry(0, 5)], T0, T0 + timedelta(hours=1))
+    assert result.fired == 0 and result.note and "split by media" in result.note
+    assert replay(waiting_rule(), [queue_entry(0, 5)], T0, T0 + timedelta(hours=1)).fired == 1
+
+
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [
+        (
+            waiting_rule(subjects=("q1",), media="chat"),
+            "Conversations waiting on Sales (chat only) above 3",
+        ),
+        (waiting_rule(for_s=10), "Conversations waiting on any queue above 3 for 10 s"),
+        (
+            Rule("lw", "x", Condition.QUEUE_LONGEST_WAIT_ABOVE, threshold=90, media="voice"),
+            "Longest wait on any queue (voice only) above 1 min 30 s",
+        ),
+        (
+            Rule("s", "x", Condition.QUEUE_ON_QUEUE_BELOW, threshold=2, media="chat"),
+            "Agents on queue on any queue below 2",
+        ),
+        (Rule("nr", "x", Condition.AGENT_NOT_RESPONDING), "Any agent becomes Not Responding"),
+        (
+            Rule(
+                "p",
+                "x",
+                Condition.AGENT_PRESENCE_LONGER_THAN,
+                subjects=("u1",),
+                threshold=45,
+                presence="meal",
+            ),
+            "Dana Agent in Meal longer than 45 min",
+        ),
+        (
+            Rule("c", "x", Condition.CHANNEL_NOT_LIVE_FOR, threshold=120),
+            "The connection is not live for 2 min",
+        ),
+    ],
+)
+def test_a_rule_reads_as_one_sentence(rule: Rule, words: str) -> None:
+    assert describe_rule(rule, queues={"q1": "Sales"}, users={"u1": "Dana Agent"}) == words
