@@ -36,9 +36,12 @@ from PySide6.QtWidgets import (
 
 from core.feed import KINDS
 from core.journal import Journal, JournalError
+from core.media_names import ALL_MEDIA, RULE_MEDIA, media_label, rule_media
 from core.rule_replay import replay
+from core.rule_words import describe_rule
 from core.rules import (
     CONDITION_LABELS,
+    MEDIA_CONDITIONS,
     SYSTEM_PRESENCES,
     THRESHOLD_UNITS,
     Condition,
@@ -140,6 +143,15 @@ class FilterDialog(QDialog):
         self.threshold_unit = QLabel("")
         self.presence = QComboBox()
         self.presence.setObjectName("rulePresence")
+        self.media = QComboBox()
+        self.media.setObjectName("ruleMedia")
+        self.media.setToolTip("Count one media type only, or the whole queue")
+        self.media.addItem("All media", ALL_MEDIA)
+        for media in RULE_MEDIA:
+            self.media.addItem(media_label(media), media)
+        self.description = QLabel("")
+        self.description.setObjectName("ruleDescription")
+        self.description.setWordWrap(True)
         self.for_s = QLineEdit("0")
         self.for_s.setObjectName("ruleFor")
         self.cooldown = QLineEdit("300")
@@ -170,6 +182,7 @@ class FilterDialog(QDialog):
         form.addRow("&Name", self.name)
         form.addRow("&When", self.condition)
         form.addRow("&Subject", self.subject)
+        form.addRow("&Media", self.media)
         form.addRow("Threshold", threshold_row)
         form.addRow("&Presence", self.presence)
         form.addRow("For (seconds)", self.for_s)
@@ -182,6 +195,7 @@ class FilterDialog(QDialog):
         replay_row.addWidget(self.replay_result, 1)
         right = QVBoxLayout()
         right.addLayout(form)
+        right.addWidget(self.description)
         right.addWidget(self.problems)
         right.addLayout(replay_row)
         right.addStretch(1)
@@ -190,7 +204,7 @@ class FilterDialog(QDialog):
 
         for widget in (self.name, self.threshold, self.for_s, self.cooldown):
             widget.textEdited.connect(self._on_editor_changed)
-        for combo in (self.subject, self.presence, self.severity):
+        for combo in (self.subject, self.presence, self.severity, self.media):
             combo.currentIndexChanged.connect(self._on_editor_changed)
         self.condition.currentIndexChanged.connect(self._on_condition_changed)
         self.sound.toggled.connect(self._on_editor_changed)
@@ -292,6 +306,14 @@ class FilterDialog(QDialog):
         self.presence.setCurrentIndex(max(0, index))
         self.presence.blockSignals(False)
 
+    def _select_media(self, media: str) -> None:
+        """Select a rule's media; one the editor does not offer (a hand-edited file) is added."""
+        key = rule_media(media)
+        key = media if key is None else key
+        if self.media.findData(key) < 0:
+            self.media.addItem(media_label(key), key)
+        self.media.setCurrentIndex(self.media.findData(key))
+
     def _refresh_editor(self) -> None:
         rule = self._current()
         self.editor.setEnabled(rule is not None)
@@ -304,6 +326,7 @@ class FilterDialog(QDialog):
         self.condition.setCurrentIndex(max(0, self.condition.findData(rule.condition.value)))
         self._fill_subjects(rule.condition, rule.subjects)
         self._fill_presences(rule.presence)
+        self._select_media(rule.media)
         self.threshold.setText("" if rule.threshold is None else f"{rule.threshold:g}")
         self.for_s.setText(f"{rule.for_s:g}")
         self.cooldown.setText(f"{rule.cooldown_s:g}")
@@ -321,6 +344,7 @@ class FilterDialog(QDialog):
         self.presence.setEnabled(
             condition in (Condition.AGENT_PRESENCE_IS, Condition.AGENT_PRESENCE_LONGER_THAN)
         )
+        self.media.setEnabled(condition in MEDIA_CONDITIONS)
 
     def _on_condition_changed(self, _index: int) -> None:
         if self._loading:
@@ -367,6 +391,7 @@ class FilterDialog(QDialog):
             if condition in (Condition.AGENT_PRESENCE_IS, Condition.AGENT_PRESENCE_LONGER_THAN)
             else None
         )
+        media = str(self.media.currentData()) if condition in MEDIA_CONDITIONS else ALL_MEDIA
         actions = ("notify", "sound") if self.sound.isChecked() else ("notify",)
         rule = dataclasses.replace(
             base,
@@ -379,6 +404,7 @@ class FilterDialog(QDialog):
             cooldown_s=cooldown if cooldown is not None else base.cooldown_s,
             severity=Severity(self.severity.currentData()),
             actions=actions,
+            media=media,
         )
         return rule, raw
 
@@ -395,6 +421,9 @@ class FilterDialog(QDialog):
     def _show_problems(self, rule: Rule, raw_problems: list[tuple[str, str]]) -> None:
         unparsed = frozenset(field for field, _ in raw_problems)
         messages = [text for _, text in raw_problems] + self.problems_of(rule, skip=unparsed)
+        self.description.setText(
+            describe_rule(rule, queues=self.queues, users=self.users, presences=self.presences)
+        )
         self.problems.setText("\n".join(messages))
         self.problems.setVisible(bool(messages))
         self._update_save()

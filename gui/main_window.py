@@ -41,7 +41,7 @@ from core.journal import Journal
 from core.service import BudgetRecord, WatchRecord
 from core.store import Store
 from gui.bridge import EngineBridge, LinkHealth
-from gui.delegates import SparklineDelegate
+from gui.delegates import CountSplitDelegate, SparklineDelegate
 from gui.journal_dialog import JournalDialog
 from gui.models import (
     AgentsFilterProxy,
@@ -189,6 +189,9 @@ class MainWindow(QMainWindow):
         self.queues_view.setItemDelegateForColumn(
             self.queues.TREND, SparklineDelegate(self.queues_view)
         )
+        counts = CountSplitDelegate(self.queues_view)
+        for column in (self.queues.WAITING, self.queues.INTERACTING):
+            self.queues_view.setItemDelegateForColumn(column, counts)
         layout = QVBoxLayout(page)
         layout.addWidget(self.queues_view)
         return page
@@ -285,7 +288,16 @@ class MainWindow(QMainWindow):
     def _on_bridge_queues_changed(self, ids: list[str]) -> None:
         self.queues.update_queues(ids)
         self.agents.update_queues(ids)
+        self._widen_count_columns()
         self._last_update = datetime.now(UTC)
+
+    def _widen_count_columns(self) -> None:
+        """Grow Waiting and Interacting (never shrink them) so a split by media is not cut off."""
+        header = self.queues_view.horizontalHeader()
+        for column in (self.queues.WAITING, self.queues.INTERACTING):
+            wanted = self.queues_view.sizeHintForColumn(column)
+            if wanted > header.sectionSize(column):
+                header.resizeSection(column, wanted)
 
     def _on_bridge_feed_appended(self, entries: list[FeedEntry]) -> None:
         self.feed.append(entries)

@@ -1,5 +1,8 @@
 """Table models of the main window: agents, queues and the event feed.
 
+The queues model lives in :mod:`gui.queues_model` and the shared plumbing (roles, the flat
+table base) in :mod:`gui.table_base`; both are re-exported here, where the GUI reads them.
+
 Every model reads :class:`core.store.Store` (the GUI never mutates it) and is told what changed
 by the window, which forwards :class:`gui.bridge.EngineBridge` signals:
 
@@ -23,25 +26,16 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
-from typing import Any, ClassVar
+from datetime import datetime
+from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-    Signal,
-)
+from PySide6.QtCore import QModelIndex, QObject, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QBrush, QFont
 
 from core.feed import FeedEntry
 from core.store import Store, UserState
 from gui.presence_style import (
     ALERT_ROUTING,
-    WAITING_TINT,
     WARNING_BACKGROUND,
     WARNING_FOREGROUND,
     colour_chip,
@@ -49,161 +43,58 @@ from gui.presence_style import (
     shade,
     warning_icon,
 )
+from gui.queues_model import MEDIA_SPLIT_ROLE, QueueHistory, QueuesModel
+from gui.table_base import (
+    ALERT_ROLE,
+    DISPLAY,
+    ENTRY_ROLE,
+    HISTORY_INTERVAL_S,
+    HISTORY_POINTS,
+    HISTORY_ROLE,
+    ID_ROLE,
+    KIND_ROLE,
+    RIGHT,
+    SORT_ROLE,
+    IdRows,
+    Index,
+    TableModel,
+    begin_filter_change,
+    bold_font,
+    end_filter_change,
+    format_duration,
+    refresh_rows,
+    status_text,
+    utc_now,
+)
+
+__all__ = [
+    "ALERT_ROLE",
+    "ENTRY_ROLE",
+    "FEED_CAPACITY",
+    "HISTORY_INTERVAL_S",
+    "HISTORY_POINTS",
+    "HISTORY_ROLE",
+    "ID_ROLE",
+    "KIND_ROLE",
+    "MEDIA_SPLIT_ROLE",
+    "SORT_ROLE",
+    "AgentsFilterProxy",
+    "AgentsModel",
+    "FeedFilterProxy",
+    "FeedModel",
+    "QueueHistory",
+    "QueuesModel",
+    "format_duration",
+    "status_text",
+]
 
 logger = logging.getLogger(__name__)
 
-Index = QModelIndex | QPersistentModelIndex
-
-SORT_ROLE = int(Qt.ItemDataRole.UserRole) + 1
-"""Raw sortable value of a cell: seconds, counts (-1 when unknown), casefolded text."""
-ID_ROLE = int(Qt.ItemDataRole.UserRole) + 2
-"""The user id (agents), queue id (queues) or subject id (feed) of the row."""
-ALERT_ROLE = int(Qt.ItemDataRole.UserRole) + 3
-"""bool: the row needs attention (routing NOT_RESPONDING, a warning feed entry)."""
-HISTORY_ROLE = int(Qt.ItemDataRole.UserRole) + 4
-"""list[int]: a queue's waiting counts, oldest first, one per history interval."""
-ENTRY_ROLE = int(Qt.ItemDataRole.UserRole) + 5
-"""The :class:`core.feed.FeedEntry` of a feed row."""
-KIND_ROLE = int(Qt.ItemDataRole.UserRole) + 6
-"""The raw kind of a feed row (one of :data:`core.feed.KINDS`)."""
-
-HISTORY_INTERVAL_S = 10.0
-HISTORY_POINTS = 180  # 180 x 10 s = the last 30 minutes
 FEED_CAPACITY = 10_000
-
-_DISPLAY = Qt.ItemDataRole.DisplayRole
-_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-_STYLE_ROLES = [
-    int(Qt.ItemDataRole.DecorationRole),
-    int(Qt.ItemDataRole.ForegroundRole),
-    int(Qt.ItemDataRole.BackgroundRole),
-    int(Qt.ItemDataRole.FontRole),
-]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def format_duration(seconds: float) -> str:
-    """``mm:ss`` under an hour, ``h:mm:ss`` from an hour on (negative clamps to 00:00)."""
-    total = max(0, int(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
-
-def status_text(value: str | None) -> str:
-    """``NOT_RESPONDING`` -> ``Not Responding``; empty when unknown."""
-    return value.replace("_", " ").title() if value else ""
-
-
-def _bold_font() -> QFont:
-    # Only the weight is set (resolved): the view's own family and size still apply.
-    font = QFont()
-    font.setBold(True)
-    return font
-
-
-class _TableModel(QAbstractTableModel):
-    """Flat-table plumbing shared by the models below (no children, fixed headers)."""
-
-    HEADERS: tuple[str, ...] = ()
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
-        """Rows of the table (no children anywhere)."""
-        return 0 if parent.isValid() else self._row_count()
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
-        """Columns of the table (no children anywhere)."""
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        """Selectable, enabled, never parents."""
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return (
-            Qt.ItemFlag.ItemIsSelectable
-            | Qt.ItemFlag.ItemIsEnabled
-            | Qt.ItemFlag.ItemNeverHasChildren
-        )
-
-    def headerData(  # noqa: N802
-        self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY
-    ) -> Any:
-        """Column titles; rows have no header text."""
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == _DISPLAY
-            and 0 <= section < len(self.HEADERS)
-        ):
-            return self.HEADERS[section]
-        return None
-
-    def restyle(self) -> None:
-        """Re-announce colours, icons and fonts (call it when the palette changes)."""
-        rows, columns = self.rowCount(), self.columnCount()
-        if rows:
-            self.dataChanged.emit(self.index(0, 0), self.index(rows - 1, columns - 1), _STYLE_ROLES)
-
-    def _row_count(self) -> int:
-        raise NotImplementedError
-
-    def _column_changed(self, column: int, roles: list[int]) -> None:
-        rows = self.rowCount()
-        if rows:
-            self.dataChanged.emit(self.index(0, column), self.index(rows - 1, column), roles)
-
-
-class _IdRows:
-    """Ids in a stable row order with O(1) id -> row lookup."""
-
-    def __init__(self) -> None:
-        self.ids: list[str] = []
-        self.rows: dict[str, int] = {}
-
-    def reset(self, ids: Iterable[str]) -> None:
-        self.ids, self.rows = [], {}
-        self.extend(ids)
-
-    def unknown(self, ids: Iterable[str]) -> list[str]:
-        fresh: list[str] = []
-        seen: set[str] = set()
-        for item in ids:
-            if item not in self.rows and item not in seen:
-                seen.add(item)
-                fresh.append(item)
-        return fresh
-
-    def extend(self, ids: Iterable[str]) -> None:
-        for item in ids:
-            if item not in self.rows:
-                self.rows[item] = len(self.ids)
-                self.ids.append(item)
-
-    def known_rows(self, ids: Iterable[str]) -> list[int]:
-        return [self.rows[item] for item in ids if item in self.rows]
-
-
-def _refresh_rows(model: _TableModel, rows: _IdRows, ids: list[str]) -> None:
-    """Changed ids: one dataChanged over the known rows, unknown ids appended in one insert.
-
-    Rows already shown never move; new ids go to the end, in the given order.
-    """
-    known = rows.known_rows(ids)
-    if known:
-        last_column = model.columnCount() - 1
-        model.dataChanged.emit(model.index(min(known), 0), model.index(max(known), last_column), [])
-    fresh = rows.unknown(ids)
-    if fresh:
-        first = len(rows.ids)
-        model.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
-        rows.extend(fresh)
-        model.endInsertRows()
 
 
 # ================================================================================== agents
-class AgentsModel(_TableModel):
+class AgentsModel(TableModel):
     """One row per watched user: name, presence, routing status, time in state, active queues.
 
     Rows keep a stable order (the order ids were first given; new ids are appended), so a
@@ -223,13 +114,13 @@ class AgentsModel(_TableModel):
         store: Store,
         parent: QObject | None = None,
         *,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         super().__init__(parent)
         self._store = store
         self._clock = clock
         self._now = clock()
-        self._rows = _IdRows()
+        self._rows = IdRows()
         self._bold: QFont | None = None
 
     # ------------------------------------------------------------------ feeding
@@ -245,7 +136,7 @@ class AgentsModel(_TableModel):
         Rows already shown never move; new ids go to the end, in the given order, with one
         ``beginInsertRows`` for the whole batch.
         """
-        _refresh_rows(self, self._rows, list(user_ids))
+        refresh_rows(self, self._rows, list(user_ids))
 
     def update_queues(self, queue_ids: Iterable[str]) -> None:
         """Queues changed (names, joins): refresh every row's active-queues column."""
@@ -255,7 +146,7 @@ class AgentsModel(_TableModel):
     def tick(self, now: datetime | None = None) -> None:
         """Advance the clock: one dataChanged for the time column, nothing else."""
         self._now = now if now is not None else self._clock()
-        self._column_changed(self.TIME, [int(_DISPLAY), SORT_ROLE])
+        self._column_changed(self.TIME, [int(DISPLAY), SORT_ROLE])
 
     # ------------------------------------------------------------------ lookups
     def user_id(self, row: int) -> str:
@@ -300,14 +191,14 @@ class AgentsModel(_TableModel):
     def _row_count(self) -> int:
         return len(self._rows.ids)
 
-    def data(self, index: Index, role: int = _DISPLAY) -> Any:
+    def data(self, index: Index, role: int = DISPLAY) -> Any:
         """The cell's value for ``role`` (see the module docstring for the custom roles)."""
         if not index.isValid() or not 0 <= index.row() < len(self._rows.ids):
             return None
         user_id = self._rows.ids[index.row()]
         state = self._store.users.get(user_id)
         column = index.column()
-        if role == _DISPLAY:
+        if role == DISPLAY:
             return self._display(user_id, state, column)
         if role == SORT_ROLE:
             return self._sort_value(user_id, state, column)
@@ -326,14 +217,14 @@ class AgentsModel(_TableModel):
             if not alert:
                 return None
             if self._bold is None:
-                self._bold = _bold_font()
+                self._bold = bold_font()
             return self._bold
         if role == Qt.ItemDataRole.ForegroundRole:
             return QBrush(shade(WARNING_FOREGROUND)) if alert else None
         if role == Qt.ItemDataRole.BackgroundRole:
             return QBrush(shade(WARNING_BACKGROUND)) if alert else None
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _RIGHT if column == self.TIME else None
+            return RIGHT if column == self.TIME else None
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(user_id, state, column, alert)
         if role == Qt.ItemDataRole.AccessibleTextRole and alert and column == self.ROUTING:
@@ -432,16 +323,16 @@ class AgentsFilterProxy(QSortFilterProxyModel):
         """Keep rows whose name, presence label or routing status contains ``text``."""
         needle = text.strip().casefold()
         if needle != self._needle:
-            _begin_filter_change(self)
+            begin_filter_change(self)
             self._needle = needle
-            _end_filter_change(self)
+            end_filter_change(self)
 
     def set_queue(self, queue_id: str | None) -> None:
         """Keep only members of ``queue_id`` (None: everyone)."""
         if queue_id != self._queue_id:
-            _begin_filter_change(self)
+            begin_filter_change(self)
             self._queue_id = queue_id
-            _end_filter_change(self)
+            end_filter_change(self)
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:  # noqa: N802
         """Queue membership first (cheap set lookups), then the search text."""
@@ -451,218 +342,6 @@ class AgentsFilterProxy(QSortFilterProxyModel):
         if self._queue_id is not None and not model.is_member(source_row, self._queue_id):
             return False
         return not self._needle or self._needle in model.search_text(source_row)
-
-
-def _begin_filter_change(proxy: QSortFilterProxyModel) -> None:
-    """Call before a filter parameter changes (Qt >= 6.10; a no-op before)."""
-    if hasattr(proxy, "endFilterChange"):
-        proxy.beginFilterChange()
-
-
-def _end_filter_change(proxy: QSortFilterProxyModel) -> None:
-    """Call after a filter parameter changed: re-filter the rows only."""
-    if hasattr(proxy, "endFilterChange"):
-        proxy.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-    else:  # Qt < 6.10
-        proxy.invalidateRowsFilter()
-
-
-# ================================================================================== queues
-class QueueHistory:
-    """A bounded ring of waiting counts per queue: one sample per ``interval_s`` time slot.
-
-    Samples land in wall-clock slots (``at // interval_s``): several samples in one slot keep the
-    latest, and slots a late timer skipped are filled with the previous value (the count did
-    not change as far as anyone knows), so the x axis stays true time whatever the timer does.
-    ``capacity`` x ``interval_s`` is the window (180 x 10 s = 30 minutes).
-    """
-
-    def __init__(
-        self, capacity: int = HISTORY_POINTS, interval_s: float = HISTORY_INTERVAL_S
-    ) -> None:
-        if capacity < 1 or interval_s <= 0:
-            raise ValueError("capacity must be >= 1 and interval_s > 0")
-        self.capacity = capacity
-        self.interval_s = interval_s
-        self._rings: dict[str, deque[int]] = {}
-        self._last_slot: dict[str, int] = {}
-
-    def add(self, queue_id: str, value: int, at: datetime) -> None:
-        """Record ``value`` for ``queue_id`` at ``at``."""
-        slot = int(at.timestamp() // self.interval_s)
-        ring = self._rings.get(queue_id)
-        if ring is None:
-            self._rings[queue_id] = deque([value], maxlen=self.capacity)
-            self._last_slot[queue_id] = slot
-            return
-        last = self._last_slot[queue_id]
-        if slot <= last:  # the same slot (or a clock step back): the latest value wins
-            ring[-1] = value
-            return
-        missed = min(slot - last - 1, self.capacity)
-        ring.extend([ring[-1]] * missed)
-        ring.append(value)
-        self._last_slot[queue_id] = slot
-
-    def series(self, queue_id: str) -> list[int]:
-        """The samples of a queue, oldest first (empty when none yet)."""
-        ring = self._rings.get(queue_id)
-        return list(ring) if ring is not None else []
-
-    def retain(self, queue_ids: Iterable[str]) -> None:
-        """Forget every queue not in ``queue_ids``."""
-        keep = set(queue_ids)
-        for queue_id in [q for q in self._rings if q not in keep]:
-            del self._rings[queue_id]
-            del self._last_slot[queue_id]
-
-
-class QueuesModel(_TableModel):
-    """One row per watched queue: counts, longest wait and a 30-minute waiting trend.
-
-    The Trend column has no text: :class:`gui.delegates.SparklineDelegate` draws the series
-    from :data:`HISTORY_ROLE` (its tooltip says the same in words). A queue with callers waiting
-    gets a bold, tinted Waiting cell. Unknown counts show as an em dash and sort as -1.
-
-    Signals: only those of QAbstractItemModel.
-    """
-
-    NAME, WAITING, INTERACTING, ON_QUEUE, OFF_QUEUE, LONGEST_WAIT, TREND = range(7)
-    HEADERS = ("Name", "Waiting", "Interacting", "On queue", "Off queue", "Longest wait", "Trend")
-    _COUNTS: ClassVar[dict[int, str]] = {
-        WAITING: "waiting",
-        INTERACTING: "interacting",
-        ON_QUEUE: "on_queue",
-        OFF_QUEUE: "off_queue",
-    }
-
-    def __init__(
-        self,
-        store: Store,
-        parent: QObject | None = None,
-        *,
-        history: QueueHistory | None = None,
-        clock: Callable[[], datetime] = _utc_now,
-    ) -> None:
-        super().__init__(parent)
-        self._store = store
-        self._clock = clock
-        self._now = clock()
-        self.history = history if history is not None else QueueHistory()
-        self._rows = _IdRows()
-        self._bold: QFont | None = None
-
-    # ------------------------------------------------------------------ feeding
-    def set_queues(self, queue_ids: Iterable[str]) -> None:
-        """Show exactly these queues, in this order (a reset; other queues' history is dropped)."""
-        self.beginResetModel()
-        self._rows.reset(queue_ids)
-        self.history.retain(self._rows.ids)
-        self.endResetModel()
-
-    def update_queues(self, queue_ids: Iterable[str]) -> None:
-        """Queues whose state changed: one dataChanged for known rows, unknown ids appended."""
-        _refresh_rows(self, self._rows, list(queue_ids))
-
-    def tick(self, now: datetime | None = None) -> None:
-        """Advance the clock: one dataChanged for the longest-wait column."""
-        self._now = now if now is not None else self._clock()
-        self._column_changed(self.LONGEST_WAIT, [int(_DISPLAY), SORT_ROLE])
-
-    def sample(self, now: datetime | None = None) -> None:
-        """Record every shown queue's current waiting count in the history (unknown: skipped)."""
-        at = now if now is not None else self._clock()
-        for queue_id in self._rows.ids:
-            queue = self._store.queues.get(queue_id)
-            if queue is not None and queue.waiting is not None:
-                self.history.add(queue_id, queue.waiting, at)
-        self._column_changed(
-            self.TREND, [HISTORY_ROLE, SORT_ROLE, int(Qt.ItemDataRole.ToolTipRole)]
-        )
-
-    # ------------------------------------------------------------------ lookups
-    def queue_id(self, row: int) -> str:
-        """The queue id shown in ``row``."""
-        return self._rows.ids[row]
-
-    def row_of(self, queue_id: str) -> int:
-        """The row of a queue, -1 when not shown."""
-        return self._rows.rows.get(queue_id, -1)
-
-    # ------------------------------------------------------------------ Qt
-    def _row_count(self) -> int:
-        return len(self._rows.ids)
-
-    def data(self, index: Index, role: int = _DISPLAY) -> Any:
-        """The cell's value for ``role`` (see the module docstring for the custom roles)."""
-        if not index.isValid() or not 0 <= index.row() < len(self._rows.ids):
-            return None
-        queue_id = self._rows.ids[index.row()]
-        column = index.column()
-        if role == ID_ROLE:
-            return queue_id
-        if role == HISTORY_ROLE:
-            return self.history.series(queue_id)
-        queue = self._store.queues.get(queue_id)
-        if role == _DISPLAY:
-            return self._display(queue_id, column)
-        if role == SORT_ROLE:
-            return self._sort_value(queue_id, column)
-        waiting = queue.waiting if queue is not None else None
-        busy = column == self.WAITING and waiting is not None and waiting > 0
-        if role == Qt.ItemDataRole.BackgroundRole:
-            return QBrush(shade(WAITING_TINT)) if busy else None
-        if role == Qt.ItemDataRole.FontRole:
-            if not busy:
-                return None
-            if self._bold is None:
-                self._bold = _bold_font()
-            return self._bold
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _RIGHT if column in self._COUNTS or column == self.LONGEST_WAIT else None
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(queue_id, column)
-        return None
-
-    def _count(self, queue_id: str, column: int) -> int | None:
-        queue = self._store.queues.get(queue_id)
-        value = getattr(queue, self._COUNTS[column]) if queue is not None else None
-        return value if isinstance(value, int) else None
-
-    def _display(self, queue_id: str, column: int) -> Any:
-        if column == self.NAME:
-            queue = self._store.queues.get(queue_id)
-            return queue.name if queue is not None and queue.name else queue_id[:8]
-        if column in self._COUNTS:
-            value = self._count(queue_id, column)
-            return "—" if value is None else value
-        if column == self.LONGEST_WAIT:
-            seconds = self._store.longest_wait_s(queue_id, self._now)
-            return "" if seconds is None else format_duration(seconds)
-        return None  # TREND: drawn by SparklineDelegate
-
-    def _sort_value(self, queue_id: str, column: int) -> Any:
-        if column in self._COUNTS:
-            value = self._count(queue_id, column)
-            return -1 if value is None else value
-        if column == self.LONGEST_WAIT:
-            seconds = self._store.longest_wait_s(queue_id, self._now)
-            return -1.0 if seconds is None else seconds
-        if column == self.TREND:
-            series = self.history.series(queue_id)
-            return series[-1] if series else -1
-        return str(self._display(queue_id, column)).casefold()
-
-    def _tooltip(self, queue_id: str, column: int) -> str | None:
-        if column == self.TREND:
-            series = self.history.series(queue_id)
-            if not series:
-                return "No waiting history yet"
-            minutes = round(len(series) * self.history.interval_s / 60)
-            return f"Waiting over the last {minutes} min: now {series[-1]}, peak {max(series)}"
-        if column == self.LONGEST_WAIT:
-            return "How long the oldest waiting conversation has waited"
-        return None
 
 
 # ================================================================================== feed
@@ -678,7 +357,7 @@ _KIND_LABELS = {
 }
 
 
-class FeedModel(_TableModel):
+class FeedModel(TableModel):
     """The event feed, newest first, bounded to ``capacity`` rows.
 
     :meth:`append` takes a batch (oldest first, as ``EngineBridge.feed_appended`` sends it) and
@@ -818,13 +497,13 @@ class FeedModel(_TableModel):
     def _row_count(self) -> int:
         return len(self._entries)
 
-    def data(self, index: Index, role: int = _DISPLAY) -> Any:
+    def data(self, index: Index, role: int = DISPLAY) -> Any:
         """The cell's value for ``role`` (see the module docstring for the custom roles)."""
         if not index.isValid() or not 0 <= index.row() < len(self._entries):
             return None
         entry = self._entries[index.row()]
         column = index.column()
-        if role == _DISPLAY:
+        if role == DISPLAY:
             if column == self.TIME:
                 return entry.at.astimezone().strftime(self._time_format)
             if column == self.KIND:
@@ -841,7 +520,7 @@ class FeedModel(_TableModel):
         if role == SORT_ROLE:
             if column == self.TIME:
                 return entry.at.timestamp()
-            return str(self.data(index, _DISPLAY)).casefold()
+            return str(self.data(index, DISPLAY)).casefold()
         warning = entry.severity == "warning"
         if role == ALERT_ROLE:
             return warning
@@ -890,17 +569,17 @@ class FeedFilterProxy(QSortFilterProxyModel):
         """Keep entries whose subject or summary contains ``text`` (any case)."""
         needle = text.strip().casefold()
         if needle != self._needle:
-            _begin_filter_change(self)
+            begin_filter_change(self)
             self._needle = needle
-            _end_filter_change(self)
+            end_filter_change(self)
 
     def set_kinds(self, kinds: Iterable[str] | None) -> None:
         """Keep entries of these kinds (None: every kind)."""
         allowed = None if kinds is None else frozenset(kinds)
         if allowed != self._kinds:
-            _begin_filter_change(self)
+            begin_filter_change(self)
             self._kinds = allowed
-            _end_filter_change(self)
+            end_filter_change(self)
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:  # noqa: N802
         """Kind first (a set lookup), then the search text."""

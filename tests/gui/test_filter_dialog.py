@@ -199,3 +199,43 @@ async def test_saving_the_feed_kinds_filters_the_live_feed_at_once(
 async def _until(condition: Callable[[], bool]) -> None:
     while not condition():  # noqa: ASYNC110 - the demo org's events arrive on their own
         await asyncio.sleep(0.05)
+
+
+def test_a_queue_rule_can_watch_one_media_type(qtbot: QtBot) -> None:
+    dialog = make(qtbot, demo_rules())
+    dialog.add_button.click()
+    assert dialog.media.isEnabled() and dialog.media.currentData() == ""
+    labels = [dialog.media.itemText(i) for i in range(dialog.media.count())]
+    assert labels == ["All media", "Voice", "Callback", "Chat", "Message", "Email"]
+    dialog.subject.setCurrentIndex(dialog.subject.findData("q-sales"))
+    dialog.media.setCurrentIndex(dialog.media.findData("chat"))
+    assert (
+        dialog.description.text()
+        == "Conversations waiting on Sales EN (chat only) above 3 for 10 s"
+    )
+    with qtbot.waitSignal(dialog.saved, timeout=1000) as blocker:
+        save_button(dialog).click()
+    saved = blocker.args[0][-1]
+    assert (saved.condition, saved.subjects, saved.media) == (
+        Condition.QUEUE_WAITING_ABOVE,
+        ("q-sales",),
+        "chat",
+    )
+
+
+def test_the_media_field_follows_the_rule_and_the_condition(qtbot: QtBot) -> None:
+    email = Rule("lw", "Slow email", Condition.QUEUE_LONGEST_WAIT_ABOVE, threshold=600,
+                 media="email")  # fmt: skip
+    dialog = make(qtbot, [*demo_rules(), email])
+    dialog.rule_list.setCurrentRow(2)  # loading a rule selects its media
+    assert dialog.media.currentText() == "Email" and dialog.media.isEnabled()
+    assert "(email only)" in dialog.description.text()
+    dialog.rule_list.setCurrentRow(0)  # the demo rule watches all media
+    assert dialog.media.currentText() == "All media"
+    dialog.rule_list.setCurrentRow(1)  # an agent rule has no media to choose
+    assert not dialog.media.isEnabled()
+    dialog.rule_list.setCurrentRow(2)
+    on_queue = dialog.condition.findData(Condition.QUEUE_ON_QUEUE_BELOW.value)
+    dialog.condition.setCurrentIndex(on_queue)  # agents on queue are queue-wide
+    assert not dialog.media.isEnabled()
+    assert dialog.rules[2].media == "" and "only" not in dialog.description.text()

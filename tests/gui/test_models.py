@@ -29,12 +29,13 @@ from core.events import (
 )
 from core.feed import KINDS, FeedEntry
 from core.store import Store
-from gui.delegates import SparklineDelegate
+from gui.delegates import CountSplitDelegate, SparklineDelegate
 from gui.models import (
     ALERT_ROLE,
     ENTRY_ROLE,
     HISTORY_ROLE,
     ID_ROLE,
+    MEDIA_SPLIT_ROLE,
     SORT_ROLE,
     AgentsFilterProxy,
     AgentsModel,
@@ -400,6 +401,104 @@ def test_sample_records_waiting_and_updates_only_the_trend_column(
     assert "peak 5" in queues.index(0, QueuesModel.TREND).data(Qt.ItemDataRole.ToolTipRole)
     assert queues.index(0, QueuesModel.TREND).data() is None  # drawn, not written
     check(queues)
+
+
+# ================================================================================== media
+def multichannel(store: Store) -> QueuesModel:
+    """Sales takes voice, chat and email; Support voice only; Legacy a source without the split."""
+    store.queue("q-legacy").name = "Legacy"
+    store.apply_all(
+        [
+            QueueObserved("q-sales", waiting=3, interacting=2, media_type="voice"),
+            QueueObserved("q-sales", waiting=1, interacting=0, media_type="chat"),
+            QueueObserved("q-sales", waiting=0, interacting=4, media_type="email"),
+            QueueObserved("q-support", waiting=2, interacting=1, media_type="voice"),
+            QueueObserved("q-legacy", waiting=9, interacting=1),
+        ]
+    )
+    model = QueuesModel(store, clock=fixed_clock(200))
+    model.set_queues(["q-sales", "q-support", "q-legacy"])
+    return model
+
+
+def test_a_multichannel_queue_shows_its_split_by_media(store: Store, check: Check) -> None:
+    queues = multichannel(store)
+    check(queues)
+    tip = Qt.ItemDataRole.ToolTipRole
+    waiting, interacting = QueuesModel.WAITING, QueuesModel.INTERACTING
+    # the cells keep the totals (what the board sorts by); the split comes beside them
+    assert [queues.index(0, c).data() for c in (waiting, interacting)] == [4, 6]
+    assert queues.index(0, waiting).data(SORT_ROLE) == 4
+    assert queues.index(0, waiting).data(MEDIA_SPLIT_ROLE) == "(Voice 3, Chat 1)"
+    assert queues.index(0, interacting).data(MEDIA_SPLIT_ROLE) == "(Email 4, Voice 2)"
+    assert queues.index(0, waiting).data(tip) == "Waiting 4 (Voice 3, Chat 1)"
+    assert queues.index(0, interacting).data(tip) == "Interacting 6 (Email 4, Voice 2)"
+    assert queues.index(0, waiting).data(Qt.ItemDataRole.AccessibleTextRole) == (
+        "4 (Voice 3, Chat 1)"
+    )
+    # one media: just the number in the cell, the media named in the tooltip
+    assert queues.index(1, waiting).data() == 2
+    assert queues.index(1, waiting).data(MEDIA_SPLIT_ROLE) is None
+    assert queues.index(1, waiting).data(tip) == "Waiting 2 (Voice 2)"
+    # a source that does not split by media: nothing to say about media
+    assert queues.index(2, waiting).data(MEDIA_SPLIT_ROLE) is None
+    assert queues.index(2, waiting).data(tip) == "Waiting 9"
+    # the columns that lay out for a split, per the header
+    header = [
+        queues.headerData(c, Qt.Orientation.Horizontal, MEDIA_SPLIT_ROLE)
+        for c in range(queues.columnCount())
+    ]
+    assert header == [c in (waiting, interacting) for c in range(queues.columnCount())]
+
+    # the chat caller is answered: voice has all the waiting, the cell says which media
+    store.apply(QueueObserved("q-sales", waiting=0, interacting=1, media_type="chat"))
+    queues.update_queues(["q-sales"])
+    assert queues.index(0, waiting).data() == 3
+    assert queues.index(0, waiting).data(MEDIA_SPLIT_ROLE) == "(Voice)"
+    assert queues.index(0, interacting).data(MEDIA_SPLIT_ROLE) == "(Email 4, Voice 2, Chat 1)"
+    # every group but voice goes idle: a single-media queue again, the columns lay out as before
+    for media in ("chat", "email"):
+        store.apply(QueueObserved("q-sales", waiting=0, interacting=0, media_type=media))
+    queues.update_queues(["q-sales"])
+    assert queues.index(0, waiting).data(MEDIA_SPLIT_ROLE) is None
+    assert not queues.headerData(waiting, Qt.Orientation.Horizontal, MEDIA_SPLIT_ROLE)
+    check(queues)
+
+
+def test_the_split_fits_its_cell_and_never_hides_the_total(qtbot: QtBot, store: Store) -> None:
+    queues = multichannel(store)
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(queues)
+    delegate = CountSplitDelegate(view)
+    view.setItemDelegateForColumn(QueuesModel.WAITING, delegate)
+    view.resize(900, 200)
+    view.show()
+    qtbot.waitExposed(view)
+    view.resizeColumnToContents(QueuesModel.WAITING)
+    full = view.fontMetrics().horizontalAdvance("4 (Voice 3, Chat 1)")
+    assert view.columnWidth(QueuesModel.WAITING) >= full  # fitting the column shows it all
+
+    def ink(row: int) -> tuple[int, int]:
+        """Leftmost and rightmost columns of text pixels in a Waiting cell."""
+        image = view.viewport().grab().toImage()
+        rect = view.visualRect(queues.index(row, QueuesModel.WAITING)).adjusted(1, 1, -1, -1)
+        base = image.pixelColor(rect.left() + 1, rect.top() + 1)
+        xs = [
+            x
+            for x in range(rect.left(), rect.right() + 1)
+            for y in range(rect.top(), rect.bottom() + 1)
+            if contrast_ratio(image.pixelColor(x, y), base) >= 3
+        ]
+        return min(xs), max(xs)
+
+    split_left, split_right = ink(0)
+    plain_left, plain_right = ink(1)
+    assert split_right - split_left > 4 * (plain_right - plain_left)  # the split is drawn
+    assert abs(split_left - plain_left) <= 2  # totals line up down the column
+    view.setColumnWidth(QueuesModel.WAITING, 40)  # too narrow: the total still shows
+    narrow_left, _ = ink(0)
+    assert narrow_left == split_left
 
 
 # ================================================================================== sparkline
