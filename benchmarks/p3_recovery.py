@@ -94,25 +94,36 @@ class Health:
         await wait_until(lambda: len(self.gaps) > seen, 300)
         return self.gaps[seen][0] - dropped_at
 
+    def waits(self) -> float:
+        """The longest retry wait the shards drew for the last drop (all shards reconnect)."""
+        assert self.service is not None
+        return max(s.backoff.last_delay_s for s in self.service.shards)
+
 
 async def drops_in_a_row(
     base_url: str, http: httpx.AsyncClient, selection: Selection, n: int
-) -> tuple[list[float], list[float]]:
+) -> tuple[list[float], list[float], list[float]]:
     """A fresh engine with production timings, dropped ``n`` times after healthy sessions;
-    each drop's recovery and the seconds between consecutive drops."""
+    each drop's recovery, the retry wait the engine drew for it, and the seconds between
+    consecutive drops."""
     health = Health()
     engine = await wire_engine(base_url, selection, ChannelSettings(), health)
     health.service = engine.service
     try:
         await engine.service.start()
         recoveries: list[float] = []
+        waits: list[float] = []
         for i in range(n):
             recoveries.append(await health.drop(http))
-            print(f"{n} in a row, drop {i + 1}: live and re-synced after {recoveries[-1]:.2f} s")
+            waits.append(health.waits())
+            print(
+                f"{n} in a row, drop {i + 1}: live and re-synced after {recoveries[-1]:.2f} s "
+                f"(retry wait drawn {waits[-1]:.2f} s)"
+            )
     finally:
         await engine.close()
     apart = [later - earlier for earlier, later in itertools.pairwise(health.drops)]
-    return recoveries, apart
+    return recoveries, waits, apart
 
 
 async def main() -> None:
@@ -193,10 +204,22 @@ async def main() -> None:
             await engine.close()
         await control(http, "simulation/resume")
         series = {n: await drops_in_a_row(base_url, http, selection, n) for n in IN_A_ROW}
-    in_a_row = {n: times for n, (times, _) in series.items()}
+    in_a_row = {n: times for n, (times, _, _) in series.items()}
     longest = in_a_row[max(IN_A_ROW)]
     ratio = longest[-1] / longest[0] if longest[0] > 0 else float("inf")
-    for n, (times, apart) in series.items():
+    # The first retry after a healthy session is drawn from 0..healthy_retry_s (full jitter),
+    # so single recoveries differ by up to a second either way. The cost that escalation adds
+    # is what compares: the 7th's own work (recovery minus the wait drawn) and its wait bound.
+    _, waits7, _ = series[max(IN_A_ROW)]
+    work = [t - w for t, w in zip(longest, waits7, strict=True)]
+    work_ratio = work[-1] / work[0] if work[0] > 0 else float("inf")
+    bound = ChannelSettings().healthy_retry_s
+    print(
+        f"{max(IN_A_ROW)} in a row: waits drawn {', '.join(f'{w:.2f}' for w in waits7)} s "
+        f"(first-retry bound {bound:.1f} s); work beyond the wait "
+        f"{', '.join(f'{w:.2f}' for w in work)} s; 7th/1st work {work_ratio:.2f} x"
+    )
+    for n, (times, _, apart) in series.items():
         shown = ", ".join(f"{t:.2f}" for t in times)
         spacing = f", drops {min(apart):.1f}-{max(apart):.1f} s apart" if apart else ""
         print(
@@ -223,8 +246,12 @@ async def main() -> None:
                 str(n): [round(t, 3) for t in times] for n, times in in_a_row.items()
             },
             "in_a_row_ratio_last_first": round(ratio, 2),
+            "in_a_row_waits_s": [round(w, 3) for w in waits7],
+            "in_a_row_first_retry_bound_s": bound,
+            "in_a_row_work_s": [round(w, 3) for w in work],
+            "in_a_row_work_ratio_last_first": round(work_ratio, 2),
             "in_a_row_apart_s": {
-                str(n): [round(t, 2) for t in apart] for n, (_, apart) in series.items()
+                str(n): [round(t, 2) for t in apart] for n, (_, _, apart) in series.items()
             },
         },
     )

@@ -172,8 +172,8 @@ class ChannelSettings:
     backoff_jitter: float = 0.2
     # Healthy sessions ending this often count as failing: a server that accepts, beats once
     # and drops again must not be hammered every second.
-    flap_window_s: float = 20.0
-    flap_limit: int = 6
+    flap_window_s: float = 30.0
+    flap_limit: int = 10
     assumed_heartbeat_s: float = 30.0
     rollover_fraction: float = 0.8  # roll over after 80 % of the channel's remaining life
     min_reuse_life_s: float = 3600.0  # reuse a stored channel only with this much life left
@@ -207,6 +207,7 @@ class Backoff:
         self.rng = rng
         self.monotonic = monotonic
         self.attempt = 0
+        self.last_delay_s = 0.0  # the wait drawn last (diagnostics and benchmarks)
         self._healthy_ends: deque[float] = deque(maxlen=max(1, settings.flap_limit))
 
     def next_delay(self) -> float:
@@ -214,10 +215,11 @@ class Backoff:
         s = self.settings
         attempt, self.attempt = self.attempt, self.attempt + 1
         if attempt == 0:
-            return self.rng.uniform(0.0, s.healthy_retry_s)
-        base = min(s.max_backoff_s, s.first_backoff_s * (2.0 ** (attempt - 1)))
-        jitter: float = self.rng.uniform(1 - s.backoff_jitter, 1 + s.backoff_jitter)
-        return base * jitter
+            self.last_delay_s = self.rng.uniform(0.0, s.healthy_retry_s)
+        else:
+            base = min(s.max_backoff_s, s.first_backoff_s * (2.0 ** (attempt - 1)))
+            self.last_delay_s = base * self.rng.uniform(1 - s.backoff_jitter, 1 + s.backoff_jitter)
+        return self.last_delay_s
 
     def healthy_session_ended(self) -> None:
         """A healthy socket ended: start a new series, unless healthy sessions flap."""
@@ -329,6 +331,7 @@ class ChannelShard:
         self._signals: asyncio.Queue[_SocketEnded] = asyncio.Queue()
         self._live: _Live | None = None
         self._retired: list[_Live] = []
+        self._retire_at = float("inf")  # when the retired sockets are closed
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -345,6 +348,11 @@ class ChannelShard:
     def running(self) -> bool:
         """Whether the background task is alive."""
         return self._task is not None and not self._task.done()
+
+    @property
+    def sockets_open(self) -> int:
+        """The live socket and those retired by a switch but still read out."""
+        return len(self._retired) + (self._live is not None)
 
     @property
     def healthy(self) -> bool:
@@ -573,6 +581,7 @@ class ChannelShard:
     async def _close_all(self) -> None:
         lives = [*self._retired, *([self._live] if self._live else [])]
         self._retired.clear()
+        self._retire_at = float("inf")
         self._live = None
         # No socket is left to repeat a frame: nothing the next socket brings is a duplicate.
         self._overlap_until = 0.0
@@ -580,7 +589,16 @@ class ChannelShard:
         for live in lives:
             await _close_quietly(live)
 
+    def _retire_soon(self) -> None:
+        """Close the retired sockets once the overlap window has passed.
+
+        Frames already on their way down an old socket are still read (duplicates of the new
+        socket's are dropped); closing it at once cancelled its reader and lost them.
+        """
+        self._retire_at = self.monotonic() + self.settings.overlap_s
+
     async def _retire_old(self) -> None:
+        self._retire_at = float("inf")
         retired, self._retired = self._retired, []
         for live in retired:
             await _close_quietly(live)
@@ -592,13 +610,16 @@ class ChannelShard:
             assert self._live is not None and self.channel is not None
             now = self.monotonic()
             rollover_at = self._rollover_deadline
-            wake = min(self.watchdog.next_check_at(), rollover_at)
+            wake = min(self.watchdog.next_check_at(), rollover_at, self._retire_at)
             signal: _SocketEnded | None = None
             try:
                 signal = await asyncio.wait_for(self._signals.get(), timeout=max(0.0, wake - now))
             except TimeoutError:
                 signal = None
             now = self.monotonic()
+            if signal is None and now >= self._retire_at:
+                await self._retire_old()
+                continue
             if signal is None:
                 if now >= rollover_at:
                     signal = _SocketEnded.ROLLOVER
@@ -655,11 +676,11 @@ class ChannelShard:
             return None
         if signal is _SocketEnded.SOCKET_CLOSING:
             # Same channel, new socket: the server moves delivery to it when it opens, so
-            # nothing falls between; the old socket is closed right after.
+            # nothing falls between; the old socket is read out and closed after the overlap.
             socket = await self.connector(self.channel.connect_uri)
             self.counters["socket_switches"] += 1
             self._adopt(socket)
-            await self._retire_old()
+            self._retire_soon()
             self.sink.shard_live(self.slot, gap=True, reason="socket_closing")
             return None
         if signal is _SocketEnded.ROLLOVER:
@@ -710,7 +731,7 @@ class ChannelShard:
         self._adopt(socket)  # before the next await: a cancelled stop must not leak the socket
         self._schedule_rollover(new)
         await self.memory.save(self.slot, new)
-        await self._retire_old()
+        self._retire_soon()
         self.counters["rollovers"] += 1
         with contextlib.suppress(ApiError, TransportError):
             await self.api.delete_subscriptions(old.id)

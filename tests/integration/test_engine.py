@@ -822,6 +822,11 @@ async def test_rolls_over_before_expiry_without_a_gap(engines: EngineFactory) ->
     await engine.next_resync(mark)
     await engine.converged(resync=False)
     assert not engine.records.gaps("start"), "a rollover must not open a gap"
+    # The old socket is read out for the overlap window (frames still on their way), then closed.
+    deadline = time.monotonic() + SETTINGS.overlap_s + 2.0
+    while engine.shard.sockets_open > 1 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert engine.shard.sockets_open == 1
     stats = await engine.stats()
     assert stats["sockets"] == 1
     await engine.prove_resync()
