@@ -190,7 +190,18 @@ async def test_retry_after_is_waited_exactly_without_escalating() -> None:
     """A 429 the REST client gave up on is the server saying when: no backoff on top."""
     api = _Api(fail_puts=[RateLimitedError(429, "slow down", retry_after_s=0.05)] * 3)
     waits: list[float] = []
-    shard = ChannelShard(0, ("t",), api=api, sink=_Sink(), settings=FAST)
+    connected = asyncio.Event()
+
+    class _Quiet(_Socket):
+        async def recv(self) -> str:
+            await asyncio.Event().wait()  # open, and silent, until closed
+            raise AssertionError("unreachable")
+
+    async def connector(uri: str) -> _Socket:
+        connected.set()
+        return _Quiet([])
+
+    shard = ChannelShard(0, ("t",), api=api, sink=_Sink(), connector=connector, settings=FAST)
     original = shard._wait_or_stop
 
     async def recording(delay: float) -> bool:
@@ -200,12 +211,9 @@ async def test_retry_after_is_waited_exactly_without_escalating() -> None:
     shard._wait_or_stop = recording  # type: ignore[method-assign]
     shard.start()
     try:
-        for _ in range(200):
-            if api.puts >= 4:
-                break
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(connected.wait(), 5.0)
+        assert shard.backoff.attempt == 0  # nothing failed on our side
     finally:
         await shard.stop()
-    assert api.puts >= 4
-    assert waits[:3] == [pytest.approx(0.05)] * 3
-    assert shard.backoff.attempt == 0  # nothing failed on our side
+    assert api.puts == 4
+    assert waits == [pytest.approx(0.05)] * 3
