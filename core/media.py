@@ -102,12 +102,3 @@ def media_totals(groups: Mapping[str, MediaCounts]) -> MediaCounts:
 def busy_groups(groups: Iterable[tuple[str, MediaCounts]]) -> dict[str, MediaCounts]:
     """Only the groups with something in them (an idle group and an absent one are the same)."""
     return {media: counts for media, counts in groups if not counts.idle}
-
-
-def split_text(groups: Mapping[str, MediaCounts], field: str) -> str:
-    """``"voice 3, chat 1"``: the per-media parts of one counter, largest first."""
-    parts = sorted(
-        ((media or "other", getattr(counts, field)) for media, counts in groups.items()),
-        key=lambda item: (-item[1], item[0]),
-    )
-    return ", ".join(f"{media} {value}" for media, value in parts if value)
