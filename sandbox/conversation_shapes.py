@@ -27,6 +27,21 @@ JsonDict = dict[str, Any]
 _NO_TERMINATED = frozenset({"email", "message"})
 
 
+def _media_fields(conv: Conversation, media: str) -> JsonDict:
+    """What a session of one media carries in both the nested and the flattened shape."""
+    if media == "voice":
+        return {"muted": False, "confined": False, "recording": False, "recordingState": "none"}
+    if media == "callback":
+        return {"callbackNumbers": [conv.ani.removeprefix("tel:")]}
+    if media == "chat":
+        return {"roomId": f"{conv.id}@conference.sandbox.example"}
+    if media == "email":
+        return {"subject": conv.customer_name + ": a question", "messagesSent": 0}
+    if media == "message":
+        return {"type": "webmessaging"}
+    return {}
+
+
 def _state(conv: Conversation, part: Participant) -> str:
     if part.state == "terminated" and conv.media in _NO_TERMINATED:
         return "disconnected"
@@ -48,22 +63,9 @@ def _session(conv: Conversation, part: Participant) -> JsonDict:
     }
     if media != "chat":
         session["direction"] = "inbound"
+    session.update(_media_fields(conv, media))
     if media == "voice":
-        session.update(
-            muted=False,
-            confined=False,
-            recording=False,
-            recordingState="none",
-            self={"addressNormalized": _address(conv, part)},
-        )
-    elif media == "callback":
-        session["callbackNumbers"] = [conv.ani.removeprefix("tel:")]
-    elif media == "chat":
-        session["roomId"] = f"{conv.id}@conference.sandbox.example"
-    elif media == "email":
-        session.update(subject=conv.customer_name + ": a question", messagesSent=0)
-    elif media == "message":
-        session["type"] = "webmessaging"
+        session["self"] = {"addressNormalized": _address(conv, part)}
     if part.connected is not None:
         session["connectedTime"] = iso(part.connected)
     if part.end is not None:
@@ -148,23 +150,9 @@ def _flat_participant(org: Org, conv: Conversation, part: Participant) -> JsonDi
         "attributes": {},
         "wrapupRequired": part.wrapup_required,
     }
+    out.update(_media_fields(conv, media))
     if media == "voice":
-        out.update(
-            muted=False,
-            confined=False,
-            recording=False,
-            recordingState="none",
-            ani=conv.ani,
-            dnis=conv.dnis,
-        )
-    elif media == "callback":
-        out["callbackNumbers"] = [conv.ani.removeprefix("tel:")]
-    elif media == "chat":
-        out["roomId"] = f"{conv.id}@conference.sandbox.example"
-    elif media == "email":
-        out.update(subject=conv.customer_name + ": a question", messagesSent=0)
-    elif media == "message":
-        out["type"] = "webmessaging"
+        out.update(ani=conv.ani, dnis=conv.dnis)
     if part.purpose == "customer":
         out["name"] = conv.customer_name
     if part.connected is not None:
