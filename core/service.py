@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import enum
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
@@ -43,10 +44,12 @@ from core.errors import (
 )
 from core.events import (
     Event,
+    PresenceChanged,
     QueueConversationChanged,
     QueueCountersRead,
     QueueMembershipChanged,
     QueueObserved,
+    RoutingChanged,
     parse_event,
 )
 from core.models import (
@@ -316,6 +319,8 @@ class MonitorService:
         # When the stream last spoke for a part of a queue (a media group, USERS_PART,
         # CONVERSATIONS_PART): a re-sync's read asked before then is older for that part.
         self._queue_stream_at: dict[str, dict[str, float]] = {}
+        # The same for a user's presence and routing status: (user id, event type) -> when.
+        self._user_stream_at: dict[tuple[str, type[Event]], float] = {}
         self._token_fingerprint: int | None = None
         self._remove_token_listener: Callable[[], None] | None = None
         self._replan_handle: asyncio.TimerHandle | None = None
@@ -500,6 +505,8 @@ class MonitorService:
         gone_queues = set(old.queues) - set(queues)
         for user_id in gone_users:
             self.store.users.pop(user_id, None)
+            self._user_stream_at.pop((user_id, PresenceChanged), None)
+            self._user_stream_at.pop((user_id, RoutingChanged), None)
         for queue_id in gone_queues:
             self.store.queues.pop(queue_id, None)
             self._queue_stream_at.pop(queue_id, None)
@@ -711,7 +718,9 @@ class MonitorService:
         and a conversation event nothing about counters (it used to veto the re-sync's
         counters, which then stayed stale until the next change; found by the chaos run).
         """
-        if isinstance(event, QueueObserved):
+        if isinstance(event, PresenceChanged | RoutingChanged):
+            self._user_stream_at[(event.user_id, type(event))] = now
+        elif isinstance(event, QueueObserved):
             parts = self._queue_stream_at.setdefault(event.queue_id, {})
             if event.names_conversations:
                 parts[event.media_type] = now
@@ -719,6 +728,17 @@ class MonitorService:
                 parts[USERS_PART] = now
         elif isinstance(event, QueueConversationChanged):
             self._queue_stream_at.setdefault(event.queue_id, {})[CONVERSATIONS_PART] = now
+
+    def _streamed_since(self, event: Event, asked_at: float) -> bool:
+        """True when the stream spoke for this user's presence (or routing) after ``asked_at``.
+
+        Timestamps alone cannot decide it: a presence event may come without ``modifiedDate``
+        (5.1), and then the re-sync's older read would overwrite it (found by CI's chaos run: a
+        user left ON_QUEUE after a token fault while the org had them in TRAINING).
+        """
+        if not isinstance(event, PresenceChanged | RoutingChanged):
+            return False
+        return self._user_stream_at.get((event.user_id, type(event)), -math.inf) > asked_at
 
     def _fresher_than(self, read: QueueCountersRead, asked_at: float) -> QueueCountersRead:
         """The read with the parts the stream spoke for since ``asked_at`` kept as they are."""
@@ -896,6 +916,8 @@ class MonitorService:
         for event in result.user_events:
             if self._retired and _subject_of(event) in self._retired:
                 continue  # unwatched while this re-sync was reading
+            if self._streamed_since(event, started_at):
+                continue
             for change in self.store.apply(event):
                 changed += 1
                 self._emit(ChangeRecord(change, "resync"))

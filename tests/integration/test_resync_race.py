@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
+from core.models import UserRecord
 from core.observations import QueueObservation
 from core.protocol import TopicEvent, decode_frame
 from core.service import Selection
@@ -130,3 +131,38 @@ async def test_a_counter_outranked_by_an_older_one_in_flight_is_read_again(
         bed.WAIT_S,
     )
     assert reads == 2
+
+
+async def test_a_streamed_presence_without_a_time_outranks_the_read_it_overtook(
+    engines: EngineFactory, sandbox: Sandbox
+) -> None:
+    """A presence event may come without ``modifiedDate`` (5.1); one that arrives while the
+    re-sync reads is newer than the read, though no timestamp says so. The read used to win and
+    left the user in the old presence until their next change (CI's chaos run: ON_QUEUE shown,
+    TRAINING true, after a token fault)."""
+    queue_id = sorted(sandbox.org.queues)[0]
+    engine = await engines(Selection(queues=(queue_id,), users="members"))
+    await engine.pause()
+    await engine.settled()
+    service = engine.service
+    user_id = sorted(service.watch.users)[0]
+    shown = service.store.users[user_id]
+    training = next(
+        pid
+        for pid, definition in sandbox.org.presences.items()
+        if definition.system == "TRAINING" and pid != shown.definition_id
+    )
+    real_users = engine.api.users
+
+    async def read_then_stream(ids: Iterable[str] | None = None) -> list[UserRecord]:
+        answer = await real_users(ids)
+        body = {"presenceDefinition": {"id": training, "systemPresence": "TRAINING"}}
+        service.shard_event(0, _frame(f"v2.users.{user_id}.presence", body))
+        return answer
+
+    engine.api.users = read_then_stream  # type: ignore[method-assign]
+    before = shown.definition_id
+    await service.resync_once()
+    assert before != training
+    assert service.store.users[user_id].definition_id == training
+    assert service.store.users[user_id].system_presence == "TRAINING"
