@@ -173,7 +173,7 @@ def setup_logging(debug: bool, *, quiet: bool = False, log_file: Path | None = N
         else:
             handler.setFormatter(logging.Formatter(LOG_FORMAT))
             logging.getLogger().addHandler(handler)
-    from core.redact import install
+    from core.app.redact import install
 
     install()  # the backstop: no token, code or secret reaches a log line
 
@@ -259,9 +259,9 @@ async def sign_in_session(
         InvalidEnvironmentError, OAuthError, SignInCancelledError, SignInTimedOutError,
         TransportError, CredentialStoreError: for the welcome dialog to explain.
     """
-    from core.auth import Authenticator
-    from core.credentials import credential_service_name, open_credential_store
-    from core.regions import parse_environment
+    from core.auth.credentials import credential_service_name, open_credential_store
+    from core.auth.session import Authenticator
+    from core.rest.regions import parse_environment
 
     env = parse_environment(environment)
     store = await asyncio.to_thread(
@@ -341,18 +341,18 @@ async def build_engine(
             a new sign-in. False (the GUI): only ``Engine.sign_in_again``, when the person asks.
         open_store: the credential store factory for an org (default: the OS keyring).
     """
-    from core.api import ApiClient
-    from core.auth import Authenticator
-    from core.channel import StoredChannelMemory
-    from core.credentials import (
+    from core.auth.credentials import (
         MemoryCredentialStore,
         credential_service_name,
         open_credential_store,
     )
+    from core.auth.session import Authenticator
+    from core.engine.service import MonitorService, Selection, parse_selection_arg
+    from core.engine.timeline import ConnectionTimeline
     from core.errors import CredentialStoreError, GenesysTrayError, SignInRequiredError
-    from core.regions import parse_environment
-    from core.service import MonitorService, Selection, parse_selection_arg
-    from core.timeline import ConnectionTimeline
+    from core.rest.client import ApiClient
+    from core.rest.regions import parse_environment
+    from core.streaming.shard import StoredChannelMemory
 
     engine = Engine(service=None, timeline=ConnectionTimeline())
     try:
@@ -467,7 +467,7 @@ async def build_engine(
 
 async def run_listen(args: argparse.Namespace) -> int:
     """``listen``: sign in, follow the stream, print records, write the state on exit."""
-    from core.listen import JsonLinesWriter, state_snapshot, write_state
+    from core.cli.listen import JsonLinesWriter, state_snapshot, write_state
 
     stop = asyncio.Event()
     _install_stop_signals(stop)
@@ -512,8 +512,8 @@ def _sign_in_again_when_needed(
 
     Not after the person signed out on purpose (``signed_out`` set).
     """
+    from core.engine.service import EngineState, StateRecord
     from core.errors import AuthError
-    from core.service import EngineState, StateRecord
 
     running: set[asyncio.Task[None]] = set()
 
@@ -580,7 +580,7 @@ def instance_name() -> str:
 def run_gui(args: argparse.Namespace) -> int:
     """The tray app: a second launch brings the first one's window forward and exits."""
     from gui.app import create_qapp, run_qasync
-    from gui.single_instance import SingleInstance
+    from gui.platform.single_instance import SingleInstance
 
     qapp = create_qapp()
     instance = SingleInstance()
@@ -595,7 +595,7 @@ def run_gui(args: argparse.Namespace) -> int:
 
 async def open_journal(*, demo: bool, retention_days: float = 30.0) -> Any:
     """The event journal: one SQLite file per org kind, retention from the settings."""
-    from core.journal import Journal, default_journal_path
+    from core.storage.journal import Journal, default_journal_path
 
     path = default_journal_path()
     if demo:
@@ -607,7 +607,7 @@ async def welcome(
     profile: Any = None, problem: str = "", *, open_store: Callable[[str], Any] | None = None
 ) -> Any:
     """Show the first-run dialog on the running loop; its WelcomeChoice, or None if dismissed."""
-    from gui.welcome_dialog import SignInRequest, SignInResult, WelcomeDialog, run_welcome
+    from gui.dialogs.welcome_dialog import SignInRequest, SignInResult, WelcomeDialog, run_welcome
 
     async def sign_in(request: SignInRequest) -> SignInResult:
         session = await sign_in_session(
@@ -642,9 +642,9 @@ def profile_key(profile: Any) -> str:
 
 def profile_choices(config: Any) -> list[tuple[str, str]]:
     """The tray's "Profile" submenu: the demo org and every org signed in to, as (key, label)."""
-    from core.config import with_profile
     from core.errors import InvalidEnvironmentError
-    from core.regions import parse_environment
+    from core.rest.regions import parse_environment
+    from core.storage.settings import with_profile
 
     profiles = list(config.profiles)
     if config.profile is not None:  # a settings file from before the list
@@ -667,7 +667,7 @@ async def _remember_choice(path: Path, *, demo: bool, profile: Any = _KEEP) -> N
     """
     import dataclasses
 
-    from core.config import ConfigError, load_config, save_config, with_profile
+    from core.storage.settings import ConfigError, load_config, save_config, with_profile
 
     def update() -> None:
         config = load_config(path).config
@@ -703,8 +703,8 @@ async def start_engine(
     Returns:
         (engine, demo, exit code); the engine is None when the person quit or it failed.
     """
-    from core.config import config_path, load_config
     from core.errors import AuthError, GenesysTrayError
+    from core.storage.settings import config_path, load_config
 
     demo = bool(args.demo) and not choose and switch_to is None
     from_env = bool(os.environ.get("GENESYS_CLIENT_ID"))
@@ -770,7 +770,7 @@ async def gui_main(args: argparse.Namespace, qapp: Any, instance: Any) -> int:
     Leaving an org (sign out, or "Connect to Genesys Cloud…" in the demo org) stops its engine
     and shows the welcome dialog again, in the same process.
     """
-    from core.config import config_path
+    from core.storage.settings import config_path
 
     choose = False
     switch_to: str | None = None
@@ -794,7 +794,7 @@ async def run_app(
     Returns:
         (exit code, back to the welcome dialog?, the profile key the tray switched to or None).
     """
-    from core.config import config_path, load_config
+    from core.storage.settings import config_path, load_config
     from gui.app import GuiApp, GuiOptions
 
     settings_file = config_path()

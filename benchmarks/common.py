@@ -22,13 +22,13 @@ from typing import Any
 
 import httpx
 
-from core.api import ApiClient
-from core.auth import Authenticator
-from core.channel import ChannelSettings
-from core.credentials import MemoryCredentialStore
-from core.models import ChannelInfo, ListedChannel, SubscriptionResult
-from core.regions import parse_environment
-from core.service import MonitorService, Record, Selection
+from core.auth.credentials import MemoryCredentialStore
+from core.auth.session import Authenticator
+from core.engine.service import MonitorService, Record, Selection
+from core.rest.client import ApiClient
+from core.rest.regions import parse_environment
+from core.rest.schema import ChannelInfo, ListedChannel, SubscriptionResult
+from core.streaming.shard import ChannelSettings
 from sandbox.config import SandboxConfig
 from sandbox.server import Sandbox
 

@@ -1,7 +1,8 @@
 """The app's GUI on its engine, fed by benchmarks.replay_server (shared by P2 and P5).
 
 The rig is the app's own stack in this process, on one qasync loop as main.py runs it: a real
-:class:`core.service.MonitorService` whose REST calls go to a sandbox org in its own process (the
+:class:`core.engine.service.MonitorService` whose REST calls go to a sandbox org in its own process
+(the
 org benchmarks.record_frames recorded: 200 users, 20 queues, seed 5; every user and queue is
 watched) and whose one channel is a real WebSocket to benchmarks.replay_server, which replays the
 recorded stream (timestamps moved forward on every pass, so the store keeps seeing real changes).
@@ -38,13 +39,13 @@ from benchmarks.common import (
     save_result,
     wait_until,
 )
-from core.api import ApiClient
-from core.auth import Authenticator
-from core.config import default_config
-from core.credentials import MemoryCredentialStore
-from core.journal import Journal
-from core.regions import parse_environment
-from core.service import EngineState, EventRecord, MonitorService, Record, Selection
+from core.auth.credentials import MemoryCredentialStore
+from core.auth.session import Authenticator
+from core.engine.service import EngineState, EventRecord, MonitorService, Record, Selection
+from core.rest.client import ApiClient
+from core.rest.regions import parse_environment
+from core.storage.journal import Journal
+from core.storage.settings import default_config
 from gui.app import GuiApp, GuiOptions, create_qapp, run_qasync
 
 logger = logging.getLogger(__name__)

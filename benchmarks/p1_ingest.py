@@ -1,10 +1,13 @@
 """P1 ingest: one recorded frame stream over loopback into (a) the engine, (b) json.loads, (c) SDK.
 
-(a) The engine end to end, the real code path of the app: a real ``core.channel.ChannelShard``
+(a) The engine end to end, the real code path of the app: a real
+``core.streaming.shard.ChannelShard``
     (socket via ``websockets_connector`` → ``decode_frame`` → duplicate check → watchdog) feeding
-    a real :class:`core.service.MonitorService` (``parse_event`` → ``Store.apply`` → Event/Change
+    a real :class:`core.engine.service.MonitorService` (``parse_event`` → ``Store.apply`` →
+    Event/Change
     records) whose listener is the app's :class:`gui.bridge.EngineBridge` (feed entries through
-    :class:`core.feed.FeedBuilder`, each appended to a real on-disk :class:`core.journal.Journal`
+    :class:`core.feed.builder.FeedBuilder`, each appended to a real on-disk
+    :class:`core.storage.journal.Journal`
     whose writer thread commits them); every 100 ms (the bridge's tick) the bridge flushes its batch
     and the demo rules are evaluated over the store (``RuleEngine.evaluate``), as the app does on
     every batch. Left out: the channel's REST calls (a stub answers them) and Qt views.
@@ -30,12 +33,12 @@ from websockets.asyncio.client import connect
 
 from benchmarks.common import FRAMES, ROOT, FixedChannel, median, save_result
 from benchmarks.record_frames import load_frames, record
-from core.auth import TokenSet
-from core.channel import ChannelSettings, ChannelShard
-from core.journal import Journal
-from core.protocol import TopicEvent
-from core.rules import RuleEngine, demo_rules
-from core.service import MonitorService, Selection
+from core.alerts.rules import RuleEngine, demo_rules
+from core.auth.session import TokenSet
+from core.engine.service import MonitorService, Selection
+from core.storage.journal import Journal
+from core.streaming.protocol import TopicEvent
+from core.streaming.shard import ChannelSettings, ChannelShard
 
 ROUNDS = 3
 PY = sys.executable
@@ -90,7 +93,7 @@ async def run_engine(uri: str, total: int, journal_dir: Path) -> dict[str, float
     """(a) one pass of the whole stream through the engine; its figures."""
     from PySide6.QtCore import QCoreApplication
 
-    from core.feed import FeedBuilder
+    from core.feed.builder import FeedBuilder
     from gui.bridge import EngineBridge
 
     _app = QCoreApplication.instance() or QCoreApplication([])

@@ -35,10 +35,17 @@ from benchmarks.common import (
     wait_until,
     wire_engine,
 )
-from core.channel import ChannelSettings
-from core.events import PresenceChanged
-from core.listen import state_snapshot
-from core.service import EngineState, EventRecord, GapRecord, MonitorService, Record, Selection
+from core.cli.listen import state_snapshot
+from core.engine.service import (
+    EngineState,
+    EventRecord,
+    GapRecord,
+    MonitorService,
+    Record,
+    Selection,
+)
+from core.streaming.events import PresenceChanged
+from core.streaming.shard import ChannelSettings
 
 USERS = 500
 QUEUES = 50

@@ -22,8 +22,8 @@ from benchmarks.common import (
     wait_until,
     wire_engine,
 )
-from core.channel import ChannelSettings
-from core.service import EngineState, Selection
+from core.engine.service import EngineState, Selection
+from core.streaming.shard import ChannelSettings
 
 USERS = 5_000
 QUEUES = 200

@@ -1,8 +1,10 @@
 """Alerts in the app: the rule engine evaluated on every store batch, notices to the desktop.
 
-The controller owns the :class:`core.rules.RuleEngine`, turns fired alerts into
-:class:`gui.notifier.Notice` values, keeps the tray's alert badge and snooze state true, opens the
-Filters & alerts dialog and persists what the person saves (core.config, written off the loop).
+The controller owns the :class:`core.alerts.rules.RuleEngine`, turns fired alerts into
+:class:`gui.notifications.notifier.Notice` values, keeps the tray's alert badge and snooze state
+true, opens the
+Filters & alerts dialog and persists what the person saves (core.storage.settings, written off the
+loop).
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from core.config import AppConfig, ConfigError, parse_hhmm, save_config
-from core.feed import alert_entry
-from core.journal import Journal
-from core.rules import Alert, ChangeKind, Rule, RuleEngine
-from core.service import MonitorService
-from gui.filter_dialog import FilterDialog
-from gui.notifier import SIGN_IN_KEY, Notice, Notifier
-from gui.tray import UNTIL_TOMORROW, TrayController
+from core.alerts.rules import Alert, ChangeKind, Rule, RuleEngine
+from core.engine.service import MonitorService
+from core.feed.builder import alert_entry
+from core.storage.journal import Journal
+from core.storage.settings import AppConfig, ConfigError, parse_hhmm, save_config
+from gui.dialogs.filter_dialog import FilterDialog
+from gui.notifications.notifier import SIGN_IN_KEY, Notice, Notifier
+from gui.tray.controller import UNTIL_TOMORROW, TrayController
 
 logger = logging.getLogger(__name__)
 

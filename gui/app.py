@@ -23,7 +23,13 @@ import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt
 from PySide6.QtWidgets import QApplication
 
-from core.config import (
+from core.app.diagnostics import write_diagnostics
+from core.engine.service import BudgetRecord, EngineState, MonitorService, SelectionProgress
+from core.engine.timeline import ConnectionTimeline
+from core.errors import GenesysTrayError
+from core.feed.builder import FeedBuilder, FeedEntry
+from core.storage.journal import Journal
+from core.storage.settings import (
     AppConfig,
     ConfigError,
     WatchSettings,
@@ -31,28 +37,22 @@ from core.config import (
     default_config,
     save_config,
 )
-from core.diagnostics import write_diagnostics
-from core.errors import GenesysTrayError
-from core.feed import FeedBuilder, FeedEntry
-from core.journal import Journal
-from core.service import BudgetRecord, EngineState, MonitorService, SelectionProgress
-from core.timeline import ConnectionTimeline
 from gui.alerts import AlertsController
-from gui.autostart import Autostart
 from gui.bridge import EngineBridge, LinkHealth
-from gui.main_window import MainWindow
-from gui.notifier import (
+from gui.dialogs.settings_dialog import SettingsDialog
+from gui.dialogs.watch_dialog import WatchDialog, selection_of
+from gui.notifications.notifier import (
     ACTION_SIGN_IN,
     SIGN_IN_KEY,
     Notice,
     Notifier,
     default_backends,
 )
-from gui.settings_dialog import SettingsDialog
-from gui.theme import apply_theme
-from gui.tray import TrayController
-from gui.wake import NetworkWatcher, WakeDetector
-from gui.watch_dialog import WatchDialog, selection_of
+from gui.platform.autostart import Autostart
+from gui.platform.wake import NetworkWatcher, WakeDetector
+from gui.tray.controller import TrayController
+from gui.window.main_window import MainWindow
+from gui.window.theme import apply_theme
 
 logger = logging.getLogger(__name__)
 

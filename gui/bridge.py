@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
-from core.feed import FeedBuilder, FeedEntry
-from core.service import (
+from core.engine.service import (
     BudgetRecord,
     ChangeRecord,
     EventRecord,
@@ -27,6 +26,7 @@ from core.service import (
     StateRecord,
     WatchRecord,
 )
+from core.feed.builder import FeedBuilder, FeedEntry
 
 logger = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from typing import Any
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from core.service import MonitorService
+from core.engine.service import MonitorService
 from gui.app import GuiApp, GuiOptions
-from gui.main_window import STATE_TEXT
-from gui.models import AgentsModel, QueuesModel, status_text
+from gui.models.boards import AgentsModel, QueuesModel, status_text
+from gui.window.main_window import STATE_TEXT
 
 Json = dict[str, Any]
 

@@ -27,14 +27,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from core.api import ApiClient, RetryPolicy
-from core.auth import Authenticator
-from core.channel import ChannelSettings
-from core.credentials import MemoryCredentialStore
+from core.alerts.rules import Condition, Rule, RuleEngine
+from core.auth.credentials import MemoryCredentialStore
+from core.auth.session import Authenticator
+from core.engine.service import EngineState, MonitorService, Record, Selection, StateRecord
 from core.errors import AuthError
-from core.regions import parse_environment
-from core.rules import Condition, Rule, RuleEngine
-from core.service import EngineState, MonitorService, Record, Selection, StateRecord
+from core.rest.client import ApiClient, RetryPolicy
+from core.rest.regions import parse_environment
+from core.streaming.shard import ChannelSettings
 from sandbox.config import SandboxConfig
 from sandbox.server import Sandbox
 from tests.chaos.report import ChaosReport, LogTrap, is_the_sandboxes, open_sockets, rss_mb

@@ -18,7 +18,8 @@ came: no gap was open (the last gap had ended, so the engine had subscribed and 
 shard had a socket (phase LIVE or STALE: a stall the engine has not yet noticed still counts),
 and every shard's ``frames`` counter had grown since that gap's end, i.e. the socket delivered a
 heartbeat or an event after it was subscribed and the picture re-read. That is the engine's own
-notion (core/channel.py: subscribed, then a heartbeat or an event), read from the outside and a
+notion (core/streaming/shard.py: subscribed, then a heartbeat or an event), read from the outside
+and a
 little stricter: frames between the socket's opening and the re-sync's end do not count. Only
 faults after a healthy session are held to the bound; one that hits a recovery still under way
 is measured and shown, not judged.
@@ -30,8 +31,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-from core.channel import ChannelShard, ShardPhase
-from core.service import EngineState, GapRecord, Record
+from core.engine.service import EngineState, GapRecord, Record
+from core.streaming.shard import ChannelShard, ShardPhase
 from tests.chaos.report import ChaosReport, percentile
 from tests.integration.test_engine import Engine
 

@@ -132,15 +132,16 @@ def image_digest(image: QImage) -> str:
 
 
 def probe_tray_states(outdir: str, steps: list[str]) -> dict[str, Any]:
-    """Drive gui.tray.TrayController through ``steps`` and grab the docked icon after each.
+    """Drive gui.tray.controller.TrayController through ``steps`` and grab the docked icon after
+    each.
 
     A step is ``STATE[+alerts=N][+paused][+snoozed]``. For each step the probe polls (bounded by
     TRAY_DEADLINE_MS) until the icon has a geometry, its pixels differ from the previous step's
     and, unless paused (dimmed), a visible part of it is in the state's colour. It saves the
     docked icon zoomed (``NN_STEP.png``) and the whole screen at the end (``screen.png``).
     """
-    from gui.icons import is_dark_scheme, state_color
-    from gui.tray import TrayController
+    from gui.tray.controller import TrayController
+    from gui.tray.icons import is_dark_scheme, state_color
 
     app = QApplication([sys.argv[0]])
     out = Path(outdir)

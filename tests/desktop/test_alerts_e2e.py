@@ -17,8 +17,8 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from core.config import AppConfig, load_config
-from core.rules import Condition, Rule
+from core.alerts.rules import Condition, Rule
+from core.storage.settings import AppConfig, load_config
 
 pytestmark = [pytest.mark.desktop, pytest.mark.qt_loop]
 DEADLINE_S = 20.0

@@ -1,4 +1,4 @@
-"""core.credentials on the bed's real Secret Service (gnome-keyring), not a fake."""
+"""core.auth.credentials on the bed's real Secret Service (gnome-keyring), not a fake."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from keyring.backend import KeyringBackend
 from keyring.backends import SecretService
 from keyring.errors import PasswordDeleteError
 
-from core.auth import ENTRY_KEYS, TokenSet, delete_token_set, load_token_set, save_token_set
-from core.credentials import KeyringCredentialStore, open_credential_store
+from core.auth.credentials import KeyringCredentialStore, open_credential_store
+from core.auth.session import ENTRY_KEYS, TokenSet, delete_token_set, load_token_set, save_token_set
 
 pytestmark = pytest.mark.desktop
 

@@ -37,8 +37,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 
 import main as composition
-from gui.main_window import STATE_TEXT, MainWindow
-from gui.welcome_dialog import CUSTOM, WelcomeDialog
+from gui.dialogs.welcome_dialog import CUSTOM, WelcomeDialog
+from gui.window.main_window import STATE_TEXT, MainWindow
 from tests.desktop.conftest import missing
 
 pytestmark = [pytest.mark.desktop, pytest.mark.qt_loop]

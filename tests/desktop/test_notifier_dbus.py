@@ -27,7 +27,13 @@ from PySide6.QtDBus import QDBusConnection
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from gui.notifier import APP_NAME, NOTIFICATIONS_INTERFACE, DBusNotifier, Notice, Notifier
+from gui.notifications.notifier import (
+    APP_NAME,
+    NOTIFICATIONS_INTERFACE,
+    DBusNotifier,
+    Notice,
+    Notifier,
+)
 
 pytestmark = pytest.mark.desktop
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.auth import Authenticator
-from core.credentials import MemoryCredentialStore
-from core.regions import parse_environment
+from core.auth.credentials import MemoryCredentialStore
+from core.auth.session import Authenticator
+from core.rest.regions import parse_environment
 from sandbox.config import SandboxConfig
 from sandbox.server import Sandbox
 from tests.desktop.conftest import missing

@@ -20,8 +20,8 @@ from jeepney.io.blocking import DBusConnection
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from core.listen import state_snapshot
-from core.service import EngineState
+from core.cli.listen import state_snapshot
+from core.engine.service import EngineState
 from gui.app import GuiApp, GuiOptions
 from sandbox.config import SandboxConfig
 from sandbox.server import Sandbox

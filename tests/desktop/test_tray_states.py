@@ -1,6 +1,7 @@
 """The real TrayController docks into the bed's tray host, and its pixels follow the health.
 
-Runs gui.tray in an xcb subprocess (tests/desktop/qt_probe.py ``tray-states``): the in-process
+Runs gui.tray.controller in an xcb subprocess (tests/desktop/qt_probe.py ``tray-states``): the
+in-process
 QApplication is offscreen, which has no tray. Each step's docked icon is grabbed from the screen
 and saved zoomed under $ARTIFACTS/desktop/tray_states/ for a person to look at.
 """

@@ -14,10 +14,10 @@ import httpx
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from core.config import AppConfig
-from core.journal import Journal
-from core.rules import Condition, Rule
-from gui.models import ENTRY_ROLE
+from core.alerts.rules import Condition, Rule
+from core.storage.journal import Journal
+from core.storage.settings import AppConfig
+from gui.models.boards import ENTRY_ROLE
 
 DEADLINE_S = 20.0
 

@@ -11,12 +11,12 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from core.events import PresenceChanged, RoutingChanged
-from core.feed import FeedBuilder
-from core.service import ChangeRecord, EngineState, StateRecord, WatchRecord
-from core.store import Store
+from core.engine.service import ChangeRecord, EngineState, StateRecord, WatchRecord
+from core.feed.builder import FeedBuilder
+from core.state.store import Store
+from core.streaming.events import PresenceChanged, RoutingChanged
 from gui.bridge import EngineBridge
-from gui.main_window import MainWindow
+from gui.window.main_window import MainWindow
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 

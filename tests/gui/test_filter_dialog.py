@@ -12,11 +12,11 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLineEdit, QMenu, QPushButton
 from pytestqt.qtbot import QtBot
 
-from core.config import AppConfig, load_config
-from core.feed import FeedEntry
-from core.journal import Journal
-from core.rules import Condition, Rule, demo_rules
-from gui.filter_dialog import FilterDialog
+from core.alerts.rules import Condition, Rule, demo_rules
+from core.feed.builder import FeedEntry
+from core.storage.journal import Journal
+from core.storage.settings import AppConfig, load_config
+from gui.dialogs.filter_dialog import FilterDialog
 
 QUEUES = {"q-sales": "Sales EN", "q-returns": "Returns EN"}
 USERS = {"u-dana": "Dana Agent"}

@@ -18,10 +18,10 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
-from core.config import AppConfig, load_config, save_config
-from gui.main_window import MainWindow
-from gui.settings_dialog import SettingsDialog
-from gui.welcome_dialog import WelcomeDialog
+from core.storage.settings import AppConfig, load_config, save_config
+from gui.dialogs.settings_dialog import SettingsDialog
+from gui.dialogs.welcome_dialog import WelcomeDialog
+from gui.window.main_window import MainWindow
 
 WAIT_S = 20.0
 W = TypeVar("W", bound=QWidget)

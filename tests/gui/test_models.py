@@ -19,7 +19,9 @@ from PySide6.QtWidgets import QApplication, QTableView
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from core.events import (
+from core.feed.builder import KINDS, FeedEntry
+from core.state.store import Store
+from core.streaming.events import (
     ActiveQueuesChanged,
     PresenceChanged,
     QueueConversationChanged,
@@ -27,10 +29,7 @@ from core.events import (
     QueueObserved,
     RoutingChanged,
 )
-from core.feed import KINDS, FeedEntry
-from core.store import Store
-from gui.delegates import CountSplitDelegate, SparklineDelegate
-from gui.models import (
+from gui.models.boards import (
     ALERT_ROLE,
     ENTRY_ROLE,
     HISTORY_ROLE,
@@ -45,12 +44,13 @@ from gui.models import (
     QueuesModel,
     format_duration,
 )
-from gui.presence_style import (
+from gui.models.presence_style import (
     PRESENCE_COLOURS,
     contrast_ratio,
     is_dark,
     presence_colour,
 )
+from gui.window.delegates import CountSplitDelegate, SparklineDelegate
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 DISPLAY = Qt.ItemDataRole.DisplayRole

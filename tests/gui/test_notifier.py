@@ -21,7 +21,7 @@ import pytest
 from PySide6.QtCore import QObject
 from pytestqt.qtbot import QtBot
 
-from gui.notifier import (
+from gui.notifications.notifier import (
     ACTION_OPEN,
     ACTION_SNOOZE,
     ACTIONS,
@@ -39,7 +39,7 @@ from gui.notifier import (
     dbus_uint32,
     summarize,
 )
-from gui.tray import TrayController
+from gui.tray.controller import TrayController
 
 WINDOW_S = 5.0
 T0 = datetime(2025, 3, 10, 12, 0).timestamp()  # local noon: outside any quiet hours used here

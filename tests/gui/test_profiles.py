@@ -19,7 +19,10 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 import main as composition
-from core.config import (
+from core.auth.credentials import MemoryCredentialStore, credential_service_name
+from core.engine.service import EngineState, Selection, SelectionProgress
+from core.rest.regions import parse_environment
+from core.storage.settings import (
     AppConfig,
     Profile,
     WatchSettings,
@@ -28,11 +31,8 @@ from core.config import (
     profile_to_json,
     save_config,
 )
-from core.credentials import MemoryCredentialStore, credential_service_name
-from core.regions import parse_environment
-from core.service import EngineState, Selection, SelectionProgress
 from gui.app import GuiApp, GuiOptions
-from gui.tray import ACTION_PROFILE, TrayController
+from gui.tray.controller import ACTION_PROFILE, TrayController
 from sandbox.config import SandboxConfig
 from sandbox.server import Sandbox
 

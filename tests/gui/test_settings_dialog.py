@@ -12,14 +12,21 @@ from PySide6.QtCore import QSettings, QTime
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from core.auth import TokenSet
-from core.config import AppConfig, Profile, QuietHours, config_to_json, load_config, save_config
-from core.diagnostics import write_diagnostics
-from core.redact import install
-from core.service import EngineState, GapRecord, StateRecord
-from core.timeline import ConnectionTimeline
-from gui.autostart import APP_ICON, Autostart
-from gui.settings_dialog import SettingsDialog
+from core.app.diagnostics import write_diagnostics
+from core.app.redact import install
+from core.auth.session import TokenSet
+from core.engine.service import EngineState, GapRecord, StateRecord
+from core.engine.timeline import ConnectionTimeline
+from core.storage.settings import (
+    AppConfig,
+    Profile,
+    QuietHours,
+    config_to_json,
+    load_config,
+    save_config,
+)
+from gui.dialogs.settings_dialog import SettingsDialog
+from gui.platform.autostart import APP_ICON, Autostart
 
 FAKE_TOKEN = "FAKEtok3n-4b1e0c9d8e7f6a5b4c3d2e1f0a9b8c7d"
 FAKE_SECRET = "FAKEs3cret-0f1e2d3c4b5a69788796a5b4c3d2e1f0"

@@ -23,15 +23,15 @@ from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 import main as composition
-from core.credentials import MemoryCredentialStore
+from core.auth.credentials import MemoryCredentialStore
+from core.cli.listen import state_snapshot
+from core.engine.service import EngineState
 from core.errors import SignInTimedOutError
-from core.listen import state_snapshot
-from core.service import EngineState
 from gui.app import SIGN_IN_WAIT_TEXT, GuiApp, GuiOptions
-from gui.notifier import ACTION_SIGN_IN, SIGN_IN_KEY, Notice
-from gui.sign_in_banner import SignInBanner
-from gui.tray import ACTION_SIGN_IN as TRAY_SIGN_IN
-from gui.tray import TrayController
+from gui.notifications.notifier import ACTION_SIGN_IN, SIGN_IN_KEY, Notice
+from gui.tray.controller import ACTION_SIGN_IN as TRAY_SIGN_IN
+from gui.tray.controller import TrayController
+from gui.window.sign_in_banner import SignInBanner
 from sandbox.config import SandboxConfig
 from sandbox.server import Sandbox
 

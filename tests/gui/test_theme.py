@@ -12,9 +12,9 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
-from core.config import AppConfig, load_config, save_config
-from gui.settings_dialog import SettingsDialog
-from gui.theme import apply_theme, is_dark
+from core.storage.settings import AppConfig, load_config, save_config
+from gui.dialogs.settings_dialog import SettingsDialog
+from gui.window.theme import apply_theme, is_dark
 
 
 def _window_colour() -> str:
@@ -93,10 +93,10 @@ def test_the_boards_are_restyled_when_the_theme_changes(
     qtbot: QtBot, settings: object, platform_look: tuple[str, str]
 ) -> None:
     """The window's palette hook re-announces its colours (presence dots suit the new theme)."""
-    from core.feed import FeedBuilder
-    from core.store import Store
+    from core.feed.builder import FeedBuilder
+    from core.state.store import Store
     from gui.bridge import EngineBridge
-    from gui.main_window import MainWindow
+    from gui.window.main_window import MainWindow
 
     store = Store()
     store.user("u1").name = "Agent 1"

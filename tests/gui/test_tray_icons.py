@@ -24,19 +24,9 @@ from PySide6.QtGui import QAction, QIcon, QImage
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 from pytestqt.qtbot import QtBot
 
-from core.service import EngineState
-from gui.icons import (
-    ICON_SIZES_PX,
-    STATES,
-    badge_text,
-    is_dark_scheme,
-    resource_path,
-    state_color,
-    tray_icon,
-    tray_image,
-)
-from gui.single_instance import SingleInstance
-from gui.tray import (
+from core.engine.service import EngineState
+from gui.platform.single_instance import SingleInstance
+from gui.tray.controller import (
     ACTION_FILTERS,
     ACTION_OPEN,
     ACTION_PAUSE,
@@ -48,6 +38,16 @@ from gui.tray import (
     ACTION_WATCH,
     SNOOZE_CHOICES,
     TrayController,
+)
+from gui.tray.icons import (
+    ICON_SIZES_PX,
+    STATES,
+    badge_text,
+    is_dark_scheme,
+    resource_path,
+    state_color,
+    tray_icon,
+    tray_image,
 )
 
 MIN_SHAPE_DIFF = 0.08  # share of pixels whose opacity differs between any two states' icons

@@ -9,8 +9,8 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from core.service import EngineState, Record, StateRecord
-from gui.wake import JUMP_THRESHOLD_S, NetworkWatcher, WakeDetector
+from core.engine.service import EngineState, Record, StateRecord
+from gui.platform.wake import JUMP_THRESHOLD_S, NetworkWatcher, WakeDetector
 
 
 class Clocks:

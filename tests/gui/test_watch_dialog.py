@@ -1,7 +1,8 @@
 """What to watch: choices, inline validation, the budget meter, refused topics, apply, persistence.
 
 The dialog's engine calls are injected; here they are a small org worked out with the real
-planner (``core.topics.plan_topics``), and, in the last test, the real demo engine and app.
+planner (``core.streaming.planner.plan_topics``), and, in the last test, the real demo engine and
+app.
 """
 
 from __future__ import annotations
@@ -15,10 +16,7 @@ from PySide6.QtCore import QSettings, SignalInstance
 from PySide6.QtWidgets import QApplication, QMenu
 from pytestqt.qtbot import QtBot
 
-from core.config import AppConfig, WatchSettings, load_config, save_config
-from core.errors import ApiError
-from core.models import RejectedTopic
-from core.service import (
+from core.engine.service import (
     BudgetRecord,
     Directory,
     EngineState,
@@ -26,8 +24,11 @@ from core.service import (
     SelectionPreview,
     SelectionProgress,
 )
-from core.topics import Budget, plan_topics, queue_topics, user_topic
-from gui.watch_dialog import WatchDialog, admin_request, topic_label
+from core.errors import ApiError
+from core.rest.schema import RejectedTopic
+from core.storage.settings import AppConfig, WatchSettings, load_config, save_config
+from core.streaming.planner import Budget, plan_topics, queue_topics, user_topic
+from gui.dialogs.watch_dialog import WatchDialog, admin_request, topic_label
 
 QUEUES = {"q-sales-en": "Sales EN", "q-sales-de": "Sales DE", "q-support": "Support"}
 MEMBERS = {"q-sales-en": ["u-ann", "u-bob"], "q-sales-de": ["u-bob", "u-cem"], "q-support": []}

@@ -11,11 +11,11 @@ import pytest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from core.config import Profile, load_config
-from core.credentials import MemoryCredentialStore
+from core.auth.credentials import MemoryCredentialStore
 from core.errors import OAuthError, SignInCancelledError, SignInTimedOutError, TransportError
-from core.regions import REGIONS
-from gui.welcome_dialog import (
+from core.rest.regions import REGIONS
+from core.storage.settings import Profile, load_config
+from gui.dialogs.welcome_dialog import (
     CUSTOM,
     PAGE_CONNECT,
     PAGE_DONE,
@@ -296,7 +296,7 @@ async def test_the_remembered_demo_choice_goes_straight_to_the_demo(
 ) -> None:
     """The next launch skips the welcome; asking for it (the way back) shows it, kept filled in."""
     import main as composition
-    from core.config import AppConfig, save_config
+    from core.storage.settings import AppConfig, save_config
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     monkeypatch.delenv("GENESYS_CLIENT_ID", raising=False)
@@ -337,7 +337,7 @@ async def test_a_remembered_profile_goes_straight_to_sign_in(
 ) -> None:
     """No welcome when the config names an org; a sign-in it cannot reuse shows it again."""
     import main as composition
-    from core.config import AppConfig, save_config
+    from core.storage.settings import AppConfig, save_config
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     monkeypatch.delenv("GENESYS_CLIENT_ID", raising=False)

@@ -1,4 +1,4 @@
-"""core.api against the sandbox org over real loopback sockets.
+"""core.rest.client against the sandbox org over real loopback sockets.
 
 Paging, chunking, casing, presence definitions, observations, channels and subscriptions are
 checked against the sandbox's ground truth; 429 and 5xx are real answers injected through the
@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from core.api import ApiClient, RetryPolicy
 from core.errors import (
     ApiError,
     ForbiddenError,
@@ -28,8 +27,9 @@ from core.errors import (
     TransportError,
     UnauthorizedError,
 )
-from core.regions import parse_environment
-from core.resync import complete_records
+from core.rest.client import ApiClient, RetryPolicy
+from core.rest.regions import parse_environment
+from core.state.resync import complete_records
 from sandbox.server import Sandbox
 from tests.integration.helpers import pkce_token
 

@@ -1,4 +1,4 @@
-"""core.auth against the sandbox org over real loopback sockets.
+"""core.auth.session against the sandbox org over real loopback sockets.
 
 The "browser" here is an httpx client that GETs the authorize URL and follows the sandbox's 302 to
 our loopback listener, exactly what a browser does once the person has signed in (the sandbox's
@@ -21,8 +21,8 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 import pytest
 
-from core.auth import Authenticator, TokenSet
-from core.credentials import MemoryCredentialStore
+from core.auth.credentials import MemoryCredentialStore
+from core.auth.session import Authenticator, TokenSet
 from core.errors import (
     AuthError,
     OAuthError,
@@ -30,7 +30,7 @@ from core.errors import (
     SignInRequiredError,
     SignInTimedOutError,
 )
-from core.regions import Environment, parse_environment
+from core.rest.regions import Environment, parse_environment
 from sandbox.server import Sandbox
 from tests.integration.helpers import bearer
 
@@ -566,7 +566,7 @@ async def test_logs_never_contain_secrets(
 
     # Our records: core's own and those of the HTTP stack under it.
     ours = [r for r in caplog.records if r.name.startswith(("core", "httpx", "httpcore"))]
-    assert any(r.name == "core.auth" for r in ours)
+    assert any(r.name == "core.auth.session" for r in ours)
     assert any("opened the browser" in r.getMessage() for r in ours)
     text = "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in ours)
     leaked = [s for s in secrets_seen if s in text]

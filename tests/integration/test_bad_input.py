@@ -18,10 +18,10 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.errors import KeyringLocked
 
-from core.auth import Authenticator
-from core.credentials import KeyringCredentialStore
+from core.auth.credentials import KeyringCredentialStore
+from core.auth.session import Authenticator
 from core.errors import CredentialStoreError
-from core.regions import parse_environment
+from core.rest.regions import parse_environment
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -32,13 +32,10 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from core.api import ApiClient
-from core.auth import Authenticator
-from core.channel import ChannelSettings, ChannelShard
-from core.credentials import MemoryCredentialStore
-from core.listen import state_snapshot
-from core.regions import parse_environment
-from core.service import (
+from core.auth.credentials import MemoryCredentialStore
+from core.auth.session import Authenticator
+from core.cli.listen import state_snapshot
+from core.engine.service import (
     BudgetRecord,
     ChangeRecord,
     EngineState,
@@ -49,7 +46,10 @@ from core.service import (
     StateRecord,
     WatchRecord,
 )
-from core.topics import user_topic
+from core.rest.client import ApiClient
+from core.rest.regions import parse_environment
+from core.streaming.planner import user_topic
+from core.streaming.shard import ChannelSettings, ChannelShard
 from sandbox.server import Sandbox
 from tests.integration.helpers import bearer, client_token
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from core.auth.loopback import LoopbackListener
 from core.errors import AuthError, OAuthError, SignInCancelledError
-from core.loopback import LoopbackListener
 
 STATE = "the-state-1234567890"
 

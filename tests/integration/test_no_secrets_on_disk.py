@@ -33,18 +33,18 @@ from typing import Any
 import pytest
 
 import main
-from core.api import ApiClient
-from core.auth import Authenticator
-from core.channel import ChannelSettings, StoredChannelMemory
-from core.config import AppConfig, Profile, config_path, config_to_json, save_config
-from core.credentials import MemoryCredentialStore
-from core.diagnostics import write_diagnostics
-from core.feed import FeedBuilder
-from core.journal import Journal, default_journal_path
-from core.regions import parse_environment
-from core.rules import demo_rules
-from core.service import EngineState, MonitorService, Record, Selection, StateRecord
-from gui.autostart import Autostart
+from core.alerts.rules import demo_rules
+from core.app.diagnostics import write_diagnostics
+from core.auth.credentials import MemoryCredentialStore
+from core.auth.session import Authenticator
+from core.engine.service import EngineState, MonitorService, Record, Selection, StateRecord
+from core.feed.builder import FeedBuilder
+from core.rest.client import ApiClient
+from core.rest.regions import parse_environment
+from core.storage.journal import Journal, default_journal_path
+from core.storage.settings import AppConfig, Profile, config_path, config_to_json, save_config
+from core.streaming.shard import ChannelSettings, StoredChannelMemory
+from gui.platform.autostart import Autostart
 from sandbox.server import Sandbox
 
 CLIENT_SECRET = "sandbox-secret"  # the sandbox's demo credential: a secret all the same

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from core.redact import MASK, RedactingFilter, redact
+from core.app.redact import MASK, RedactingFilter, redact
 from sandbox.server import Sandbox
 from tests.integration.helpers import REDIRECT_URI, pkce_pair
 
@@ -94,10 +94,10 @@ async def test_real_httpx_records_of_a_pkce_sign_in_carry_no_secret(
         token = token_resp.json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
         await http.get("/api/v2/users/me", headers=headers)
-        logging.getLogger("core.api").debug(
+        logging.getLogger("core.rest.client").debug(
             "sending %s with headers %s", "/api/v2/users/me", headers
         )
-        logging.getLogger("core.auth").debug("token answer %s", token_resp.text)
+        logging.getLogger("core.auth.session").debug("token answer %s", token_resp.text)
     text = "\n".join(captured.lines)
     assert captured.lines, "no records were captured"
     for secret in (code, token, verifier, "st-secret-1"):

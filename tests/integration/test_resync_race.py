@@ -23,10 +23,10 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from core.models import UserRecord
-from core.observations import QueueObservation
-from core.protocol import TopicEvent, decode_frame
-from core.service import Selection
+from core.engine.service import Selection
+from core.rest.observations import QueueObservation
+from core.rest.schema import UserRecord
+from core.streaming.protocol import TopicEvent, decode_frame
 from sandbox.server import Sandbox
 from tests.integration import test_engine as bed
 

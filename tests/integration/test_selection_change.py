@@ -8,7 +8,7 @@ Every wait is for a record or a state the engine announces, with a deadline.
 
 from __future__ import annotations
 
-from core.service import (
+from core.engine.service import (
     ChangeRecord,
     EngineState,
     GapRecord,
@@ -16,7 +16,7 @@ from core.service import (
     SelectionProgress,
     WatchRecord,
 )
-from core.topics import queue_topics, user_topic
+from core.streaming.planner import queue_topics, user_topic
 from sandbox.server import Sandbox
 from tests.integration import test_engine as bed
 

@@ -1,4 +1,5 @@
-"""Retry, backoff, error translation and paging of core.api, driven through the transport seam.
+"""Retry, backoff, error translation and paging of core.rest.client, driven through the transport
+seam.
 
 httpx.MockTransport is the injected transport the client takes in production too, and the
 injected ``sleep`` records every wait instead of waiting, so each retry edge case runs instantly
@@ -20,7 +21,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.api import ApiClient, RetryPolicy, parse_retry_after, redact_path
 from core.errors import (
     ApiError,
     ForbiddenError,
@@ -31,7 +31,8 @@ from core.errors import (
     TransportError,
     UnauthorizedError,
 )
-from core.regions import parse_environment
+from core.rest.client import ApiClient, RetryPolicy, parse_retry_after, redact_path
+from core.rest.regions import parse_environment
 
 TOKEN = "tok-unit-5ecret"  # a fake token the logs must never show
 ENV = parse_environment("mypurecloud.de")
@@ -439,7 +440,7 @@ async def test_logs_carry_neither_token_nor_query(
     assert TOKEN not in text
     assert "Authorization" not in text
     assert "secret-id-list" not in text
-    assert all("?" not in r.getMessage() for r in caplog.records if r.name == "core.api")
+    assert all("?" not in r.getMessage() for r in caplog.records if r.name == "core.rest.client")
 
 
 # --------------------------------------------------------------------------- paging

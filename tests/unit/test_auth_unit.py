@@ -17,7 +17,16 @@ from keyring.backends import SecretService, fail, null
 from keyring.backends.chainer import ChainerBackend
 from keyring.errors import KeyringLocked, PasswordDeleteError, PasswordSetError
 
-from core.auth import (
+from core.auth.credentials import (
+    CredentialStore,
+    KeyringCredentialStore,
+    MemoryCredentialStore,
+    credential_service_name,
+    open_credential_store,
+    secure_backend,
+)
+from core.auth.loopback import LoopbackListener
+from core.auth.session import (
     ENTRY_ACCESS_TOKEN,
     ENTRY_REFRESH_TOKEN,
     PKCE_ALPHABET,
@@ -32,17 +41,8 @@ from core.auth import (
     make_state,
     save_token_set,
 )
-from core.credentials import (
-    CredentialStore,
-    KeyringCredentialStore,
-    MemoryCredentialStore,
-    credential_service_name,
-    open_credential_store,
-    secure_backend,
-)
 from core.errors import AuthError, CredentialStoreError, OAuthError
-from core.loopback import LoopbackListener
-from core.regions import parse_environment
+from core.rest.regions import parse_environment
 
 # RFC 7636 appendix B: the verifier is base64url of these 32 octets.
 RFC7636_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"

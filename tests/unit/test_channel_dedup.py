@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from core.channel import ChannelShard
-from core.protocol import TopicEvent
+from core.streaming.protocol import TopicEvent
+from core.streaming.shard import ChannelShard
 
 TOPIC = "v2.analytics.queues.q1.observations"
 ZERO = {"group": {"queueId": "q1"}, "data": [{"metrics": [{"metric": "oWaiting", "count": 0}]}]}

@@ -14,8 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import feed
-from core.config import (
+from core.alerts.rules import Condition, Rule, Severity, demo_rules
+from core.feed import builder as feed
+from core.storage.settings import (
     CONFIG_VERSION,
     FEED_KINDS,
     AppConfig,
@@ -33,7 +34,6 @@ from core.config import (
     rule_to_json,
     save_config,
 )
-from core.rules import Condition, Rule, Severity, demo_rules
 
 NOW = datetime(2026, 11, 27, 9, 30, 15, tzinfo=UTC)
 STAMP = NOW.astimezone().strftime("%Y%m%d-%H%M%S")

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from core.config import CONFIG_VERSION, THEMES, AppConfig, Profile, load_config, save_config
+from core.storage.settings import (
+    CONFIG_VERSION,
+    THEMES,
+    AppConfig,
+    Profile,
+    load_config,
+    save_config,
+)
 
 
 @pytest.mark.parametrize("theme", THEMES)

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.events import (
+from core.streaming.events import (
     ActiveQueuesChanged,
     ConversationSummaryChanged,
     PresenceChanged,
@@ -17,7 +17,7 @@ from core.events import (
     RoutingChanged,
     parse_event,
 )
-from core.protocol import TopicEvent
+from core.streaming.protocol import TopicEvent
 
 U = "8c1f3b2e-5d7a-4e9f-a1b2-c3d4e5f60718"
 Q = "0f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f"

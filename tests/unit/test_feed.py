@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from core.events import PresenceChanged, QueueMembershipChanged, QueueObserved, RoutingChanged
-from core.feed import FeedBuilder
-from core.models import RejectedTopic
-from core.service import BudgetRecord, ChangeRecord, EngineState, GapRecord, StateRecord
-from core.store import Store
+from core.engine.service import BudgetRecord, ChangeRecord, EngineState, GapRecord, StateRecord
+from core.feed.builder import FeedBuilder
+from core.rest.schema import RejectedTopic
+from core.state.store import Store
+from core.streaming.events import (
+    PresenceChanged,
+    QueueMembershipChanged,
+    QueueObserved,
+    RoutingChanged,
+)
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
@@ -93,8 +98,8 @@ def test_connection_and_budget_entries() -> None:
 
 
 def test_alerts_become_feed_lines_from_firing_to_resolved() -> None:
-    from core.feed import alert_entry
-    from core.rules import ChangeKind, Condition, Rule, RuleEngine, Severity
+    from core.alerts.rules import ChangeKind, Condition, Rule, RuleEngine, Severity
+    from core.feed.builder import alert_entry
 
     now = [0.0]
     wall = [T0]

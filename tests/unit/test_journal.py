@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.feed import FeedEntry
-from core.journal import (
+from core.feed.builder import FeedEntry
+from core.storage.journal import (
     EXPORT_CHUNK_ROWS,
     EXPORT_COLUMNS,
     Journal,

@@ -137,8 +137,8 @@ def test_gui_does_no_network_io() -> None:
     ("source", "expected"),
     [
         ("import core", ["core"]),
-        ("import core.auth as a", ["core.auth"]),
-        ("from core.auth import Token", ["core.auth", "core.auth.Token"]),
+        ("import core.auth.session as a", ["core.auth.session"]),
+        ("from core.auth.session import Token", ["core.auth.session", "core.auth.session.Token"]),
         ("from . import core", []),  # relative: sandbox.core, not the top-level core
         ("import importlib\nimportlib.import_module('core.x')", ["importlib", "core.x"]),
         ("from socket import create_connection", ["socket", "socket.create_connection"]),

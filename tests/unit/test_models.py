@@ -1,4 +1,5 @@
-"""Parsing Platform API bodies into core.models values: casing, tolerance, no crash on any input."""
+"""Parsing Platform API bodies into core.rest.schema values: casing, tolerance, no crash on any
+input."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.models import (
+from core.rest.observations import parse_queue_observations
+from core.rest.schema import (
     SYSTEM_PRESENCES,
     normalize_system_presence,
     parse_available_topic,
@@ -26,7 +28,6 @@ from core.models import (
     parse_user,
     pick_label,
 )
-from core.observations import parse_queue_observations
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.protocol import (
+from core.streaming.protocol import (
     Heartbeat,
     Liveness,
     Malformed,

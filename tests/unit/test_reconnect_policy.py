@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.channel import Backoff, ChannelSettings, ChannelShard, ShardPhase
 from core.errors import RateLimitedError
-from core.models import ChannelInfo, ListedChannel, RejectedTopic, SubscriptionResult
-from core.protocol import Malformed, TopicEvent
+from core.rest.schema import ChannelInfo, ListedChannel, RejectedTopic, SubscriptionResult
+from core.streaming.protocol import Malformed, TopicEvent
+from core.streaming.shard import Backoff, ChannelSettings, ChannelShard, ShardPhase
 
 HEARTBEAT = json.dumps(
     {"topicName": "channel.metadata", "eventBody": {"message": "WebSocket Heartbeat"}}

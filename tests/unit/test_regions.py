@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.errors import InvalidEnvironmentError
-from core.regions import REGIONS, Environment, parse_environment
+from core.rest.regions import REGIONS, Environment, parse_environment
 
 
 @pytest.mark.parametrize(

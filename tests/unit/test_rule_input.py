@@ -14,10 +14,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.config import rule_from_json, rule_to_json
-from core.events import PresenceChanged, QueueObserved, RoutingChanged
-from core.rules import Condition, Rule, RuleEngine, Severity, demo_rules
-from core.store import Store
+from core.alerts.rules import Condition, Rule, RuleEngine, Severity, demo_rules
+from core.state.store import Store
+from core.storage.settings import rule_from_json, rule_to_json
+from core.streaming.events import PresenceChanged, QueueObserved, RoutingChanged
 
 T0 = datetime(2024, 6, 3, 9, 0, tzinfo=UTC)
 BASES = [rule_to_json(r) for r in demo_rules(["q1"])]

@@ -10,11 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.events import PresenceChanged, QueueObserved, RoutingChanged
-from core.feed import FeedEntry
-from core.rule_replay import replay
-from core.rule_words import describe_rule
-from core.rules import (
+from core.alerts.replay import replay
+from core.alerts.rules import (
     AlertState,
     ChangeKind,
     Condition,
@@ -25,7 +22,10 @@ from core.rules import (
     duration_text,
     validate_rule,
 )
-from core.store import Store
+from core.alerts.words import describe_rule
+from core.feed.builder import FeedEntry
+from core.state.store import Store
+from core.streaming.events import PresenceChanged, QueueObserved, RoutingChanged
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 

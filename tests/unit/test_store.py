@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.events import (
+from core.domain.media import MediaCounts
+from core.state.store import Store
+from core.streaming.events import (
     Event,
     PresenceChanged,
     QueueConversationChanged,
@@ -18,8 +20,6 @@ from core.events import (
     RoutingChanged,
     WaitingConversation,
 )
-from core.media import MediaCounts
-from core.store import Store
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
@@ -214,7 +214,7 @@ def test_any_order_converges_to_the_newest_status(
 
 
 def test_labels_active_queues_and_longest_wait() -> None:
-    from core.events import ActiveQueuesChanged, QueueConversationChanged
+    from core.streaming.events import ActiveQueuesChanged, QueueConversationChanged
 
     store = Store()
     store.presence_labels["lunch-id"] = "Lunch"

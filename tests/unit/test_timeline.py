@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from core.auth import TokenSet
-from core.diagnostics import DiagnosticsError, redact_lines, write_diagnostics
-from core.service import BudgetRecord, EngineState, GapRecord, StateRecord
-from core.timeline import ConnectionTimeline
+from core.app.diagnostics import DiagnosticsError, redact_lines, write_diagnostics
+from core.auth.session import TokenSet
+from core.engine.service import BudgetRecord, EngineState, GapRecord, StateRecord
+from core.engine.timeline import ConnectionTimeline
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 TOKEN = "tok-0123456789abcdef0123456789abcdef"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.topics import Budget, expand_topic, plan_topics, queue_topics, user_topic
+from core.streaming.planner import Budget, expand_topic, plan_topics, queue_topics, user_topic
 
 UUID = "8c1f3b2e-5d7a-4e9f-a1b2-c3d4e5f60718"
 

@@ -1,0 +1,1 @@
+"""Alert rules: the model, validation, the rule engine, replay and the words for a rule."""

@@ -1,0 +1,1 @@
+"""The Qt-free application: session bootstrap, the one pipeline, logging and diagnostics."""

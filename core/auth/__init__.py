@@ -1,0 +1,1 @@
+"""Signing in: PKCE through a loopback listener, client credentials, tokens, the keyring store."""

@@ -1,0 +1,767 @@
+"""OAuth for the engine: PKCE sign-in, client credentials, renewal and the remembered session.
+
+Facts from genesys-api.md section 2: the desktop app is a public client (authorization code +
+PKCE, no secret, client id in the form body, exactly five fields in the code exchange); a
+confidential client uses HTTP Basic; refresh tokens rotate and must be re-stored each time; PKCE
+usually gets no refresh token, so such a session ends when its token does and the person has to
+sign in again (8.11) - we say so *before* the token dies, so the engine can prompt while the
+channel still works (8.10). Logout is ``DELETE /api/v2/tokens/me`` plus forgetting the keyring
+entries (2.10).
+
+Secrets stay secret: tokens, codes, verifiers, states, client secrets and Authorization headers
+are never logged or put in an exception message, and :class:`TokenSet` hides them in its repr.
+The authorize URL carries the state and challenge, so only the fact that a browser was opened is
+logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import inspect
+import logging
+import secrets
+import string
+import time
+import webbrowser
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+import httpx
+
+from core.auth.credentials import CredentialStore
+from core.auth.loopback import DEFAULT_REDIRECT_PORTS, LoopbackListener
+from core.errors import (
+    AuthError,
+    CredentialStoreError,
+    OAuthError,
+    SignInRequiredError,
+    SignInTimedOutError,
+    TransportError,
+)
+from core.rest.regions import Environment
+
+logger = logging.getLogger(__name__)
+
+Grant = Literal["pkce", "client_credentials"]
+GRANTS: tuple[Grant, ...] = ("pkce", "client_credentials")
+
+PKCE_ALPHABET = string.ascii_letters + string.digits + "-._~"  # RFC 7636 "unreserved"
+VERIFIER_MIN_LEN = 43
+VERIFIER_MAX_LEN = 128
+VERIFIER_LEN = 64
+STATE_BYTES = 24
+
+RENEW_MARGIN_MAX_S = 300.0  # renew at most 5 min before expiry ...
+RENEW_MARGIN_FRACTION = 0.1  # ... or with 10 % of the lifetime left, whichever is less
+DEFAULT_SIGN_IN_TIMEOUT_S = 300.0
+HTTP_TIMEOUT_S = 30.0
+DEFAULT_TOKEN_LIFETIME_S = 3600.0  # only if a server ever omits expires_in
+
+# Keyring entries under the service of core.auth.credentials.credential_service_name (2.10).
+ENTRY_ACCESS_TOKEN = "access_token"  # noqa: S105 - an entry name, not a secret
+ENTRY_EXPIRES_AT = "expires_at"
+ENTRY_ISSUED_AT = "issued_at"
+ENTRY_GRANT = "grant"
+ENTRY_REFRESH_TOKEN = "refresh_token"  # noqa: S105 - an entry name, not a secret
+ENTRY_USER_ID = "user_id"
+ENTRY_KEYS = (
+    ENTRY_ACCESS_TOKEN,
+    ENTRY_EXPIRES_AT,
+    ENTRY_ISSUED_AT,
+    ENTRY_GRANT,
+    ENTRY_REFRESH_TOKEN,
+    ENTRY_USER_ID,
+)
+
+BrowserOpener = Callable[[str], Awaitable[None] | None]
+
+
+# ---------------------------------------------------------------------------------------- PKCE
+def make_code_verifier(length: int = VERIFIER_LEN) -> str:
+    """A fresh PKCE code verifier: ``length`` characters of the RFC 7636 alphabet."""
+    if not VERIFIER_MIN_LEN <= length <= VERIFIER_MAX_LEN:
+        raise ValueError(f"a code verifier has {VERIFIER_MIN_LEN}-{VERIFIER_MAX_LEN} characters")
+    return "".join(secrets.choice(PKCE_ALPHABET) for _ in range(length))
+
+
+def code_challenge(verifier: str) -> str:
+    """The S256 challenge: base64url(SHA-256(ascii(verifier))) without ``=`` padding."""
+    if not VERIFIER_MIN_LEN <= len(verifier) <= VERIFIER_MAX_LEN or any(
+        c not in PKCE_ALPHABET for c in verifier
+    ):
+        raise ValueError("not a valid PKCE code verifier (RFC 7636 section 4.1)")
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def make_state() -> str:
+    """An unguessable ``state`` that ties the redirect to this sign-in."""
+    return secrets.token_urlsafe(STATE_BYTES)
+
+
+def build_authorize_url(
+    env: Environment,
+    client_id: str,
+    *,
+    redirect_uri: str,
+    challenge: str,
+    state: str,
+    org: str | None = None,
+    provider: str | None = None,
+) -> str:
+    """The browser URL of step 2 of genesys-api.md 2.2 (``org``/``provider``: both or neither)."""
+    if (org is None) != (provider is None):
+        raise ValueError("org and provider must be given together")
+    params = {
+        "client_id": client_id,
+        "response_type": "code",
+        "redirect_uri": redirect_uri,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "state": state,
+    }
+    if org is not None and provider is not None:
+        params.update(org=org, provider=provider)
+    return f"{env.login_base}/oauth/authorize?{urlencode(params)}"
+
+
+# ---------------------------------------------------------------------------------------- tokens
+@dataclass(frozen=True, slots=True, repr=False)
+class TokenSet:
+    """One access token with what is needed to renew it.
+
+    Attributes:
+        access_token: the bearer token (hidden from repr/str).
+        expires_at: when it expires, epoch seconds.
+        refresh_token: the refresh token, if the server ever gave one (hidden from repr/str).
+        grant: how it was obtained, which decides how it is renewed.
+        issued_at: when it was obtained (epoch seconds); sizes the renewal margin.
+    """
+
+    access_token: str
+    expires_at: float
+    refresh_token: str | None = None
+    grant: Grant = "pkce"
+    issued_at: float | None = None
+
+    def __repr__(self) -> str:
+        refresh = "<hidden>" if self.refresh_token else None
+        return (
+            f"TokenSet(grant={self.grant!r}, expires_at={self.expires_at!r}, "
+            f"issued_at={self.issued_at!r}, access_token=<hidden>, refresh_token={refresh})"
+        )
+
+    __str__ = __repr__
+
+    @property
+    def lifetime_s(self) -> float | None:
+        """Seconds between issue and expiry, when the issue time is known."""
+        return None if self.issued_at is None else max(0.0, self.expires_at - self.issued_at)
+
+    @property
+    def renewal_margin_s(self) -> float:
+        """How long before expiry to renew: min(5 min, 10 % of the lifetime).
+
+        The fraction keeps short lifetimes (tests, orgs set to 5 min) from renewing on every
+        call; the cap keeps 24 h tokens from renewing hours early.
+        """
+        lifetime = self.lifetime_s
+        if lifetime is None:
+            return RENEW_MARGIN_MAX_S
+        return min(RENEW_MARGIN_MAX_S, RENEW_MARGIN_FRACTION * lifetime)
+
+    def expired(self, now: float) -> bool:
+        """Whether the token is past its expiry."""
+        return now >= self.expires_at
+
+    def needs_renewal(self, now: float) -> bool:
+        """Whether less than :attr:`renewal_margin_s` is left (or it has expired)."""
+        return self.expired(now) or self.expires_at - now < self.renewal_margin_s
+
+    @property
+    def renewable_silently(self) -> bool:
+        """Whether a refresh token exists or the grant can simply be repeated."""
+        return self.refresh_token is not None or self.grant == "client_credentials"
+
+
+TokenListener = Callable[[TokenSet | None], None]
+
+
+def _token_from_body(
+    body: Mapping[str, Any], *, grant: Grant, now: float, previous_refresh: str | None = None
+) -> TokenSet:
+    access = body.get("access_token")
+    if not isinstance(access, str) or not access:
+        raise OAuthError("invalid_response", "The token answer carried no access_token.")
+    expires_in = body.get("expires_in")
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float) or expires_in < 0:
+        logger.warning(
+            "token answer without a usable expires_in; assuming %.0f s", DEFAULT_TOKEN_LIFETIME_S
+        )
+        expires_in = DEFAULT_TOKEN_LIFETIME_S
+    refresh = body.get("refresh_token")
+    if not isinstance(refresh, str) or not refresh:
+        refresh = previous_refresh  # RFC 6749 6: no new refresh token means keep the old one
+    return TokenSet(
+        access_token=access,
+        expires_at=now + float(expires_in),
+        refresh_token=refresh,
+        grant=grant,
+        issued_at=now,
+    )
+
+
+async def save_token_set(store: CredentialStore, token: TokenSet) -> None:
+    """Remember ``token`` in ``store`` (one entry per field, genesys-api.md 2.10).
+
+    The rotated refresh token is written first: after a rotation the old one is already dead,
+    so it is the entry that must not be lost. A refresh token is only stored if one exists.
+
+    Raises:
+        CredentialStoreError: the store could not be written.
+    """
+    if token.refresh_token is not None:
+        await store.set(ENTRY_REFRESH_TOKEN, token.refresh_token)
+    else:
+        await store.delete(ENTRY_REFRESH_TOKEN)
+    await store.set(ENTRY_GRANT, token.grant)
+    await store.set(ENTRY_EXPIRES_AT, repr(token.expires_at))
+    if token.issued_at is not None:
+        await store.set(ENTRY_ISSUED_AT, repr(token.issued_at))
+    else:
+        await store.delete(ENTRY_ISSUED_AT)
+    await store.set(ENTRY_ACCESS_TOKEN, token.access_token)
+
+
+async def load_token_set(store: CredentialStore) -> TokenSet | None:
+    """The token set remembered in ``store``; None when there is none or it is incomplete.
+
+    Raises:
+        CredentialStoreError: the store could not be read.
+    """
+    access = await store.get(ENTRY_ACCESS_TOKEN)
+    if not access:
+        logger.debug("no remembered session")
+        return None
+    grant_text = await store.get(ENTRY_GRANT)
+    try:
+        expires_at = float(await store.get(ENTRY_EXPIRES_AT) or "")
+        issued_text = await store.get(ENTRY_ISSUED_AT)
+        issued_at = float(issued_text) if issued_text else None
+    except ValueError:
+        logger.warning("the remembered session is incomplete; ignoring it")
+        return None
+    grant: Grant = "client_credentials" if grant_text == "client_credentials" else "pkce"
+    return TokenSet(
+        access_token=access,
+        expires_at=expires_at,
+        refresh_token=await store.get(ENTRY_REFRESH_TOKEN) or None,
+        grant=grant,
+        issued_at=issued_at,
+    )
+
+
+async def delete_token_set(store: CredentialStore) -> None:
+    """Forget every entry of the session (token fields and user id), trying them all.
+
+    Raises:
+        CredentialStoreError: the first entry that could not be deleted.
+    """
+    first: CredentialStoreError | None = None
+    for key in ENTRY_KEYS:
+        try:
+            await store.delete(key)
+        except CredentialStoreError as exc:
+            first = first or exc
+    if first is not None:
+        raise first
+
+
+async def open_system_browser(url: str) -> None:
+    """Open ``url`` in the person's browser (off the loop thread: it may spawn a process).
+
+    Raises:
+        AuthError: no browser could be started.
+    """
+    if not await asyncio.to_thread(webbrowser.open, url):
+        raise AuthError("No web browser could be opened for the sign-in.")
+
+
+# ---------------------------------------------------------------------------------------- session
+class Authenticator:
+    """Owns the session of one org + OAuth client: signs in, renews, remembers and signs out.
+
+    The engine asks :meth:`access_token` before every call; listeners added with
+    :meth:`add_listener` hear about every new token (and ``None`` on sign-out or loss), so the
+    channel manager can rebuild its channel under the new token.
+    """
+
+    def __init__(
+        self,
+        env: Environment,
+        client_id: str,
+        store: CredentialStore,
+        *,
+        client_secret: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+        open_browser: BrowserOpener | None = None,
+        redirect_ports: Sequence[int] | None = None,
+        sign_in_timeout_s: float = DEFAULT_SIGN_IN_TIMEOUT_S,
+        http_timeout_s: float = HTTP_TIMEOUT_S,
+    ) -> None:
+        """Create a signed-out session.
+
+        Args:
+            env: the org's hosts.
+            client_id: the OAuth client id.
+            store: where the session is remembered (see core.auth.credentials).
+            client_secret: set for a confidential client: enables client credentials and makes
+                refreshes use HTTP Basic. Kept in memory only.
+            transport: httpx transport seam (tests, proxies); None is httpx's default.
+            clock: epoch-seconds clock used for all expiry maths.
+            open_browser: shows the authorize URL to the person; default: the system browser.
+            redirect_ports: loopback ports to try for the PKCE redirect; default any free port
+                for a loopback (sandbox) environment, :data:`DEFAULT_REDIRECT_PORTS` otherwise.
+            sign_in_timeout_s: how long a browser sign-in may take.
+            http_timeout_s: timeout of each token/revoke request.
+        """
+        self.env = env
+        self.client_id = client_id
+        self._store = store
+        self._client_secret = client_secret
+        self._clock = clock
+        self._open_browser: BrowserOpener = open_browser or open_system_browser
+        if redirect_ports is None:
+            redirect_ports = (0,) if env.is_loopback else DEFAULT_REDIRECT_PORTS
+        self._redirect_ports = tuple(redirect_ports)
+        self._sign_in_timeout_s = sign_in_timeout_s
+        self._http = httpx.AsyncClient(
+            transport=transport, timeout=http_timeout_s, follow_redirects=False
+        )
+        self._token: TokenSet | None = None
+        self._user_id: str | None = None
+        self._lock = asyncio.Lock()  # one renewal at a time: refresh tokens are single use
+        self._signing_in = False
+        self._listeners: list[TokenListener] = []
+
+    # ------------------------------------------------------------------ state
+    @property
+    def token(self) -> TokenSet | None:
+        """The current token set, if any."""
+        return self._token
+
+    @property
+    def signed_in(self) -> bool:
+        """Whether a token set is held (it may still need renewal)."""
+        return self._token is not None
+
+    @property
+    def user_id(self) -> str | None:
+        """The id of the signed-in user, once the engine told us (see :meth:`remember_user`)."""
+        return self._user_id
+
+    @property
+    def store(self) -> CredentialStore:
+        """Where the session is remembered."""
+        return self._store
+
+    def add_listener(self, listener: TokenListener) -> Callable[[], None]:
+        """Call ``listener(token_set_or_None)`` on every change; returns the remover.
+
+        Listeners run synchronously on the loop and must not block: schedule real work.
+        """
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return remove
+
+    def _notify(self, token: TokenSet | None) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(token)
+            except Exception:
+                logger.exception("a token listener failed")
+
+    # ------------------------------------------------------------------ tokens for callers
+    async def access_token(self) -> str:
+        """A bearer token that is good for a while, renewed first if it is close to expiry.
+
+        Raises:
+            SignInRequiredError: not signed in, or the token cannot be renewed without the person
+                (PKCE without a refresh token, a revoked refresh token).
+            OAuthError: the server refused a silent renewal for another reason.
+            TransportError: the login host could not be reached for a renewal.
+        """
+        async with self._lock:
+            token = self._token
+            if token is None:
+                raise SignInRequiredError("Not signed in to Genesys Cloud.")
+            if not token.needs_renewal(self._clock()):
+                return token.access_token
+            return (await self._renew_locked(token)).access_token
+
+    async def renew_rejected(self, rejected_token: str) -> str:
+        """The API answered 401 to ``rejected_token``: renew once and return the new token.
+
+        Many calls may see the same 401; only the first renews, the rest get its result. A dead
+        token that cannot be renewed silently is forgotten (memory and store).
+
+        Raises:
+            SignInRequiredError: the person has to sign in again.
+        """
+        async with self._lock:
+            token = self._token
+            if token is None:
+                raise SignInRequiredError("Not signed in to Genesys Cloud.")
+            if token.access_token != rejected_token:
+                return token.access_token  # someone renewed meanwhile
+            if not token.renewable_silently:
+                await self._forget_locked()
+                raise SignInRequiredError(
+                    "Genesys Cloud no longer accepts your sign-in (expired, idle or revoked). "
+                    "Sign in again."
+                )
+            return (await self._renew_locked(token)).access_token
+
+    async def _renew_locked(self, token: TokenSet) -> TokenSet:
+        now = self._clock()
+        if token.refresh_token is not None:
+            try:
+                new = await self._refresh(token)
+            except OAuthError as exc:
+                if exc.error != "invalid_grant":
+                    raise
+                # The refresh token was revoked or already used: keep the access token while it
+                # lives, but never try that refresh token again.
+                await self._adopt(
+                    TokenSet(
+                        token.access_token, token.expires_at, None, token.grant, token.issued_at
+                    ),
+                    notify=False,
+                    persist_errors="log",
+                )
+                raise SignInRequiredError(
+                    "Your Genesys Cloud sign-in can no longer be renewed. Sign in again."
+                ) from None
+        elif token.grant == "client_credentials" and self._client_secret is not None:
+            new = await self._request_client_credentials(self._client_secret)
+        else:
+            left = token.expires_at - now
+            when = "has expired" if left <= 0 else f"expires in {max(1, round(left / 60))} min"
+            raise SignInRequiredError(
+                f"Your Genesys Cloud sign-in {when} and cannot be renewed without you. "
+                "Sign in again."
+            )
+        logger.info("renewed the %s token; it is good for %.0f s", new.grant, new.expires_at - now)
+        await self._adopt(new, persist_errors="log")
+        return new
+
+    # ------------------------------------------------------------------ sign-in
+    async def sign_in_pkce(
+        self,
+        *,
+        open_browser: BrowserOpener | None = None,
+        timeout_s: float | None = None,
+        org: str | None = None,
+        provider: str | None = None,
+        check_client: bool = True,
+    ) -> TokenSet:
+        """Sign the person in through their browser (authorization code + PKCE).
+
+        Args:
+            open_browser: overrides the constructor's browser opener for this sign-in.
+            timeout_s: overrides the constructor's sign-in timeout.
+            org: SSO shortcut, together with ``provider`` (genesys-api.md 2.2).
+            provider: the identity provider of ``org``.
+            check_client: first ask the token endpoint whether the client id exists, so an
+                unknown id fails at once with ``invalid_client`` instead of leaving the person
+                on an error page while we wait for a redirect that never comes.
+
+        Raises:
+            OAuthError: ``invalid_client`` (unknown client id in this region) and other OAuth
+                errors of the redirect or the code exchange.
+            SignInCancelledError: the person declined.
+            SignInTimedOutError: the browser did not come back in time.
+            AuthError: the redirect did not match this sign-in (state), ports busy, no browser.
+            TransportError: the login host could not be reached.
+            CredentialStoreError: signed in, but the session could not be remembered.
+        """
+        if self._signing_in:
+            raise AuthError("A sign-in is already in progress.")
+        self._signing_in = True
+        try:
+            verifier = make_code_verifier()
+            state = make_state()
+            opener = open_browser or self._open_browser
+            timeout = self._sign_in_timeout_s if timeout_s is None else timeout_s
+            async with LoopbackListener(state, ports=self._redirect_ports) as listener:
+                redirect_uri = listener.redirect_uri
+                if check_client:
+                    await self._check_client_known(redirect_uri)
+                url = build_authorize_url(
+                    self.env,
+                    self.client_id,
+                    redirect_uri=redirect_uri,
+                    challenge=code_challenge(verifier),
+                    state=state,
+                    org=org,
+                    provider=provider,
+                )
+                deadline = asyncio.timeout(timeout)
+                try:
+                    async with deadline:
+                        result = opener(url)
+                        if inspect.isawaitable(result):
+                            await result
+                        logger.info("opened the browser for sign-in at %s", self.env.login_base)
+                        code = await listener.wait_for_code(timeout)
+                except TimeoutError:
+                    if not deadline.expired():
+                        raise
+                    raise SignInTimedOutError(
+                        f"The browser did not come back within {timeout:g} s. Sign in again."
+                    ) from None
+            form = {
+                "grant_type": "authorization_code",
+                "code": code,
+                "code_verifier": verifier,
+                "client_id": self.client_id,
+                "redirect_uri": redirect_uri,
+            }
+            now = self._clock()
+            body = await self._token_request(form)
+            token = _token_from_body(body, grant="pkce", now=now)
+        finally:
+            self._signing_in = False
+        logger.info("signed in through the browser (PKCE)")
+        async with self._lock:
+            await self._adopt(token, persist_errors="raise", forget_user=True)
+        return token
+
+    async def _check_client_known(self, redirect_uri: str) -> None:
+        """Fail early if the token endpoint says the client id does not exist.
+
+        A code exchange with a made-up code is answered ``invalid_client`` for an unknown client
+        and ``invalid_grant`` for a known one (client authentication comes first, RFC 6749
+        5.2). Only a definite ``invalid_client`` counts; anything else lets the sign-in go on.
+        """
+        form = {
+            "grant_type": "authorization_code",
+            "code": "client-check-" + secrets.token_urlsafe(8),
+            "code_verifier": make_code_verifier(),
+            "client_id": self.client_id,
+            "redirect_uri": redirect_uri,
+        }
+        try:
+            await self._token_request(form)
+        except OAuthError as exc:
+            if exc.error == "invalid_client":
+                logger.warning("the token endpoint does not know this client id")
+                raise
+            logger.debug("client id check: the client is known (%s)", exc.error)
+
+    async def sign_in_client_credentials(self, client_secret: str | None = None) -> TokenSet:
+        """Get a service token with the client's id and secret (genesys-api.md 2.6).
+
+        Args:
+            client_secret: the secret; None uses the constructor's. Kept in memory for renewals.
+
+        Raises:
+            OAuthError: ``invalid_client`` for an unknown id or a wrong secret, among others.
+            TransportError: the login host could not be reached.
+            CredentialStoreError: signed in, but the session could not be remembered.
+        """
+        secret = client_secret if client_secret is not None else self._client_secret
+        if not secret:
+            raise AuthError("Client credentials need the client secret.")
+        token = await self._request_client_credentials(secret)
+        self._client_secret = secret
+        logger.info("signed in with client credentials")
+        async with self._lock:
+            await self._adopt(token, persist_errors="raise", forget_user=True)
+        return token
+
+    async def _request_client_credentials(self, secret: str) -> TokenSet:
+        now = self._clock()
+        body = await self._token_request(
+            {"grant_type": "client_credentials"}, basic=(self.client_id, secret)
+        )
+        return _token_from_body(body, grant="client_credentials", now=now)
+
+    async def _refresh(self, token: TokenSet) -> TokenSet:
+        assert token.refresh_token is not None
+        form = {"grant_type": "refresh_token", "refresh_token": token.refresh_token}
+        basic = None
+        if self._client_secret is not None:
+            basic = (self.client_id, self._client_secret)
+        else:
+            form["client_id"] = self.client_id  # a public client names itself in the body
+        now = self._clock()
+        body = await self._token_request(form, basic=basic)
+        return _token_from_body(
+            body, grant=token.grant, now=now, previous_refresh=token.refresh_token
+        )
+
+    # ------------------------------------------------------------------ remembering
+    async def restore(self) -> TokenSet | None:
+        """Load the remembered session at start-up; None when there is none (or it is broken).
+
+        A restored token may be close to expiry; :meth:`access_token` decides what that means.
+
+        Raises:
+            CredentialStoreError: the keyring could not be read (e.g. locked).
+        """
+        async with self._lock:
+            token = await load_token_set(self._store)
+            if token is None:
+                return None
+            self._user_id = await self._store.get(ENTRY_USER_ID)
+            self._token = token
+        logger.info("restored the remembered %s session", token.grant)
+        self._notify(token)
+        return token
+
+    async def remember_user(self, user_id: str) -> None:
+        """Record who is signed in (the engine learns it from ``/api/v2/users/me``).
+
+        Raises:
+            CredentialStoreError: the keyring could not be written.
+        """
+        self._user_id = user_id
+        await self._store.set(ENTRY_USER_ID, user_id)
+
+    async def _adopt(
+        self,
+        token: TokenSet,
+        *,
+        persist_errors: Literal["raise", "log"],
+        notify: bool = True,
+        forget_user: bool = False,
+    ) -> None:
+        """Make ``token`` current, remember it, tell the listeners (lock held)."""
+        self._token = token
+        if forget_user:  # possibly another person: the engine tells us who (remember_user)
+            self._user_id = None
+        try:
+            if forget_user:
+                await self._store.delete(ENTRY_USER_ID)
+            await save_token_set(self._store, token)
+        except CredentialStoreError as exc:
+            if persist_errors == "raise":
+                raise
+            logger.warning("could not remember the renewed session: %s", exc)
+        finally:
+            if notify:
+                self._notify(token)
+
+    async def _forget_locked(self) -> None:
+        self._token = None
+        self._user_id = None
+        try:
+            await delete_token_set(self._store)
+        except CredentialStoreError as exc:
+            logger.warning("could not forget the remembered session: %s", exc)
+        self._notify(None)
+
+    # ------------------------------------------------------------------ sign-out
+    async def sign_out(self) -> bool:
+        """Revoke the token on the server and forget the session here.
+
+        Local forgetting always happens, even when the server cannot be reached; a 401 means
+        the token was dead already.
+
+        Returns:
+            Whether the server confirmed the revocation (or the token was already dead).
+
+        Raises:
+            CredentialStoreError: the keyring entries could not all be deleted.
+        """
+        async with self._lock:
+            token, self._token, self._user_id = self._token, None, None
+            revoked = True
+            if token is not None and not token.expired(self._clock()):
+                revoked = await self._revoke(token.access_token)
+            try:
+                await delete_token_set(self._store)
+            finally:
+                self._notify(None)
+        logger.info("signed out")
+        return revoked
+
+    async def _revoke(self, access_token: str) -> bool:
+        url = f"{self.env.api_base}/api/v2/tokens/me"
+        try:
+            resp = await self._http.delete(url, headers={"Authorization": f"Bearer {access_token}"})
+        except httpx.HTTPError as exc:
+            logger.warning("could not reach the API to revoke the token (%s)", type(exc).__name__)
+            return False
+        if resp.status_code == 401:
+            logger.info("the token was already invalid when signing out")
+            return True
+        if resp.is_success:
+            logger.debug("token revoked")
+            return True
+        logger.warning("revoking the token answered HTTP %d", resp.status_code)
+        return False
+
+    # ------------------------------------------------------------------ HTTP
+    async def _token_request(
+        self, form: Mapping[str, str], *, basic: tuple[str, str] | None = None
+    ) -> dict[str, Any]:
+        """POST the token endpoint; the JSON answer, or the OAuth error as :class:`OAuthError`."""
+        url = f"{self.env.login_base}/oauth/token"
+        try:
+            resp = await self._http.post(
+                url,
+                data=dict(form),
+                auth=httpx.BasicAuth(*basic) if basic else httpx.USE_CLIENT_DEFAULT,
+            )
+        except httpx.TimeoutException as exc:
+            raise TransportError(
+                f"The sign-in server {self.env.login_base} did not answer in time."
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise TransportError(
+                f"Could not reach the sign-in server {self.env.login_base} ({type(exc).__name__})."
+            ) from exc
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if resp.status_code == 200 and isinstance(body, dict):
+            return body
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            description = body.get("error_description")
+            raise OAuthError(body["error"], description if isinstance(description, str) else "")
+        if resp.status_code >= 500:
+            raise TransportError(
+                f"The sign-in server {self.env.login_base} answered HTTP {resp.status_code}."
+            )
+        raise OAuthError(
+            "invalid_response", f"HTTP {resp.status_code} without an OAuth answer from the server"
+        )
+
+    # ------------------------------------------------------------------ life cycle
+    async def aclose(self) -> None:
+        """Close the HTTP client (the session stays remembered)."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Authenticator:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

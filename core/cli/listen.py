@@ -1,0 +1,101 @@
+"""Headless ``listen``: the engine's records as JSON lines, and the final state as a file.
+
+The robust successor of ``gc notifications channels listen``: one JSON object per line on stdout
+for each event, store change, gap marker, state change and budget report, so scripts (and our
+own acceptance checks) can follow the engine without Qt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from core.engine.service import (
+    BudgetRecord,
+    ChangeRecord,
+    EventRecord,
+    GapRecord,
+    Record,
+    StateRecord,
+    WatchRecord,
+)
+from core.state.store import Store, queue_snapshot
+
+logger = logging.getLogger(__name__)
+
+_KIND = {
+    StateRecord: "state",
+    EventRecord: "event",
+    ChangeRecord: "change",
+    GapRecord: "gap",
+    BudgetRecord: "budget",
+    WatchRecord: "watch",
+}
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready form of dataclasses, enums, datetimes, sets and tuples."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        out["type"] = type(value).__name__
+        return out
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted(_plain(v) for v in value)
+    return value
+
+
+def record_to_json(record: Record) -> dict[str, Any]:
+    """One record as the JSON object ``listen`` prints."""
+    body = _plain(record)
+    body.pop("type", None)
+    return {"kind": _KIND[type(record)], **body}
+
+
+class JsonLinesWriter:
+    """A service listener that prints each record as one JSON line and flushes it."""
+
+    def __init__(self, stream: IO[str], *, kinds: frozenset[str] | None = None) -> None:
+        self.stream = stream
+        self.kinds = kinds
+        self.lines = 0
+
+    def __call__(self, record: Record) -> None:
+        """Write ``record`` unless its kind is filtered out."""
+        data = record_to_json(record)
+        if self.kinds is not None and data["kind"] not in self.kinds:
+            return
+        self.stream.write(json.dumps(data, separators=(",", ":")) + "\n")
+        self.stream.flush()
+        self.lines += 1
+
+
+def state_snapshot(
+    store: Store, users: Mapping[str, str], queues: Mapping[str, str]
+) -> dict[str, Any]:
+    """The ``--state-out`` document for the watched users and queues."""
+    snap = store.snapshot()
+    return {
+        "users": {uid: snap["users"][uid] for uid in users if uid in snap["users"]},
+        "queues": {qid: queue_snapshot(store.queues.get(qid)) for qid in queues},
+    }
+
+
+def write_state(path: Path, document: dict[str, Any]) -> None:
+    """Write the state file atomically (a watcher never reads half of it)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    partial.replace(path)

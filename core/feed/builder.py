@@ -1,0 +1,268 @@
+"""The normalised event stream people read: one :class:`FeedEntry` per thing that happened.
+
+The feed, the journal and the alert rules all see the engine through these entries, built from
+service records with names and org presence labels already resolved, so every consumer says
+"Dana Agent: On Queue → Lunch" the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from core.alerts.rules import AlertChange, ChangeKind, Severity
+from core.engine.service import (
+    BudgetRecord,
+    ChangeRecord,
+    GapRecord,
+    Record,
+    StateRecord,
+)
+from core.state.store import Store
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("presence", "routing", "queue", "membership", "connection", "gap", "budget", "alert")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One line of the feed (and one row of the journal)."""
+
+    at: datetime
+    kind: str  # one of KINDS
+    subject_id: str
+    subject: str
+    summary: str
+    severity: str = "info"  # info | warning
+    data: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+def _duration(seconds: float) -> str:
+    total = max(0, round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def _title(value: Any) -> str:
+    return str(value).replace("_", " ").title() if value else "?"
+
+
+_ALERT_VERBS = {
+    ChangeKind.FIRED: "fired",
+    ChangeKind.ACKNOWLEDGED: "acknowledged",
+    ChangeKind.RESOLVED: "resolved",
+}
+
+
+def alert_entry(change: AlertChange) -> FeedEntry:
+    """The feed line (and journal row) of an alert that fired, was acknowledged or resolved.
+
+    The feed is where a supervisor looks back at the day; an alert that came and went while they
+    were away must be there, next to the changes that caused it.
+    """
+    alert = change.alert
+    verb = _ALERT_VERBS.get(change.kind, str(change.kind))
+    loud = change.kind is ChangeKind.FIRED and alert.severity is not Severity.INFO
+    subject = alert.subject_name or alert.subject_id or "Connection"
+    summary = f"{alert.rule_name} {verb}: {alert.summary or subject}"
+    return FeedEntry(
+        change.at,
+        "alert",
+        alert.subject_id,
+        subject,
+        summary,
+        severity="warning" if loud else "info",
+        data={
+            "alertId": alert.id,
+            "ruleId": alert.rule_id,
+            "change": verb,
+            "severity": str(alert.severity),
+            "value": alert.value,
+        },
+    )
+
+
+class FeedBuilder:
+    """Turns service records into feed entries, reading names and labels from the store."""
+
+    def __init__(self, store: Store, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self.store = store
+        self.clock = clock
+
+    def _user_name(self, user_id: str) -> str:
+        state = self.store.users.get(user_id)
+        return state.name if state and state.name else user_id[:8]
+
+    def _queue_name(self, queue_id: str) -> str:
+        state = self.store.queues.get(queue_id)
+        return state.name if state and state.name else queue_id[:8]
+
+    def _label(self, definition_id: Any, system: Any) -> str:
+        if isinstance(definition_id, str) and definition_id in self.store.presence_labels:
+            return self.store.presence_labels[definition_id]
+        return _title(system)
+
+    def entries(self, record: Record) -> list[FeedEntry]:
+        """The feed entries of one record (most records yield none or one)."""
+        if isinstance(record, ChangeRecord):
+            return self._change(record)
+        if isinstance(record, GapRecord):
+            return [self._gap(record)]
+        if isinstance(record, StateRecord):
+            return [
+                FeedEntry(
+                    self.clock(),
+                    "connection",
+                    "",
+                    "Connection",
+                    f"Connection {record.state.value.replace('_', ' ')}"
+                    + (f" ({record.detail})" if record.detail else ""),
+                    "warning"
+                    if record.state.value in ("reconnecting", "sign_in_needed")
+                    else "info",
+                    {"state": record.state.value, "detail": record.detail},
+                )
+            ]
+        if isinstance(record, BudgetRecord) and (record.rejected or record.over_budget):
+            missing = sorted({p for r in record.rejected for p in r.missing_permissions})
+            text = f"{len(record.rejected)} topics rejected"
+            if missing:
+                text += f" (missing {', '.join(missing)})"
+            if record.over_budget:
+                text += f"; {len(record.over_budget)} topics over the channel budget"
+            return [
+                FeedEntry(
+                    self.clock(),
+                    "budget",
+                    "",
+                    "Topics",
+                    text,
+                    "warning",
+                    {"rejected": [r.id for r in record.rejected], "missing": missing},
+                )
+            ]
+        return []
+
+    def _change(self, record: ChangeRecord) -> list[FeedEntry]:
+        change = record.change
+        now = self.clock()
+        suffix = " (changed while disconnected)" if record.source == "resync" else ""
+        values = dict(
+            zip(change.fields, zip(change.before, change.after, strict=True), strict=True)
+        )
+        out: list[FeedEntry] = []
+        data = {"source": record.source}
+        if change.kind == "user":
+            name = self._user_name(change.id)
+            if "definition_id" in values or "system_presence" in values:
+                state = self.store.users.get(change.id)
+
+                def pair(name: str) -> tuple[Any, Any]:
+                    current = getattr(state, name, None)
+                    return values.get(name, (current, current))
+
+                before_def, after_def = pair("definition_id")
+                before_sys, after_sys = pair("system_presence")
+                before = self._label(before_def, before_sys) if before_sys else "?"
+                after = self._label(after_def, after_sys)
+                if before != after:
+                    out.append(
+                        FeedEntry(
+                            now,
+                            "presence",
+                            change.id,
+                            name,
+                            f"{name}: {before} → {after}{suffix}",
+                            data={**data, "presence": after_sys, "definitionId": after_def},
+                        )
+                    )
+            if "routing_status" in values:
+                before_status, after_status = values["routing_status"]
+                out.append(
+                    FeedEntry(
+                        now,
+                        "routing",
+                        change.id,
+                        name,
+                        f"{name}: {_title(before_status) if before_status else '?'} → "
+                        f"{_title(after_status)}{suffix}",
+                        "warning" if after_status == "NOT_RESPONDING" else "info",
+                        {**data, "routingStatus": after_status},
+                    )
+                )
+        elif change.kind == "queue":
+            name = self._queue_name(change.id)
+            counts = [
+                f"{key} {'?' if values[key][0] is None else values[key][0]} → {values[key][1]}"
+                for key in ("waiting", "interacting")
+                if key in values
+            ]
+            if counts:
+                out.append(
+                    FeedEntry(
+                        now,
+                        "queue",
+                        change.id,
+                        name,
+                        f"{name}: {', '.join(counts)}{suffix}",
+                        data={
+                            **data,
+                            **{k: values[k][1] for k in ("waiting", "interacting") if k in values},
+                        },
+                    )
+                )
+            if "joined_ids" in values:
+                before_ids, after_ids = values["joined_ids"]
+                for user_id in sorted(set(after_ids) - set(before_ids)):
+                    out.append(self._membership(now, change.id, name, user_id, "joined"))
+                for user_id in sorted(set(before_ids) - set(after_ids)):
+                    out.append(self._membership(now, change.id, name, user_id, "left"))
+        return out
+
+    def _membership(
+        self, now: datetime, queue_id: str, queue: str, user_id: str, verb: str
+    ) -> FeedEntry:
+        who = self._user_name(user_id)
+        return FeedEntry(
+            now,
+            "membership",
+            queue_id,
+            queue,
+            f"{who} {verb} {queue}",
+            data={"userId": user_id, "joined": verb == "joined"},
+        )
+
+    def _gap(self, record: GapRecord) -> FeedEntry:
+        if record.phase == "start":
+            return FeedEntry(
+                record.started,
+                "gap",
+                "",
+                "Connection",
+                f"Disconnected ({record.reason})",
+                "warning",
+                {"phase": "start", "reason": record.reason},
+            )
+        ended = record.ended or self.clock()
+        took = _duration((ended - record.started).total_seconds())
+        return FeedEntry(
+            ended,
+            "gap",
+            "",
+            "Connection",
+            f"Disconnected {took}, re-synced {record.users_resynced} users and "
+            f"{record.queues_resynced} queues ({record.changed} changed)",
+            data={
+                "phase": "end",
+                "reason": record.reason,
+                "seconds": (ended - record.started).total_seconds(),
+                "users": record.users_resynced,
+                "queues": record.queues_resynced,
+                "changed": record.changed,
+            },
+        )

@@ -1,0 +1,1 @@
+"""What is kept on disk: the SQLite journal and the settings file."""

@@ -1,0 +1,864 @@
+"""Notification channels that stay alive: one shard = one channel = one socket.
+
+A :class:`ChannelShard` owns one channel and its socket through every documented fault
+(genesys-api.md 4, 8): it reuses a stored channel after a restart (HEAD first) instead of burning
+the 20-channel pool, PUTs all its topics in one call with ``ignoreErrors=true``, runs the
+heartbeat watchdog (:class:`core.streaming.protocol.Watchdog`), reconnects at once after a healthy
+session and with capped, jittered exponential backoff only while attempts fail, answers
+``socket_closing`` with a new socket on the same channel before the old one goes, rolls over
+to a fresh channel well before ``expires`` (make-before-break, duplicate frames from the
+overlap dropped), and notices eviction or a second client on its channel and reports it
+instead of fighting in a loop.
+
+Everything it learns goes to a :class:`ShardSink`; it never touches the store or the GUI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import json
+import logging
+import random
+import time
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from core.auth.credentials import CredentialStore
+from core.errors import (
+    ApiError,
+    AuthError,
+    ChannelError,
+    CredentialStoreError,
+    RateLimitedError,
+    TransportError,
+    UnauthorizedError,
+)
+from core.rest.schema import (
+    ChannelInfo,
+    ListedChannel,
+    RejectedTopic,
+    SubscriptionResult,
+    parse_datetime,
+)
+from core.streaming.protocol import (
+    MAX_FRAME_BYTES,
+    PING_FRAME,
+    Heartbeat,
+    Liveness,
+    Malformed,
+    Pong,
+    SocketClosing,
+    SubscribeReply,
+    SystemMessage,
+    TopicEvent,
+    Watchdog,
+    decode_frame,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class ShardPhase(enum.StrEnum):
+    """Where one channel is in its life."""
+
+    CONNECTING = "connecting"
+    LIVE = "live"
+    STALE = "stale"
+    RECONNECTING = "reconnecting"
+    SIGN_IN_NEEDED = "sign_in_needed"
+    BLOCKED = "blocked"
+    STOPPED = "stopped"
+
+
+class Socket(Protocol):
+    """The part of a WebSocket connection the shard uses (websockets' ClientConnection)."""
+
+    async def send(self, message: str) -> None:
+        """Send one text frame."""
+
+    async def recv(self) -> str | bytes:
+        """The next message; raises when the connection is closed."""
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection."""
+
+
+Connector = Callable[[str], Awaitable[Socket]]
+
+
+class ChannelApi(Protocol):
+    """The REST calls a shard needs (``core.rest.client.ApiClient`` provides them)."""
+
+    async def create_channel(self) -> ChannelInfo:
+        """POST a new channel."""
+
+    async def channel_exists(self, channel_id: str) -> bool:
+        """HEAD a channel."""
+
+    async def put_subscriptions(
+        self, channel_id: str, topics: Sequence[str], *, ignore_errors: bool = True
+    ) -> SubscriptionResult:
+        """Replace a channel's topics."""
+
+    async def delete_subscriptions(self, channel_id: str) -> None:
+        """Remove a channel's topics."""
+
+    async def list_channels(self, include: str = "token") -> list[ListedChannel]:
+        """Channels of this token or (``oauthclient``) of this user + OAuth client."""
+
+
+class ChannelMemory(Protocol):
+    """Where channel ids survive a restart. The id is the socket's only credential, so the
+    default implementation keeps it in the OS keyring, never in a plain file."""
+
+    async def load(self, slot: int) -> ChannelInfo | None:
+        """The channel stored for a shard slot."""
+
+    async def save(self, slot: int, channel: ChannelInfo) -> None:
+        """Remember a shard's channel."""
+
+    async def forget(self, slot: int) -> None:
+        """Drop a shard's channel."""
+
+
+class MemoryChannelMemory:
+    """Channel records for this process only."""
+
+    def __init__(self) -> None:
+        self.records: dict[int, ChannelInfo] = {}
+
+    async def load(self, slot: int) -> ChannelInfo | None:
+        """The channel stored for a slot."""
+        return self.records.get(slot)
+
+    async def save(self, slot: int, channel: ChannelInfo) -> None:
+        """Remember a slot's channel."""
+        self.records[slot] = channel
+
+    async def forget(self, slot: int) -> None:
+        """Drop a slot's channel."""
+        self.records.pop(slot, None)
+
+
+async def websockets_connector(uri: str) -> Socket:
+    """Open a socket with the ``websockets`` library; liveness is our JSON watchdog's job."""
+    from websockets.asyncio.client import connect
+
+    connection = await connect(
+        uri,
+        max_size=MAX_FRAME_BYTES,
+        ping_interval=None,
+        open_timeout=15,
+        close_timeout=3,
+        user_agent_header="genesys-tray",
+    )
+    return connection
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSettings:
+    """Timings of the channel life cycle; tests shorten them, never by sleeping."""
+
+    # The first retry after a healthy session comes within this (full jitter: at once, yet a
+    # crowd of clients dropped together does not come back in step).
+    healthy_retry_s: float = 1.0
+    first_backoff_s: float = 1.0  # failed attempts wait this, doubling up to max_backoff_s
+    max_backoff_s: float = 60.0
+    backoff_jitter: float = 0.2
+    # Healthy sessions ending this often count as failing: a server that accepts, beats once
+    # and drops again must not be hammered every second.
+    flap_window_s: float = 30.0
+    flap_limit: int = 10
+    assumed_heartbeat_s: float = 30.0
+    rollover_fraction: float = 0.8  # roll over after 80 % of the channel's remaining life
+    min_reuse_life_s: float = 3600.0  # reuse a stored channel only with this much life left
+    overlap_s: float = 5.0  # how long duplicate frames are dropped after a socket switch
+    kick_window_s: float = 60.0  # two kicks within this window: another client owns the channel
+    gone_window_s: float = 600.0  # channels evicted this often: stop and report
+    gone_limit: int = 3
+    pool_size: int = 20  # channels per user + OAuth client (genesys-api.md 3.1)
+    blocked_wait_s: float = 300.0
+    # Queue counters are read once more this long after a gap's re-sync (0: never); see
+    # MonitorService._confirm_counters.
+    confirm_counters_after_s: float = 2.0
+
+
+class Backoff:
+    """When to try again: at once after a healthy session, escalating only while attempts fail.
+
+    A socket that subscribed and then saw a heartbeat or an event proved the service reachable;
+    when it ends, the next attempt is the first of a new series (within ``healthy_retry_s``,
+    full jitter). Only attempts that fail, or sockets that die before they were healthy, double
+    the wait (capped, with jitter), so a flaky Wi-Fi costs a second per drop, not a minute.
+    """
+
+    def __init__(
+        self,
+        settings: ChannelSettings,
+        rng: random.Random,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.rng = rng
+        self.monotonic = monotonic
+        self.attempt = 0
+        self.last_delay_s = 0.0  # the wait drawn last (diagnostics and benchmarks)
+        self._healthy_ends: deque[float] = deque(maxlen=max(1, settings.flap_limit))
+
+    def next_delay(self) -> float:
+        """The wait before the next attempt."""
+        s = self.settings
+        attempt, self.attempt = self.attempt, self.attempt + 1
+        if attempt == 0:
+            self.last_delay_s = self.rng.uniform(0.0, s.healthy_retry_s)
+        else:
+            base = min(s.max_backoff_s, s.first_backoff_s * (2.0 ** (attempt - 1)))
+            self.last_delay_s = base * self.rng.uniform(1 - s.backoff_jitter, 1 + s.backoff_jitter)
+        return self.last_delay_s
+
+    def healthy_session_ended(self) -> None:
+        """A healthy socket ended: start a new series, unless healthy sessions flap."""
+        now = self.monotonic()
+        self._healthy_ends.append(now)
+        window = self.settings.flap_window_s
+        flapping = (
+            len(self._healthy_ends) >= self.settings.flap_limit
+            and now - self._healthy_ends[0] <= window
+        )
+        if not flapping:
+            self.attempt = 0
+
+    def reset(self) -> None:
+        """Start again from the first delay."""
+        self.attempt = 0
+
+
+class ShardSink(Protocol):
+    """What a shard reports to its owner."""
+
+    def shard_event(self, slot: int, event: TopicEvent) -> None:
+        """A topic event arrived (duplicates from socket overlaps already dropped)."""
+
+    def shard_phase(self, slot: int, phase: ShardPhase, detail: str) -> None:
+        """The shard's phase changed."""
+
+    def shard_live(self, slot: int, *, gap: bool, reason: str) -> None:
+        """A socket is live and subscribed; ``gap`` when events may have been missed."""
+
+    def shard_rejected(self, slot: int, rejected: tuple[RejectedTopic, ...]) -> None:
+        """Topics the server refused on this shard's last subscribe."""
+
+    def shard_malformed(self, slot: int, frame: Malformed) -> None:
+        """A frame we could not read (counted, never fatal)."""
+
+    async def shard_token_lost(self, slot: int) -> bool:
+        """The token behind the channel died; True when a new one is available."""
+
+
+class _SocketEnded(enum.Enum):
+    CLOSED = "closed"
+    DEAD = "dead"
+    SOCKET_CLOSING = "socket_closing"
+    TOKEN_REVOKED = "token_revoked"  # noqa: S105 - a state name, not a secret
+    RESUBSCRIBE = "resubscribe"
+    ROLLOVER = "rollover"
+    TOPICS = "topics"
+    CHECK = "check"
+    STOP = "stop"
+
+
+# How a socket ended that cannot be a second client taking the channel over: no close frame
+# at all (a dropped or reset connection) or the server going away / restarting / overloaded.
+_NOT_A_KICK = frozenset({None, 1001, 1006, 1011, 1012, 1013, 1014})
+
+
+@dataclass(slots=True)
+class _Live:
+    """The current socket and its reader."""
+
+    socket: Socket
+    reader: asyncio.Task[None]
+
+
+class ChannelShard:
+    """One channel and its socket, kept alive until :meth:`stop`."""
+
+    def __init__(
+        self,
+        slot: int,
+        topics: Sequence[str],
+        *,
+        api: ChannelApi,
+        sink: ShardSink,
+        connector: Connector = websockets_connector,
+        memory: ChannelMemory | None = None,
+        settings: ChannelSettings | None = None,
+        rng: random.Random | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.slot = slot
+        self.topics: tuple[str, ...] = tuple(topics)
+        self.api = api
+        self.sink = sink
+        self.connector = connector
+        self.memory = memory or MemoryChannelMemory()
+        self.settings = settings or ChannelSettings()
+        self.rng = rng or random.Random()
+        self.monotonic = monotonic
+        self.wall = wall
+        self.phase = ShardPhase.STOPPED
+        self.channel: ChannelInfo | None = None
+        self.watchdog = Watchdog(assumed_interval_s=self.settings.assumed_heartbeat_s)
+        self.backoff = Backoff(self.settings, self.rng, monotonic)
+        self.subscribed: tuple[str, ...] | None = None
+        self.rejected: tuple[RejectedTopic, ...] = ()
+        self.counters: dict[str, int] = {
+            "connects": 0,
+            "channels_created": 0,
+            "channels_reused": 0,
+            "rollovers": 0,
+            "socket_switches": 0,
+            "duplicates_dropped": 0,
+            "malformed": 0,
+            "frames": 0,
+        }
+        self._signals: asyncio.Queue[_SocketEnded] = asyncio.Queue()
+        self._live: _Live | None = None
+        self._retired: list[_Live] = []
+        self._retire_at = float("inf")  # when the retired sockets are closed
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._healthy = False  # the live socket saw a heartbeat or an event
+        self._rollover_deadline = float("inf")
+        self._recent: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._overlap_until = 0.0
+        self._kicks: deque[float] = deque(maxlen=4)
+        self._last_close_code: int | None = None
+        self._gone: deque[float] = deque(maxlen=8)
+
+    # ------------------------------------------------------------------ control
+    @property
+    def running(self) -> bool:
+        """Whether the background task is alive."""
+        return self._task is not None and not self._task.done()
+
+    @property
+    def sockets_open(self) -> int:
+        """The live socket and those retired by a switch but still read out."""
+        return len(self._retired) + (self._live is not None)
+
+    @property
+    def healthy(self) -> bool:
+        """The live socket has seen a heartbeat or an event since it opened."""
+        return self._live is not None and self._healthy
+
+    def start(self) -> None:
+        """Run the shard in the background."""
+        if self._task is None or self._task.done():
+            self._stop.clear()
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"channel-shard-{self.slot}"
+            )
+
+    async def stop(self) -> None:
+        """Close the socket and end the background task."""
+        self._stop.set()
+        self._signals.put_nowait(_SocketEnded.STOP)
+        if self._task is not None:
+            # Cancel rather than wait: a REST call in flight may be honouring Retry-After or
+            # backing off from 5xx for up to a minute, a handshake may hang for its timeout.
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._close_all()
+        self._set_phase(ShardPhase.STOPPED, "stopped")
+
+    def set_topics(self, topics: Sequence[str]) -> None:
+        """Change the topics; applied with one PUT on the live channel."""
+        new = tuple(topics)
+        if new != self.topics:
+            self.topics = new
+            self._signals.put_nowait(_SocketEnded.TOPICS)
+
+    def rollover_now(self) -> None:
+        """Move to a fresh channel (e.g. after a new token), make-before-break."""
+        self._signals.put_nowait(_SocketEnded.ROLLOVER)
+
+    def check_now(self) -> None:
+        """Health-check at once (after sleep/resume or a network change).
+
+        A live socket gets a JSON ping and must answer within the pong timeout; a shard waiting
+        out a backoff delay tries again immediately.
+        """
+        self._wake.set()
+        self._signals.put_nowait(_SocketEnded.CHECK)
+
+    # ------------------------------------------------------------------ main loop
+    def _set_phase(self, phase: ShardPhase, detail: str) -> None:
+        if phase != self.phase:
+            self.phase = phase
+            logger.info("channel shard %d: %s (%s)", self.slot, phase.value, detail)
+            self.sink.shard_phase(self.slot, phase, detail)
+
+    async def _wait_or_stop(self, delay: float) -> bool:
+        """Sleep ``delay`` seconds (cut short by :meth:`check_now`); True when asked to stop."""
+        self._wake.clear()
+        stop = asyncio.ensure_future(self._stop.wait())
+        wake = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({stop, wake}, timeout=max(0.0, delay), return_when="FIRST_COMPLETED")
+        finally:
+            for waiter in (stop, wake):
+                waiter.cancel()
+        return self._stop.is_set()
+
+    async def _run(self) -> None:
+        gap_reason = ""
+        first = True
+        while not self._stop.is_set():
+            told_wait: float | None = None  # the server said when to come back
+            try:
+                ended = await self._one_connection(gap=not first, reason=gap_reason or "start")
+            except asyncio.CancelledError:
+                raise
+            except RateLimitedError as exc:
+                # Honour Retry-After exactly; our own backoff is not added on top of it.
+                ended = _SocketEnded.CLOSED
+                gap_reason = "rate limited"
+                told_wait = exc.retry_after_s
+                logger.warning("channel shard %d: %s", self.slot, exc)
+            except UnauthorizedError:
+                ended = _SocketEnded.TOKEN_REVOKED
+            except AuthError as exc:
+                self._set_phase(ShardPhase.SIGN_IN_NEEDED, str(exc))
+                if not await self.sink.shard_token_lost(self.slot):
+                    return
+                continue
+            except (TransportError, ApiError, ChannelError, OSError, ConnectionError) as exc:
+                ended = _SocketEnded.CLOSED
+                gap_reason = type(exc).__name__
+                logger.warning("channel shard %d: %s", self.slot, exc)
+            except Exception as exc:  # a websockets handshake error and the like
+                ended = _SocketEnded.CLOSED
+                gap_reason = type(exc).__name__
+                logger.warning("channel shard %d: connection failed: %r", self.slot, exc)
+            first = False
+            if ended is _SocketEnded.STOP:
+                return
+            if ended is _SocketEnded.TOKEN_REVOKED:
+                self._set_phase(ShardPhase.SIGN_IN_NEEDED, "the token behind the channel died")
+                await self._forget_channel()
+                if not await self.sink.shard_token_lost(self.slot):
+                    return
+                gap_reason = "token renewed"
+                continue
+            if not gap_reason or ended is not _SocketEnded.CLOSED:
+                gap_reason = ended.value
+            if self._too_often_gone():
+                # Our channels keep vanishing (evicted by a 21st channel, or expired): another
+                # client of the same user + OAuth client is fighting for the pool. Creating more
+                # would evict theirs in turn; wait long instead and say why.
+                self._gone.clear()
+                self._set_phase(
+                    ShardPhase.BLOCKED,
+                    "channels keep being evicted: another app signed in with the same account "
+                    "and OAuth client may be using the 20-channel pool",
+                )
+                if await self._wait_or_stop(self.settings.blocked_wait_s):
+                    return
+                continue
+            self._set_phase(ShardPhase.RECONNECTING, gap_reason)
+            delay = self.backoff.next_delay() if told_wait is None else told_wait
+            if await self._wait_or_stop(delay):
+                return
+
+    async def _one_connection(self, *, gap: bool, reason: str) -> _SocketEnded:
+        """Get a subscribed channel and a socket, serve it until it ends."""
+        self._set_phase(ShardPhase.CONNECTING if not gap else ShardPhase.RECONNECTING, reason)
+        while not self._signals.empty():  # leftovers of the previous socket mean nothing now
+            if self._signals.get_nowait() is _SocketEnded.STOP:
+                return _SocketEnded.STOP
+        fresh = await self._ensure_channel()
+        assert self.channel is not None
+        if fresh or self.subscribed != self.topics:
+            await self._subscribe(self.channel)
+        socket = await self.connector(self.channel.connect_uri)
+        self.counters["connects"] += 1
+        self._adopt(socket)
+        self._schedule_rollover(self.channel)
+        self._set_phase(ShardPhase.LIVE, "socket open")
+        self.sink.shard_live(self.slot, gap=gap, reason=reason)
+        try:
+            return await self._serve()
+        except BaseException:
+            # A failure while serving (a token that can no longer be renewed, a PUT or a
+            # handshake that failed mid-switch) must not leave this socket open and read.
+            await self._close_all()
+            raise
+
+    async def _ensure_channel(self) -> bool:
+        """A usable channel: the current one, a stored one that HEAD confirms, or a new one.
+
+        Returns True when the channel's subscriptions are unknown (new or reused from storage).
+        """
+        if self.channel is not None:
+            if await self.api.channel_exists(self.channel.id):
+                return False
+            await self._note_gone("channel no longer exists")
+            await self._forget_channel()
+        stored = await self.memory.load(self.slot)
+        if stored is not None:
+            life = (stored.expires - self.wall()).total_seconds()
+            if life > self.settings.min_reuse_life_s and await self.api.channel_exists(stored.id):
+                self.channel = stored
+                self.counters["channels_reused"] += 1
+                logger.info("channel shard %d: reusing its stored channel", self.slot)
+                return True
+            await self.memory.forget(self.slot)
+        self.channel = await self.api.create_channel()
+        self.counters["channels_created"] += 1
+        await self.memory.save(self.slot, self.channel)
+        return True
+
+    def _too_often_gone(self) -> bool:
+        now = self.monotonic()
+        recent = sum(1 for t in self._gone if now - t <= self.settings.gone_window_s)
+        return recent >= self.settings.gone_limit
+
+    async def _note_gone(self, why: str) -> None:
+        """Count a vanished channel towards BLOCKED, but only when the pool is fought over.
+
+        An eviction by a 21st channel happens only while this user + OAuth client hold all 20
+        (genesys-api.md 3.1); a channel that expired or was dropped leaves room. Counting
+        expiries too made three ordinary ones in ten minutes wait five minutes as BLOCKED.
+        Without a listing we assume the worst.
+        """
+        try:
+            listed: int | None = len(await self.api.list_channels("oauthclient"))
+        except (ApiError, TransportError):
+            listed = None
+        if listed is not None and listed < self.settings.pool_size - 1:
+            logger.info("channel shard %d: %s (the pool has room: %d)", self.slot, why, listed)
+            return
+        now = self.monotonic()
+        self._gone.append(now)
+        recent = [t for t in self._gone if now - t <= self.settings.gone_window_s]
+        logger.warning("channel shard %d: %s (%d recently)", self.slot, why, len(recent))
+
+    async def _forget_channel(self) -> None:
+        self.channel = None
+        self.subscribed = None
+        await self.memory.forget(self.slot)
+
+    async def _subscribe(self, channel: ChannelInfo) -> None:
+        topics = self.topics
+        result = await self.api.put_subscriptions(channel.id, topics, ignore_errors=True)
+        self.subscribed = topics
+        self.rejected = result.rejected
+        self.sink.shard_rejected(self.slot, result.rejected)
+
+    def _adopt(self, socket: Socket) -> None:
+        """Make ``socket`` current; the previous one (if any) is retired but still read."""
+        if self._live is not None:
+            self._retired.append(self._live)
+            # A new switch-over window remembers only its own frames: one remembered from an
+            # earlier window (cleared only by a topic event after it) would drop a new frame.
+            self._recent.clear()
+            self._overlap_until = self.monotonic() + self.settings.overlap_s
+        reader = asyncio.get_running_loop().create_task(self._read(socket))
+        self._live = _Live(socket, reader)
+        self._healthy = False
+        self.watchdog.connected(self.monotonic())
+
+    async def _close_all(self) -> None:
+        lives = [*self._retired, *([self._live] if self._live else [])]
+        self._retired.clear()
+        self._retire_at = float("inf")
+        self._live = None
+        # No socket is left to repeat a frame: nothing the next socket brings is a duplicate.
+        self._overlap_until = 0.0
+        self._recent.clear()
+        for live in lives:
+            await _close_quietly(live)
+
+    def _retire_soon(self) -> None:
+        """Close the retired sockets once the overlap window has passed.
+
+        Frames already on their way down an old socket are still read (duplicates of the new
+        socket's are dropped); closing it at once cancelled its reader and lost them.
+        """
+        self._retire_at = self.monotonic() + self.settings.overlap_s
+
+    async def _retire_old(self) -> None:
+        self._retire_at = float("inf")
+        retired, self._retired = self._retired, []
+        for live in retired:
+            await _close_quietly(live)
+
+    # ------------------------------------------------------------------ serving a socket
+    async def _serve(self) -> _SocketEnded:
+        """Watch the live socket until it ends, switching sockets/channels in place."""
+        while True:
+            assert self._live is not None and self.channel is not None
+            now = self.monotonic()
+            rollover_at = self._rollover_deadline
+            wake = min(self.watchdog.next_check_at(), rollover_at, self._retire_at)
+            signal: _SocketEnded | None = None
+            try:
+                signal = await asyncio.wait_for(self._signals.get(), timeout=max(0.0, wake - now))
+            except TimeoutError:
+                signal = None
+            now = self.monotonic()
+            if signal is None and now >= self._retire_at:
+                await self._retire_old()
+                continue
+            if signal is None:
+                if now >= rollover_at:
+                    signal = _SocketEnded.ROLLOVER
+                else:
+                    verdict = self.watchdog.check(now)
+                    if verdict is Liveness.SEND_PING:
+                        self._set_phase(ShardPhase.STALE, "no heartbeat; sent a ping")
+                        self.watchdog.ping_sent(now)
+                        with contextlib.suppress(Exception):
+                            await self._live.socket.send(PING_FRAME)
+                        continue
+                    if verdict is Liveness.DEAD:
+                        signal = _SocketEnded.DEAD
+                    else:
+                        if self.phase is ShardPhase.STALE:
+                            self._set_phase(ShardPhase.LIVE, "heartbeat back")
+                        continue
+            outcome = await self._handle(signal)
+            if outcome is not None:
+                healthy = self._healthy
+                await self._close_all()
+                if healthy:
+                    self.backoff.healthy_session_ended()
+                return outcome
+
+    def _schedule_rollover(self, channel: ChannelInfo) -> None:
+        """Roll over after ``rollover_fraction`` of the life the channel has left now."""
+        life = (channel.expires - self.wall()).total_seconds()
+        self._rollover_deadline = (
+            self.monotonic() + max(0.0, life) * self.settings.rollover_fraction
+        )
+
+    async def _handle(self, signal: _SocketEnded) -> _SocketEnded | None:
+        """Act on a signal; returns how the connection ended, or None to keep serving."""
+        assert self._live is not None and self.channel is not None
+        if signal is _SocketEnded.STOP:
+            return signal
+        if signal is _SocketEnded.TOPICS:
+            if self.subscribed != self.topics:
+                await self._subscribe(self.channel)
+                # New topics' state before now was never delivered: read it now that their
+                # events flow, or a change between an earlier read and this PUT is lost.
+                self.sink.shard_live(self.slot, gap=True, reason="topics changed")
+            return None
+        if signal is _SocketEnded.CHECK:
+            self._set_phase(ShardPhase.STALE, "health check")
+            self.watchdog.ping_sent(self.monotonic())
+            with contextlib.suppress(Exception):
+                await self._live.socket.send(PING_FRAME)
+            return None
+        if signal is _SocketEnded.RESUBSCRIBE:
+            await self._subscribe(self.channel)
+            self.sink.shard_live(self.slot, gap=True, reason="no_longer_subscribed")
+            return None
+        if signal is _SocketEnded.SOCKET_CLOSING:
+            # Same channel, new socket: the server moves delivery to it when it opens, so
+            # nothing falls between; the old socket is read out and closed after the overlap.
+            socket = await self.connector(self.channel.connect_uri)
+            self.counters["socket_switches"] += 1
+            self._adopt(socket)
+            self._retire_soon()
+            self.sink.shard_live(self.slot, gap=True, reason="socket_closing")
+            return None
+        if signal is _SocketEnded.ROLLOVER:
+            await self._rollover()
+            return None
+        if signal is _SocketEnded.CLOSED:
+            # The gap starts now, not after the REST checks below (which a 429 storm can
+            # stretch to minutes).
+            self._set_phase(ShardPhase.RECONNECTING, signal.value)
+            await self._after_server_close()
+        return signal
+
+    async def _after_server_close(self) -> None:
+        """The server closed our socket: expired, evicted, or kicked by a second socket."""
+        assert self.channel is not None
+        try:
+            exists = await self.api.channel_exists(self.channel.id)
+        except (TransportError, ApiError):
+            return
+        if not exists:
+            await self._note_gone("channel expired or was evicted")
+            await self._forget_channel()
+            return
+        if self._last_close_code in _NOT_A_KICK:
+            # A network drop (no close frame) or a server going away is no second client: two
+            # of them within the kick window must not make us abandon a good channel.
+            return
+        now = self.monotonic()
+        self._kicks.append(now)
+        if sum(1 for t in self._kicks if now - t <= self.settings.kick_window_s) >= 2:
+            logger.warning(
+                "channel shard %d: socket kicked twice; another client uses this channel, "
+                "moving to a new one",
+                self.slot,
+            )
+            self._kicks.clear()
+            await self._forget_channel()
+
+    async def _rollover(self) -> None:
+        """Make-before-break: new channel subscribed and connected before the old one goes."""
+        old = self.channel
+        assert old is not None
+        new = await self.api.create_channel()
+        self.counters["channels_created"] += 1
+        await self._subscribe(new)
+        socket = await self.connector(new.connect_uri)
+        self.channel = new
+        self._adopt(socket)  # before the next await: a cancelled stop must not leak the socket
+        self._schedule_rollover(new)
+        await self.memory.save(self.slot, new)
+        self._retire_soon()
+        self.counters["rollovers"] += 1
+        with contextlib.suppress(ApiError, TransportError):
+            await self.api.delete_subscriptions(old.id)
+        self.sink.shard_live(self.slot, gap=True, reason="rollover")
+
+    async def _read(self, socket: Socket) -> None:
+        """Read one socket until it closes; signal the main loop if it was the live one."""
+        code: int | None = None
+        try:
+            while True:
+                data = await socket.recv()
+                self._on_frame(socket, data)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # ConnectionClosed and transport errors end the reader
+            logger.debug("channel shard %d: socket ended: %r", self.slot, exc)
+            close = getattr(exc, "rcvd", None)  # websockets: the server's close frame, if any
+            raw = getattr(close, "code", None)
+            code = raw if isinstance(raw, int) else None
+        if self._live is not None and self._live.socket is socket:
+            self._last_close_code = code
+            self._signals.put_nowait(_SocketEnded.CLOSED)
+
+    def _on_frame(self, socket: Socket, data: str | bytes) -> None:
+        live = self._live is not None and self._live.socket is socket
+        frame = decode_frame(data)
+        self.counters["frames"] += 1
+        if live:
+            self.watchdog.frame(self.monotonic(), heartbeat=isinstance(frame, Heartbeat))
+            if isinstance(frame, (Heartbeat, TopicEvent)):
+                self._healthy = True
+            if self.phase is ShardPhase.STALE:
+                self._set_phase(ShardPhase.LIVE, "socket answered")
+        if isinstance(frame, TopicEvent):
+            if self._is_duplicate(frame):
+                self.counters["duplicates_dropped"] += 1
+                return
+            self.sink.shard_event(self.slot, frame)
+        elif isinstance(frame, (Heartbeat, Pong, SubscribeReply)):
+            return
+        elif isinstance(frame, SocketClosing):
+            if live:
+                self._signals.put_nowait(_SocketEnded.SOCKET_CLOSING)
+        elif isinstance(frame, SystemMessage):
+            if not live:
+                return
+            if frame.kind == "token_revoked":
+                self._signals.put_nowait(_SocketEnded.TOKEN_REVOKED)
+            elif frame.kind == "no_longer_subscribed":
+                self._signals.put_nowait(_SocketEnded.RESUBSCRIBE)
+        else:
+            self.counters["malformed"] += 1
+            self.sink.shard_malformed(self.slot, frame)
+
+    def _is_duplicate(self, frame: TopicEvent) -> bool:
+        """Drop a frame seen on another socket of this shard during a switch-over window."""
+        if self.monotonic() > self._overlap_until:
+            if self._recent:
+                self._recent.clear()
+            return False
+        # The same notification carries the same CorrelationId on every socket; a body alone is
+        # no identity: counters that go 0 → 1 → 0 repeat the first body, and dropping that
+        # repeat would leave the store at 1 (found by the chaos soak).
+        key = (
+            (frame.topic, frame.correlation_id)
+            if frame.correlation_id
+            else (frame.topic, json.dumps(frame.body, sort_keys=True, separators=(",", ":")))
+        )
+        if key in self._recent:
+            return True
+        self._recent[key] = None
+        if len(self._recent) > 8192:
+            self._recent.popitem(last=False)
+        return False
+
+
+async def _close_quietly(live: _Live) -> None:
+    live.reader.cancel()
+    with contextlib.suppress(BaseException):
+        await asyncio.wait_for(live.socket.close(), timeout=3)
+    with contextlib.suppress(BaseException):
+        await live.reader
+
+
+class StoredChannelMemory:
+    """Channel records kept in the credential store (the OS keyring when one is available).
+
+    The channel id is the socket's only credential (genesys-api.md 4.1), so it is treated like a
+    token: never written to a plain file.
+    """
+
+    def __init__(self, store: CredentialStore, prefix: str = "channel") -> None:
+        self.store = store
+        self.prefix = prefix
+
+    def _key(self, slot: int) -> str:
+        return f"{self.prefix}.{slot}"
+
+    async def load(self, slot: int) -> ChannelInfo | None:
+        """The stored channel of a slot; a damaged record reads as none."""
+        try:
+            raw = await self.store.get(self._key(slot))
+            data = json.loads(raw) if raw else None
+        except (CredentialStoreError, ValueError):
+            logger.warning("channel record %d could not be read; a new channel will be made", slot)
+            return None
+        if not isinstance(data, dict):
+            return None
+        expires = parse_datetime(data.get("expires"))
+        channel_id, uri = data.get("id"), data.get("connect_uri")
+        if not isinstance(channel_id, str) or not isinstance(uri, str) or expires is None:
+            return None
+        return ChannelInfo(channel_id, uri, expires)
+
+    async def save(self, slot: int, channel: ChannelInfo) -> None:
+        """Remember a slot's channel (best effort: a locked keyring only costs a new channel)."""
+        record = {
+            "id": channel.id,
+            "connect_uri": channel.connect_uri,
+            "expires": channel.expires.isoformat(),
+        }
+        try:
+            await self.store.set(self._key(slot), json.dumps(record))
+        except CredentialStoreError as exc:
+            logger.warning("channel record %d not saved: %s", slot, exc)
+
+    async def forget(self, slot: int) -> None:
+        """Drop a slot's channel record."""
+        with contextlib.suppress(CredentialStoreError):
+            await self.store.delete(self._key(slot))

@@ -1,0 +1,1 @@
+"""The app's dialogs: welcome, what to watch, filters & alerts, journal, settings."""

@@ -1,0 +1,1 @@
+"""Qt item models of the boards and the shared table plumbing."""

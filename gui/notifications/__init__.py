@@ -1,0 +1,1 @@
+"""Desktop notifications: D-Bus first, then the tray balloon, then the window."""

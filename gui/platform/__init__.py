@@ -1,0 +1,1 @@
+"""Desktop platform features: single instance, autostart and wake/network detection."""

@@ -1,0 +1,1 @@
+"""The tray icon: its controller and the icons it draws."""

@@ -1,0 +1,355 @@
+"""Tray icons: one SVG per health state, a corner plate for pause or snooze, an alert badge.
+
+Every state differs in SHAPE, not only in colour, so the icon reads for colour-blind users and on
+monochrome panels: live is a disc with a check cut out, stale an hourglass, reconnecting two
+circular arrows, resyncing one long arrow around a dot, starting a spinner of dots,
+sign_in_needed a warning triangle with "!", stopped a hollow ring.
+
+Overlays are drawn here with QPainter, on whole pixels: paused dims the state glyph and puts a
+plate with pause bars in the bottom-left corner; snoozed puts a plate with a "Z" there instead
+(only when not paused: a paused feed raises nothing to snooze, and at 16 px a third overlay would
+hide the state); a red count badge ("1".."9", "9+") sits in the top-right corner. Opposite
+corners: at 22 px two 12 px overlays in one column would overlap. A transparent
+halo is cut around each overlay so it stands apart from the glyph under it on any panel.
+
+The SVGs under ``resources/icons/`` paint with ``currentColor``; their root ``color=`` is the light
+theme default for viewers and is replaced here by the theme's colour before rendering. Glyphs are
+cut out of their shapes (even-odd holes), so the panel shows through whatever its colour.
+
+Each size in :data:`ICON_SIZES_PX` is rendered on its own from the vector source (no scaling of
+a bitmap). Badge digits up to 22 px icons use a 3x5 pixel font: an anti-aliased outline font at
+5 px is mush.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QPointF, QRect, QRectF, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontDatabase,
+    QGuiApplication,
+    QIcon,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPixmap,
+    QPolygonF,
+)
+from PySide6.QtSvg import QSvgRenderer
+
+STATES: tuple[str, ...] = (
+    "live",
+    "stale",
+    "reconnecting",
+    "resyncing",
+    "starting",
+    "sign_in_needed",
+    "stopped",
+)
+ICON_SIZES_PX: tuple[int, ...] = (16, 22, 24, 32, 64)
+BADGE_MAX = 9  # above this the badge reads "9+"
+
+# (light theme, dark theme). Light: dark saturated tones on a light panel; dark: pastel tones.
+STATE_COLOURS: dict[str, tuple[str, str]] = {
+    "live": ("#188038", "#81c995"),
+    "stale": ("#b06000", "#fdd663"),
+    "reconnecting": ("#1967d2", "#8ab4f8"),
+    "resyncing": ("#8430ce", "#d7aefb"),
+    "starting": ("#007b83", "#78d9ec"),
+    "sign_in_needed": ("#c5221f", "#f28b82"),
+    "stopped": ("#5f6368", "#bdc1c6"),
+}
+OVERLAY_INK: tuple[str, str] = ("#3c4043", "#e8eaed")
+BADGE_FILL = "#d93025"
+BADGE_TEXT = "#ffffff"
+PAUSED_OPACITY = 0.5  # the state glyph under the pause plate
+OVERLAY_FRACTION = 0.5625  # badge / plate height as a part of the icon size (see overlay_px)
+PIXEL_FONT_MAX_BADGE_PX = 13  # up to this badge height (icons up to 22 px) a pixel font
+
+_RESOURCES = "resources"
+_ROOT_COLOR = re.compile(r'color="#[0-9a-fA-F]{6}"')
+# 3x5 pixel font for the badge: one string per row, "#" = ink.
+_PIXEL_FONT: dict[str, tuple[str, ...]] = {
+    "0": ("###", "#.#", "#.#", "#.#", "###"),
+    "1": (".#.", "##.", ".#.", ".#.", "###"),
+    "2": ("###", "..#", "###", "#..", "###"),
+    "3": ("###", "..#", ".##", "..#", "###"),
+    "4": ("#.#", "#.#", "###", "..#", "..#"),
+    "5": ("###", "#..", "###", "..#", "###"),
+    "6": ("###", "#..", "###", "#.#", "###"),
+    "7": ("###", "..#", ".#.", ".#.", ".#."),
+    "8": ("###", "#.#", "###", "#.#", "###"),
+    "9": ("###", "#.#", "###", "..#", "###"),
+    "+": ("...", ".#.", "###", ".#.", "..."),
+}
+_PIXEL_FONT_W = 3
+_PIXEL_FONT_H = 5
+
+
+def resource_path(name: str) -> Path:
+    """Return the path of ``resources/<name>``, from a source checkout or an installed package.
+
+    A checkout has ``resources/`` beside ``gui/``; an installed copy looks there first (an
+    editable install is a checkout) and then under ``<prefix>/share/genesys-tray/``.
+
+    Raises:
+        FileNotFoundError: when no candidate holds the file; the message lists where it looked.
+    """
+    candidates = [
+        Path(__file__).resolve().parents[2] / _RESOURCES / name,
+        Path(sys.prefix) / "share" / "genesys-tray" / _RESOURCES / name,
+    ]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    tried = ", ".join(str(c) for c in candidates)
+    raise FileNotFoundError(f"resource {name!r} not found (looked in {tried})")
+
+
+def is_dark_scheme() -> bool:
+    """Whether the desktop uses a dark colour scheme (style hints first, then the palette)."""
+    app = QGuiApplication.instance()
+    if not isinstance(app, QGuiApplication):
+        return False
+    scheme = QGuiApplication.styleHints().colorScheme()
+    if scheme == Qt.ColorScheme.Dark:
+        return True
+    if scheme == Qt.ColorScheme.Light:
+        return False
+    return QGuiApplication.palette().window().color().lightness() < 128
+
+
+def state_color(state: str, dark: bool) -> QColor:
+    """The colour the icon of ``state`` is drawn in on a light or dark panel."""
+    _check_state(state)
+    return QColor(STATE_COLOURS[state][int(dark)])
+
+
+def badge_text(alerts: int) -> str:
+    """The badge's text: "" for no alerts, "1".."9", then "9+"."""
+    if alerts <= 0:
+        return ""
+    return str(alerts) if alerts <= BADGE_MAX else f"{BADGE_MAX}+"
+
+
+def tray_icon(
+    state: str,
+    *,
+    alerts: int = 0,
+    paused: bool = False,
+    snoozed: bool = False,
+    dark: bool | None = None,
+) -> QIcon:
+    """Return the tray icon for a health state, with overlays, at every size of ICON_SIZES_PX.
+
+    Icons are cached: the same arguments give the same QIcon object (alert counts above
+    BADGE_MAX share one icon, since they look the same). Needs a QGuiApplication.
+
+    Args:
+        state: one of :data:`STATES`.
+        alerts: number of active alerts for the corner badge (0: no badge).
+        paused: the feed is paused: dimmed glyph and a pause plate.
+        snoozed: notifications are snoozed: a "z" plate.
+        dark: render for a dark panel; ``None`` asks the desktop (:func:`is_dark_scheme`).
+
+    Raises:
+        ValueError: for an unknown state.
+    """
+    _check_state(state)
+    if dark is None:
+        dark = is_dark_scheme()
+    return _cached_icon(state, badge_text(alerts), paused, snoozed and not paused, dark)
+
+
+def tray_image(
+    state: str,
+    size: int,
+    *,
+    alerts: int = 0,
+    paused: bool = False,
+    snoozed: bool = False,
+    dark: bool = False,
+) -> QImage:
+    """Render one size of a tray icon into a transparent ARGB image (not cached)."""
+    _check_state(state)
+    return _render(state, size, badge=badge_text(alerts), paused=paused, snoozed=snoozed, dark=dark)
+
+
+def _check_state(state: str) -> None:
+    if state not in STATE_COLOURS:
+        raise ValueError(f"unknown tray state {state!r}; expected one of {', '.join(STATES)}")
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_icon(state: str, badge: str, paused: bool, snoozed: bool, dark: bool) -> QIcon:
+    icon = QIcon()
+    for size in ICON_SIZES_PX:
+        image = _render(state, size, badge=badge, paused=paused, snoozed=snoozed, dark=dark)
+        icon.addPixmap(QPixmap.fromImage(image))
+    return icon
+
+
+@functools.lru_cache(maxsize=32)
+def _svg_source(name: str) -> str:
+    text = resource_path(f"icons/{name}.svg").read_text(encoding="utf-8")
+    if _ROOT_COLOR.search(text) is None:
+        raise ValueError(f'icons/{name}.svg has no root color="#rrggbb" to theme')
+    return text
+
+
+def _renderer(name: str, colour: str) -> QSvgRenderer:
+    svg = _ROOT_COLOR.sub(f'color="{colour}"', _svg_source(name), count=1)
+    renderer = QSvgRenderer(QByteArray(svg.encode("utf-8")))
+    if not renderer.isValid():
+        raise ValueError(f"icons/{name}.svg is not a valid SVG")
+    return renderer
+
+
+def _render(
+    state: str, size: int, *, badge: str, paused: bool, snoozed: bool, dark: bool
+) -> QImage:
+    image = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    try:
+        if paused:
+            painter.setOpacity(PAUSED_OPACITY)
+        _renderer(state, STATE_COLOURS[state][int(dark)]).render(painter, QRectF(0, 0, size, size))
+        painter.setOpacity(1.0)
+        plate = overlay_px(size)
+        halo = max(1, round(size / 16))
+        ink = QColor(OVERLAY_INK[int(dark)])
+        if paused:  # a paused feed raises no alerts either: the snooze plate would say nothing
+            _plate(painter, _pause_glyph(plate), ink=ink, size=size, plate=plate, halo=halo)
+        elif snoozed:
+            _plate(painter, _snooze_glyph(plate), ink=ink, size=size, plate=plate, halo=halo)
+        if badge:
+            _badge(painter, badge, size, plate, halo)
+    finally:
+        painter.end()
+    return image
+
+
+def overlay_px(size: int) -> int:
+    """Height of the badge and of the corner plates for an icon of ``size`` px (always even).
+
+    Even, so the plate's glyph (and the badge's digits) centre on whole pixels: 8 px at 16,
+    12 at 22, 14 at 24, 18 at 32, 36 at 64.
+    """
+    return 2 * round(size * OVERLAY_FRACTION / 2)
+
+
+def _punch(painter: QPainter, path: QPainterPath) -> None:
+    """Clear ``path`` to transparent, so an overlay stands apart from the glyph under it."""
+    painter.save()
+    painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_DestinationOut)
+    painter.fillPath(path, QColor(0, 0, 0))
+    painter.restore()
+
+
+def _plate(
+    painter: QPainter, glyph: QPainterPath, *, ink: QColor, size: int, plate: int, halo: int
+) -> None:
+    """A round plate in the bottom-left corner with ``glyph`` cut out of it."""
+    rect = QRectF(0, size - plate, plate, plate)
+    gap = QPainterPath()
+    gap.addEllipse(rect.adjusted(-halo, -halo, halo, halo))
+    _punch(painter, gap)
+    disc = QPainterPath()
+    disc.addEllipse(rect)
+    painter.fillPath(disc, ink)
+    glyph.translate(rect.topLeft())
+    _punch(painter, glyph)
+
+
+def _pause_glyph(plate: int) -> QPainterPath:
+    """Two bars on whole pixels, bar and gap equally wide, centred on the plate."""
+    bar = max(1, round(plate / 6))
+    height = max(3, plate // 2)
+    left, top = (plate - 3 * bar) // 2, (plate - height) // 2
+    glyph = QPainterPath()
+    glyph.addRect(QRectF(left, top, bar, height))
+    glyph.addRect(QRectF(left + 2 * bar, top, bar, height))
+    return glyph
+
+
+def _snooze_glyph(plate: int) -> QPainterPath:
+    """A "Z": top and bottom bars on whole pixels, joined by a diagonal."""
+    stroke = max(1, round(plate * 0.15))
+    margin = max(1, round(plate * 0.25))
+    right, bottom = plate - margin, plate - margin
+    diagonal = stroke * 1.5
+    glyph = QPainterPath()
+    glyph.setFillRule(Qt.FillRule.WindingFill)
+    glyph.addRect(QRectF(margin, margin, right - margin, stroke))
+    glyph.addRect(QRectF(margin, bottom - stroke, right - margin, stroke))
+    glyph.addPolygon(
+        QPolygonF(
+            [
+                QPointF(right - diagonal, margin + stroke),
+                QPointF(right, margin + stroke),
+                QPointF(margin + diagonal, bottom - stroke),
+                QPointF(margin, bottom - stroke),
+            ]
+        )
+    )
+    glyph.closeSubpath()
+    return glyph
+
+
+def _badge(painter: QPainter, text: str, size: int, height: int, halo: int) -> None:
+    glyphs = QPainterPath()
+    if height <= PIXEL_FONT_MAX_BADGE_PX or not QFontDatabase.families():
+        scale = max(1, round(height * 0.4 / _PIXEL_FONT_H))
+        pixels = _pixel_text(text, scale)
+        text_w = (len(text) * (_PIXEL_FONT_W + 1) - 1) * scale
+    else:
+        pixels = []
+        font = QFont()
+        font.setBold(True)
+        font.setPixelSize(round(height * 0.62))
+        glyphs.addText(QPointF(0, 0), font, text)
+        text_w = round(glyphs.boundingRect().width())
+    # One character: a circle. More: a pill just wide enough, with the same round ends; its
+    # free width has the parity of the text width, so pixel glyphs land on whole pixels.
+    width = max(height, text_w + 2 * max(2, height // 6))
+    width = min(width + (width - text_w) % 2, size)
+    rect = QRectF(size - width, 0, width, height)
+    gap = QPainterPath()
+    outer = rect.adjusted(-halo, -halo, halo, halo)
+    gap.addRoundedRect(outer, outer.height() / 2, outer.height() / 2)
+    _punch(painter, gap)
+    pill = QPainterPath()
+    pill.addRoundedRect(rect, height / 2, height / 2)
+    painter.fillPath(pill, QColor(BADGE_FILL))
+    if pixels:
+        left = int(rect.x()) + (width - text_w) // 2
+        top = (height - _PIXEL_FONT_H * scale + 1) // 2
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, on=False)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(BADGE_TEXT))
+        painter.drawRects([r.translated(left, top) for r in pixels])
+        painter.restore()
+    else:
+        glyphs.translate(rect.center() - glyphs.boundingRect().center())
+        painter.fillPath(glyphs, QColor(BADGE_TEXT))
+
+
+def _pixel_text(text: str, scale: int) -> list[QRect]:
+    """The ink squares of ``text`` in the 3x5 pixel font, from the text's top-left corner."""
+    rects = []
+    for index, char in enumerate(text):
+        left = index * (_PIXEL_FONT_W + 1) * scale
+        for row, bits in enumerate(_PIXEL_FONT[char]):
+            for col, bit in enumerate(bits):
+                if bit == "#":
+                    rects.append(QRect(left + col * scale, row * scale, scale, scale))
+    return rects

@@ -1,0 +1,1 @@
+"""The main window, its delegates, banner, colours and theme."""

@@ -1,0 +1,459 @@
+"""The monitor window: Agents, Queues and Feed boards over the engine's store, and a status bar.
+
+The window only reads the store and listens to the bridge; anything that needs the network is
+asked of the engine through signals the app wires up (design.md: widgets never call the network).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from PySide6.QtCore import (
+    QByteArray,
+    QEvent,
+    QSettings,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.engine.service import BudgetRecord, WatchRecord
+from core.feed.builder import KINDS, FeedEntry
+from core.state.store import Store
+from core.storage.journal import Journal
+from gui.bridge import EngineBridge, LinkHealth
+from gui.dialogs.journal_dialog import JournalDialog
+from gui.models.boards import (
+    AgentsFilterProxy,
+    AgentsModel,
+    FeedFilterProxy,
+    FeedModel,
+    QueuesModel,
+)
+from gui.window.delegates import CountSplitDelegate, SparklineDelegate
+from gui.window.sign_in_banner import SignInBanner
+
+logger = logging.getLogger(__name__)
+
+STATE_TEXT = {
+    "starting": "Connecting…",
+    "live": "Live",
+    "stale": "Stale: no heartbeat",
+    "reconnecting": "Reconnecting…",
+    "resyncing": "Re-syncing…",
+    "sign_in_needed": "Sign-in needed",
+    "stopped": "Stopped",
+}
+HISTORY_SAMPLE_MS = 10_000
+
+
+def _table(model: QSortFilterProxyModel | QueuesModel, name: str) -> QTableView:
+    view = QTableView()
+    view.setObjectName(name)
+    view.setModel(model)
+    view.setSortingEnabled(isinstance(model, QSortFilterProxyModel))
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setAlternatingRowColors(True)
+    view.verticalHeader().setVisible(False)
+    view.horizontalHeader().setStretchLastSection(True)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setWordWrap(False)
+    view.setTextElideMode(Qt.TextElideMode.ElideRight)
+    rows = view.verticalHeader()
+    rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    rows.setDefaultSectionSize(view.fontMetrics().height() + 10)
+    return view
+
+
+class MainWindow(QMainWindow):
+    """Agents, queues and the feed.
+
+    Signals:
+        quit_requested(): the person asked to quit (or closed the window without a tray).
+        filters_requested(): "Filters & alerts…" from the window's menu.
+        pause_toggled(bool): the feed's pause button changed.
+        reconnect_requested(): "Reconnect now" from the window's menu.
+        settings_requested(): "Settings…" from the window's menu.
+        watch_requested(): "What to watch…" from the window's menu.
+    """
+
+    quit_requested = Signal()
+    pause_toggled = Signal(bool)
+    reconnect_requested = Signal()
+    filters_requested = Signal()
+    settings_requested = Signal()
+    watch_requested = Signal()
+
+    def __init__(
+        self,
+        store: Store,
+        bridge: EngineBridge,
+        *,
+        tray_present: bool,
+        settings: QSettings | None = None,
+        journal: Journal | None = None,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.bridge = bridge
+        self.tray_present = tray_present
+        self.journal = journal
+        self.journal_dialog: JournalDialog | None = None
+        self.settings = settings or QSettings()
+        self._last_update: datetime | None = None
+        self.setWindowTitle("Genesys Tray")
+        self.setObjectName("MainWindow")
+        self.resize(1100, 680)
+
+        self.agents = AgentsModel(store, self)
+        self.agents_proxy = AgentsFilterProxy(self)
+        self.agents_proxy.setSourceModel(self.agents)
+        self.queues = QueuesModel(store, self)
+        self.feed = FeedModel(parent=self)
+        self.feed_proxy = FeedFilterProxy(self)
+        self.feed_proxy.setSourceModel(self.feed)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._agents_tab(), "&Agents")
+        self.tabs.addTab(self._queues_tab(), "&Queues")
+        self.tabs.addTab(self._feed_tab(), "&Feed")
+        self.sign_in_banner = SignInBanner(dims=self.tabs)  # while the boards wait for a sign-in
+        central = QWidget()
+        central_box = QVBoxLayout(central)
+        central_box.setContentsMargins(0, 0, 0, 0)
+        central_box.addWidget(self.sign_in_banner)
+        central_box.addWidget(self.tabs)
+        self.setCentralWidget(central)
+        self._status_bar()
+        self._menu()
+
+        bridge.users_changed.connect(self._on_bridge_users_changed)
+        bridge.queues_changed.connect(self._on_bridge_queues_changed)
+        bridge.feed_appended.connect(self._on_bridge_feed_appended)
+        bridge.watch_changed.connect(self._on_bridge_watch_changed)
+        bridge.budget_changed.connect(self._on_bridge_budget_changed)
+        bridge.state_changed.connect(self._on_bridge_state_changed)
+        bridge.health_changed.connect(self._on_bridge_health_changed)
+
+        # The time column and the sparkline sample move with the bridge's batches (see
+        # EngineBridge.clock_ticked), so a view repaints at most once per batch.
+        bridge.clock_ticked.connect(self._on_bridge_clock_ticked)
+        self._sampled_at = time.monotonic()
+        self.restore_settings()
+
+    # ------------------------------------------------------------------ tabs
+    def _agents_tab(self) -> QWidget:
+        page = QWidget()
+        self.agent_search = QLineEdit(placeholderText="Search agents, presence, status…")
+        self.agent_search.setClearButtonEnabled(True)
+        self.agent_search.setObjectName("agentSearch")
+        self.agent_search.textChanged.connect(self.agents_proxy.set_search)
+        self.queue_filter = QComboBox()
+        self.queue_filter.setObjectName("queueFilter")
+        self.queue_filter.addItem("All queues", None)
+        self.queue_filter.currentIndexChanged.connect(self._on_queue_filter_changed)
+        bar = QHBoxLayout()
+        bar.addWidget(self.agent_search, 3)
+        bar.addWidget(QLabel("Queue:"))
+        bar.addWidget(self.queue_filter, 1)
+        self.agents_view = _table(self.agents_proxy, "agentsView")
+        self.agents_view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        layout = QVBoxLayout(page)
+        layout.addLayout(bar)
+        layout.addWidget(self.agents_view)
+        return page
+
+    def _queues_tab(self) -> QWidget:
+        page = QWidget()
+        self.queues_view = _table(self.queues, "queuesView")
+        self.queues_view.setItemDelegateForColumn(
+            self.queues.TREND, SparklineDelegate(self.queues_view)
+        )
+        counts = CountSplitDelegate(self.queues_view)
+        for column in (self.queues.WAITING, self.queues.INTERACTING):
+            self.queues_view.setItemDelegateForColumn(column, counts)
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.queues_view)
+        return page
+
+    def _feed_tab(self) -> QWidget:
+        page = QWidget()
+        self.feed_search = QLineEdit(placeholderText="Search the feed…")
+        self.feed_search.setClearButtonEnabled(True)
+        self.feed_search.setObjectName("feedSearch")
+        self.feed_search.textChanged.connect(self.feed_proxy.set_search)
+        self.kind_filter = QComboBox()
+        self.kind_filter.setObjectName("kindFilter")
+        self.kind_filter.addItem("All kinds", None)
+        for kind in KINDS:
+            self.kind_filter.addItem(kind.title(), kind)
+        self.kind_filter.currentIndexChanged.connect(self._on_kind_filter_changed)
+        self.pause_button = QPushButton("&Pause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.setObjectName("pauseButton")
+        self.pause_button.toggled.connect(self._on_pause_button_toggled)
+        self.new_label = QLabel("")
+        self.new_label.setObjectName("newLabel")
+        self.feed.pending_changed.connect(self._on_feed_pending_changed)
+        bar = QHBoxLayout()
+        bar.addWidget(self.feed_search, 3)
+        bar.addWidget(self.kind_filter, 1)
+        bar.addWidget(self.pause_button)
+        bar.addWidget(self.new_label)
+        self.older_button = QPushButton("&Older…")
+        self.older_button.setObjectName("feedOlderButton")
+        self.older_button.setToolTip("Search and export everything recorded in the journal")
+        self.older_button.setEnabled(self.journal is not None)
+        self.older_button.clicked.connect(self._on_older_clicked)
+        bar.addWidget(self.older_button)
+        self.feed_view = _table(self.feed_proxy, "feedView")
+        self.feed_view.setSortingEnabled(False)
+        layout = QVBoxLayout(page)
+        layout.addLayout(bar)
+        layout.addWidget(self.feed_view)
+        return page
+
+    def _status_bar(self) -> None:
+        self.state_label = QLabel(STATE_TEXT["starting"])
+        self.state_label.setObjectName("stateLabel")
+        self.budget_label = QLabel("")
+        self.heartbeat_label = QLabel("")
+        self.rate_label = QLabel("")
+        bar = self.statusBar()
+        bar.addWidget(self.state_label, 1)
+        for label in (self.budget_label, self.heartbeat_label, self.rate_label):
+            bar.addPermanentWidget(label)
+
+    def _menu(self) -> None:
+        menu = self.menuBar().addMenu("&Monitor")
+        actions: list[tuple[str, QKeySequence, Callable[[], object]]] = [
+            ("&Reconnect now", QKeySequence("Ctrl+R"), self.reconnect_requested.emit),
+            ("&What to watch…", QKeySequence("Ctrl+Shift+W"), self.watch_requested.emit),
+            ("Filters && &alerts…", QKeySequence("Ctrl+L"), self.filters_requested.emit),
+            ("&Find", QKeySequence(QKeySequence.StandardKey.Find), self._on_find_triggered),
+            ("&Settings…", QKeySequence("Ctrl+,"), self.settings_requested.emit),
+            ("&Quit", QKeySequence(QKeySequence.StandardKey.Quit), self.quit_requested.emit),
+        ]
+        for text, shortcut, slot in actions:
+            action = QAction(text, self)
+            action.setShortcut(shortcut)
+            action.triggered.connect(slot)
+            menu.addAction(action)
+        for index in range(3):
+            jump = QAction(self)
+            jump.setShortcut(QKeySequence(f"Ctrl+{index + 1}"))
+            jump.triggered.connect(lambda _=False, i=index: self.tabs.setCurrentIndex(i))
+            self.addAction(jump)
+
+    # ------------------------------------------------------------------ bridge slots
+    def _on_bridge_watch_changed(self, watch: WatchRecord) -> None:
+        self.agents.set_users(list(watch.users))
+        self.queues.set_queues(list(watch.queues))
+        if not self.settings.contains(f"columns/{self.agents_view.objectName()}"):
+            for view in (self.agents_view, self.queues_view):
+                view.resizeColumnsToContents()
+        current = self.queue_filter.currentData()
+        self.queue_filter.blockSignals(True)
+        self.queue_filter.clear()
+        self.queue_filter.addItem("All queues", None)
+        for queue_id, name in sorted(watch.queues.items(), key=lambda kv: kv[1].lower()):
+            self.queue_filter.addItem(name or queue_id[:8], queue_id)
+        self.queue_filter.setCurrentIndex(max(0, self.queue_filter.findData(current)))
+        self.queue_filter.blockSignals(False)
+
+    def _on_bridge_users_changed(self, ids: list[str]) -> None:
+        self.agents.update_users(ids)
+        self._last_update = datetime.now(UTC)
+
+    def _on_bridge_queues_changed(self, ids: list[str]) -> None:
+        self.queues.update_queues(ids)
+        self.agents.update_queues(ids)
+        self._widen_count_columns()
+        self._last_update = datetime.now(UTC)
+
+    def _widen_count_columns(self) -> None:
+        """Grow Waiting and Interacting (never shrink them) so a split by media is not cut off."""
+        header = self.queues_view.horizontalHeader()
+        for column in (self.queues.WAITING, self.queues.INTERACTING):
+            wanted = self.queues_view.sizeHintForColumn(column)
+            if wanted > header.sectionSize(column):
+                header.resizeSection(column, wanted)
+
+    def _on_bridge_feed_appended(self, entries: list[FeedEntry]) -> None:
+        self.feed.append(entries)
+
+    def _on_bridge_budget_changed(self, budget: BudgetRecord) -> None:
+        plural = "s" if budget.channels != 1 else ""
+        text = f"{budget.channels} channel{plural}, {budget.topics} topics"
+        if budget.rejected:
+            text += f", {len(budget.rejected)} rejected"
+        self.budget_label.setText(text)
+
+    def _on_bridge_state_changed(self, state: str, detail: str) -> None:
+        self.state_label.setText(STATE_TEXT.get(state, state))
+        self.state_label.setToolTip(detail)
+        self.sign_in_banner.set_state(state, detail, datetime.now(UTC))
+
+    def _on_bridge_health_changed(self, health: LinkHealth) -> None:
+        age = health.last_frame_age_s
+        self.heartbeat_label.setText("" if age is None else f"last frame {age:.0f} s ago")
+        self.rate_label.setText(f"{health.events_per_s:.1f} events/s")
+
+    # ------------------------------------------------------------------ own slots
+    def _on_bridge_clock_ticked(self) -> None:
+        now = datetime.now(UTC)
+        self.agents.tick(now)
+        self.queues.tick(now)
+        if time.monotonic() - self._sampled_at >= HISTORY_SAMPLE_MS / 1000:
+            self._sampled_at = time.monotonic()
+            self.queues.sample(now)
+
+    def _on_queue_filter_changed(self, _index: int) -> None:
+        self.agents_proxy.set_queue(self.queue_filter.currentData())
+
+    def _on_kind_filter_changed(self, _index: int) -> None:
+        kind = self.kind_filter.currentData()
+        self.feed_proxy.set_kinds(set(KINDS) if kind is None else {kind})
+
+    def _on_pause_button_toggled(self, paused: bool) -> None:
+        self.feed.set_paused(paused)
+        self.pause_button.setText("&Resume" if paused else "&Pause")
+        self.pause_toggled.emit(paused)
+
+    def _on_feed_pending_changed(self, count: int) -> None:
+        self.new_label.setText(f"{count} new" if count else "")
+
+    def _on_older_clicked(self) -> None:
+        self.open_journal()
+
+    def open_journal(self) -> JournalDialog | None:
+        """Show the journal window, pre-filled with the feed's current search."""
+        if self.journal is None:
+            return None
+        if self.journal_dialog is None:
+            self.journal_dialog = JournalDialog(self.journal, self)
+        dialog = self.journal_dialog
+        dialog.search.setText(self.feed_search.text())
+        dialog.show()
+        dialog.raise_()
+        dialog.search_now()
+        return dialog
+
+    def show_problem(self, title: str, message: str) -> QMessageBox:
+        """Tell the person about a problem without blocking the app (non-modal)."""
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self
+        )
+        box.setModal(False)
+        box.open()
+        self.statusBar().showMessage(message, 15_000)
+        return box
+
+    def _on_find_triggered(self) -> None:
+        search = (self.agent_search, None, self.feed_search)[self.tabs.currentIndex()]
+        if search is not None:
+            search.setFocus()
+            search.selectAll()
+
+    # ------------------------------------------------------------------ API for the app
+    def set_paused(self, paused: bool) -> None:
+        """Pause or resume the feed (from the tray)."""
+        self.pause_button.setChecked(paused)
+
+    def reveal(self, kind: str, subject_id: str) -> None:
+        """Show the board row of a queue or agent (a notification's "Open")."""
+        if kind == "queue":
+            self.tabs.setCurrentIndex(1)
+            row = self.queues.row_of(subject_id)
+            if row >= 0:
+                self.queues_view.selectRow(row)
+                self.queues_view.scrollTo(self.queues.index(row, 0))
+        elif kind == "agent":
+            self.tabs.setCurrentIndex(0)
+            self.agent_search.clear()
+            self.queue_filter.setCurrentIndex(0)
+            row = self.agents.row_of(subject_id)
+            if row >= 0:
+                proxy_index = self.agents_proxy.mapFromSource(self.agents.index(row, 0))
+                self.agents_view.selectRow(proxy_index.row())
+                self.agents_view.scrollTo(proxy_index)
+        else:
+            self.tabs.setCurrentIndex(2)
+
+    def summary_lines(self) -> list[str]:
+        """A one-glance summary for the tray tooltip: waiting per watched queue."""
+        lines = []
+        for queue in sorted(self.store.queues.values(), key=lambda q: -(q.waiting or 0))[:5]:
+            if queue.waiting:
+                lines.append(f"{queue.name or queue.id[:8]}: {queue.waiting} waiting")
+        return lines or ["No calls waiting"]
+
+    def data_as_of(self) -> datetime | None:
+        """When the boards last changed."""
+        return self._last_update
+
+    def stop_timers(self) -> None:
+        """Part of the staged shutdown: the clock-driven columns stop moving."""
+        self.bridge.clock_ticked.disconnect(self._on_bridge_clock_ticked)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        """Follow the system palette (light/dark) when it changes."""
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            for model in (self.agents, self.queues, self.feed):
+                restyle = getattr(model, "restyle", None)
+                if callable(restyle):
+                    restyle()
+        super().changeEvent(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        """With a tray, closing hides the window; without one, it quits the app."""
+        self.save_settings()
+        if self.tray_present:
+            event.ignore()
+            self.hide()
+        else:
+            event.accept()
+            self.quit_requested.emit()
+
+    # ------------------------------------------------------------------ settings
+    def save_settings(self) -> None:
+        """Remember geometry and the column widths of every table."""
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        for view in (self.agents_view, self.queues_view, self.feed_view):
+            self.settings.setValue(
+                f"columns/{view.objectName()}", view.horizontalHeader().saveState()
+            )
+        self.settings.setValue("window/tab", self.tabs.currentIndex())
+
+    def restore_settings(self) -> None:
+        """Restore what :meth:`save_settings` remembered (ignoring anything unreadable)."""
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        for view in (self.agents_view, self.queues_view, self.feed_view):
+            state = self.settings.value(f"columns/{view.objectName()}")
+            if isinstance(state, QByteArray):
+                view.horizontalHeader().restoreState(state)
+        tab = self.settings.value("window/tab")
+        if isinstance(tab, int) or (isinstance(tab, str) and tab.isdigit()):
+            self.tabs.setCurrentIndex(int(tab))
