@@ -1,1 +1,1 @@
-"""Feed entries: the leaf value types the journal, the rules and the boards share, and their builder."""
+"""Feed entries: the leaf value types the journal, rules and boards share, and their builder."""

@@ -1,1 +1,1 @@
-"""The REST API: the httpx client with retries and paging, the schema of its answers, the regions."""
+"""The REST API: the httpx client with retries and paging, its answers' schema, the regions."""

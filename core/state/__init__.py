@@ -1,1 +1,1 @@
-"""What the org looks like now: the store (users, queues per media group) and the REST re-sync after a gap."""
+"""What the org looks like now: the store (per media group) and the REST re-sync after a gap."""

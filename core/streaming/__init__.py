@@ -1,1 +1,1 @@
-"""The Notification Service stream: sans-I/O frames, one shard per channel, topic planning, typed events."""
+"""The Notification Service stream: frames, one shard per channel, topic plans, typed events."""
