@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from sandbox.timefmt import iso
 
 if TYPE_CHECKING:
-    from sandbox.org import Org, Queue
+    from sandbox.entities import Queue
+    from sandbox.org import Org
 
 logger = logging.getLogger(__name__)
 

@@ -24,8 +24,9 @@ from aiohttp import web
 
 from sandbox.catalog import CLIENT_PERMISSIONS
 from sandbox.config import SandboxConfig
+from sandbox.entities import User
 from sandbox.errors import ApiError, rate_limited
-from sandbox.org import Org, User
+from sandbox.org import Org
 from sandbox.timefmt import iso
 
 logger = logging.getLogger(__name__)

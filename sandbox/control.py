@@ -9,16 +9,17 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from aiohttp import web
 
+from sandbox.auth import AuthServer
 from sandbox.errors import ApiError, bad_request, not_found, query_int, read_json
 from sandbox.media import MEDIA_TYPES
-from sandbox.org import ROUTING_STATUSES
-
-if TYPE_CHECKING:
-    from sandbox.server import Sandbox
+from sandbox.notifications import StreamingHub
+from sandbox.org import ROUTING_STATUSES, Org
+from sandbox.simulation import Simulation
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,33 @@ MALFORMED_FRAMES = (
 )
 
 
+@dataclass(slots=True)
+class Faults:
+    """REST faults armed through the control API, consumed by the next calls."""
+
+    rate_limit_next: int = 0
+    retry_after_s: int = 1
+    fail_next: int = 0
+    fail_status: int = 503
+
+
+class Controlled(Protocol):
+    """What the control API steers: the server's parts, named so control never imports it."""
+
+    org: Org
+    hub: StreamingHub
+    auth: AuthServer
+    simulation: Simulation
+    faults: Faults
+    paused: bool
+
+    def stats(self) -> dict[str, Any]:
+        """Counters of the whole sandbox."""
+
+    def step(self, sim_seconds: float) -> None:
+        """Advance the simulation by ``sim_seconds`` while paused."""
+
+
 def _loopback_only(request: web.Request) -> None:
     remote = request.remote or ""
     try:
@@ -47,7 +75,7 @@ def _loopback_only(request: web.Request) -> None:
 class ControlApi:
     """Handlers of ``/sandbox/...``."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: Controlled) -> None:
         self.sandbox = sandbox
 
     def routes(self) -> list[web.RouteDef]:

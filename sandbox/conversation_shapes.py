@@ -11,17 +11,13 @@ media's SDK model knows are written (a chat session has no ``direction``, an ema
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
 
+from sandbox.entities import Conversation, ConversationSource, JsonDict, Participant
 from sandbox.media import PROFILES
 from sandbox.timefmt import iso
 
-if TYPE_CHECKING:
-    from sandbox.org import Conversation, Org, Participant
-
 logger = logging.getLogger(__name__)
 
-JsonDict = dict[str, Any]
 
 # Session states the email and message models lack; they end as "disconnected".
 _NO_TERMINATED = frozenset({"email", "message"})
@@ -79,7 +75,9 @@ def _routing_data(conv: Conversation, queue_id: str, name: str) -> JsonDict:
     return {"queue": {"id": queue_id, "name": name}, "priority": conv.priority, "skills": []}
 
 
-def _generic_participant(org: Org, conv: Conversation, part: Participant) -> JsonDict:
+def _generic_participant(
+    org: ConversationSource, conv: Conversation, part: Participant
+) -> JsonDict:
     """A participant of the generic topic: the state lives on the nested media session."""
     queue = org.queues[conv.queue_id]
     out: JsonDict = {"id": part.id, "purpose": part.purpose}
@@ -113,7 +111,7 @@ def _generic_participant(org: Org, conv: Conversation, part: Participant) -> Jso
     return out
 
 
-def generic(org: Org, conv: Conversation) -> JsonDict:
+def generic(org: ConversationSource, conv: Conversation) -> JsonDict:
     """``v2.routing.queues.{id}.conversations`` body (QueueConversationEventTopicConversation)."""
     return {
         "id": conv.id,
@@ -133,7 +131,7 @@ def generic(org: Org, conv: Conversation) -> JsonDict:
     }
 
 
-def _flat_participant(org: Org, conv: Conversation, part: Participant) -> JsonDict:
+def _flat_participant(org: ConversationSource, conv: Conversation, part: Participant) -> JsonDict:
     """A flattened participant of a media-specific topic: ``state`` sits on the participant."""
     queue = org.queues[conv.queue_id]
     media = conv.media
@@ -177,7 +175,7 @@ def _flat_participant(org: Org, conv: Conversation, part: Participant) -> JsonDi
     return out
 
 
-def flattened(org: Org, conv: Conversation) -> JsonDict:
+def flattened(org: ConversationSource, conv: Conversation) -> JsonDict:
     """Body of the media's own topic, e.g. ``.conversations.chats`` (flattened participants)."""
     body: JsonDict = {
         "id": conv.id,

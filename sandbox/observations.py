@@ -18,7 +18,8 @@ from typing import Any
 
 from sandbox import analytics
 from sandbox.config import SandboxConfig
-from sandbox.org import Org, Queue
+from sandbox.entities import Queue
+from sandbox.org import Org
 from sandbox.timefmt import interval_30min
 from sandbox.variations import Variations
 

@@ -20,6 +20,7 @@ from sandbox import analytics, shapes
 from sandbox.auth import Token
 from sandbox.catalog import NEW_API_ENUM, REST_LABEL, SYSTEM_PRESENCES
 from sandbox.config import SandboxConfig
+from sandbox.entities import Queue, User
 from sandbox.errors import (
     bad_request,
     missing_permissions,
@@ -30,7 +31,7 @@ from sandbox.errors import (
     read_json,
 )
 from sandbox.media import MEDIA_TYPES
-from sandbox.org import Org, Queue, User
+from sandbox.org import Org
 from sandbox.timefmt import iso
 
 logger = logging.getLogger(__name__)

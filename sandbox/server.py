@@ -14,7 +14,6 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -22,8 +21,10 @@ from aiohttp import web
 
 from sandbox.auth import AuthServer, Token
 from sandbox.config import SandboxConfig
-from sandbox.control import ControlApi
+from sandbox.control import ControlApi, Faults
 from sandbox.errors import CORRELATION_HEADER, ApiError, correlation_id, error_response
+from sandbox.notification_api import NotificationsApi
+from sandbox.notification_socket import NotificationSocket
 from sandbox.notifications import StreamingHub
 from sandbox.org import Org
 from sandbox.rest import RestApi
@@ -33,16 +34,6 @@ from sandbox.variations import Variations
 logger = logging.getLogger(__name__)
 
 ApiHandler = Callable[[web.Request, Token], Awaitable[web.StreamResponse]]
-
-
-@dataclass(slots=True)
-class Faults:
-    """REST faults armed through the control API, consumed by the next calls."""
-
-    rate_limit_next: int = 0
-    retry_after_s: int = 1
-    fail_next: int = 0
-    fail_status: int = 503
 
 
 class Sandbox:
@@ -251,17 +242,18 @@ class Sandbox:
         )
         r.add_route("HEAD", "/api/v2/tokens/me", api(tokens_me))
         r.add_route("DELETE", "/api/v2/tokens/me", api(tokens_me))
+        channels_api = NotificationsApi(hub)
         base = "/api/v2/notifications/channels"
-        r.add_post(base, api(hub.post_channels))
-        r.add_get(base, api(hub.get_channels), allow_head=False)
-        r.add_head(base + "/{channel_id}", api(hub.head_channel))
+        r.add_post(base, api(channels_api.post_channels))
+        r.add_get(base, api(channels_api.get_channels), allow_head=False)
+        r.add_head(base + "/{channel_id}", api(channels_api.head_channel))
         sub = base + "/{channel_id}/subscriptions"
-        r.add_get(sub, api(hub.get_subscriptions), allow_head=False)
-        r.add_put(sub, api(hub.change_subscriptions))
-        r.add_post(sub, api(hub.change_subscriptions))
-        r.add_delete(sub, api(hub.delete_subscriptions))
-        r.add_get("/api/v2/notifications/availabletopics", api(hub.available_topics))
-        r.add_get("/channels/{channel_id}", hub.connect, allow_head=False)
+        r.add_get(sub, api(channels_api.get_subscriptions), allow_head=False)
+        r.add_put(sub, api(channels_api.change_subscriptions))
+        r.add_post(sub, api(channels_api.change_subscriptions))
+        r.add_delete(sub, api(channels_api.delete_subscriptions))
+        r.add_get("/api/v2/notifications/availabletopics", api(channels_api.available_topics))
+        r.add_get("/channels/{channel_id}", NotificationSocket(hub).connect, allow_head=False)
         r.add_get("/api/v2/users", api(rest.get_users))
         r.add_get("/api/v2/users/me", api(rest.get_me))
         r.add_post("/api/v2/users/search", api(rest.search_users))

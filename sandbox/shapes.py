@@ -9,15 +9,9 @@ sandbox.conversation_shapes, queue analytics in sandbox.analytics.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+from sandbox.entities import JsonDict, Queue, ShapeSource, User
 from sandbox.media import PROFILES
 from sandbox.timefmt import iso
-
-if TYPE_CHECKING:
-    from sandbox.org import Org, Queue, User
-
-JsonDict = dict[str, Any]
 
 MEDIA_KEYS = ("call", "callback", "email", "message", "chat", "socialExpression", "video")
 _MEDIA_OF_SUMMARY_KEY = {p.summary_key: p.media for p in PROFILES.values()}
@@ -31,7 +25,7 @@ _SERVICE_LEVEL_MS = {
 
 
 # --------------------------------------------------------------------------- streaming bodies
-def presence_event(org: Org, user: User) -> JsonDict:
+def presence_event(org: ShapeSource, user: User) -> JsonDict:
     """``v2.users.{id}.presence`` body (PresenceEventUserPresence).
 
     ``modifiedDate`` is optional (a developer guide shows an event without it, 5.1), so with
@@ -62,7 +56,7 @@ def routing_event(user: User) -> JsonDict:
 
 
 def activity_event(
-    org: Org,
+    org: ShapeSource,
     user: User,
     *,
     presence: bool = False,
@@ -100,7 +94,7 @@ def activity_event(
     return body
 
 
-def out_of_office_event(org: Org, user: User) -> JsonDict:
+def out_of_office_event(org: ShapeSource, user: User) -> JsonDict:
     """``v2.users.{id}.outofoffice`` body (OutOfOfficeEventOutOfOffice)."""
     return {"user": {"id": user.id}, "active": user.ooo_active, "indefinite": False}
 
@@ -122,7 +116,7 @@ def conversation_summary(user: User) -> JsonDict:
 
 
 # --------------------------------------------------------------------------- REST bodies
-def division(org: Org) -> JsonDict:
+def division(org: ShapeSource) -> JsonDict:
     """The org's single home division reference."""
     return {
         "id": org.division_id,
@@ -131,7 +125,7 @@ def division(org: Org) -> JsonDict:
     }
 
 
-def presence_definition_ref(org: Org, presence_id: str) -> JsonDict:
+def presence_definition_ref(org: ShapeSource, presence_id: str) -> JsonDict:
     """``presenceDefinition`` as REST user and presence bodies write it (usually ``On Queue``)."""
     return {
         "id": presence_id,
@@ -140,7 +134,7 @@ def presence_definition_ref(org: Org, presence_id: str) -> JsonDict:
     }
 
 
-def user_presence_rest(org: Org, user: User) -> JsonDict:
+def user_presence_rest(org: ShapeSource, user: User) -> JsonDict:
     """``GET /api/v2/users/{id}/presences/purecloud`` body (UserPresence)."""
     return {
         "source": "PURECLOUD",
@@ -152,7 +146,7 @@ def user_presence_rest(org: Org, user: User) -> JsonDict:
     }
 
 
-def bulk_presence_rest(org: Org, user: User) -> JsonDict:
+def bulk_presence_rest(org: ShapeSource, user: User) -> JsonDict:
     """One element of the bare array of presence bulk (UcUserPresence)."""
     return {
         "userId": user.id,
@@ -170,7 +164,7 @@ def routing_status_rest(user: User) -> JsonDict:
 
 
 def user_rest(
-    org: Org, user: User, expand: set[str], *, me: bool = False, best_effort: bool = False
+    org: ShapeSource, user: User, expand: set[str], *, me: bool = False, best_effort: bool = False
 ) -> JsonDict:
     """A ``User`` with the expansions asked for; unknown expansions are ignored (best effort).
 
@@ -219,7 +213,7 @@ def user_rest(
     return body
 
 
-def queue_rest(org: Org, queue: Queue) -> JsonDict:
+def queue_rest(org: ShapeSource, queue: Queue) -> JsonDict:
     """A routing ``Queue``."""
     joined = sum(1 for m in queue.members.values() if m.joined)
     return {
@@ -243,7 +237,7 @@ def queue_rest(org: Org, queue: Queue) -> JsonDict:
     }
 
 
-def member_rest(org: Org, queue: Queue, user: User, expand: set[str]) -> JsonDict:
+def member_rest(org: ShapeSource, queue: Queue, user: User, expand: set[str]) -> JsonDict:
     """A ``QueueMember`` of ``GET /api/v2/routing/queues/{id}/members``."""
     member = queue.members[user.id]
     return {

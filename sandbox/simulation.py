@@ -16,8 +16,9 @@ import logging
 import math
 import random
 
+from sandbox.entities import Conversation, Participant, User
 from sandbox.media import EXCLUSIVE, MAX_CHATS_AND_MESSAGES, PROFILES, VOICE, pick_media
-from sandbox.org import Conversation, Org, Participant, User
+from sandbox.org import Org
 
 logger = logging.getLogger(__name__)
 
