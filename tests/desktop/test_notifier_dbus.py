@@ -27,13 +27,9 @@ from PySide6.QtDBus import QDBusConnection
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from gui.notifications.notifier import (
-    APP_NAME,
-    NOTIFICATIONS_INTERFACE,
-    DBusNotifier,
-    Notice,
-    Notifier,
-)
+from gui.notifications.dbus import APP_NAME, NOTIFICATIONS_INTERFACE, DBusNotifier
+from gui.notifications.notice import Notice
+from gui.notifications.notifier import Notifier
 
 pytestmark = pytest.mark.desktop
 

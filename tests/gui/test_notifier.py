@@ -21,24 +21,21 @@ import pytest
 from PySide6.QtCore import QObject
 from pytestqt.qtbot import QtBot
 
-from gui.notifications.notifier import (
+from core.alerts.delivery import SNOOZE_S
+from gui.notifications.backend import NotifierBackend
+from gui.notifications.dbus import DBusNotifier
+from gui.notifications.dbus_args import dbus_byte, dbus_string_list, dbus_uint32
+from gui.notifications.fallbacks import InAppNotifier, TrayBalloonNotifier
+from gui.notifications.notice import (
     ACTION_OPEN,
     ACTION_SNOOZE,
     ACTIONS,
-    SNOOZE_S,
     SUMMARY_KEY,
-    DBusNotifier,
-    InAppNotifier,
     Notice,
-    Notifier,
-    NotifierBackend,
-    QtScheduler,
-    TrayBalloonNotifier,
-    dbus_byte,
-    dbus_string_list,
-    dbus_uint32,
     summarize,
 )
+from gui.notifications.notifier import Notifier
+from gui.notifications.scheduler import QtScheduler
 from gui.tray.controller import TrayController
 
 WINDOW_S = 5.0
