@@ -8,6 +8,10 @@ sign in again (8.11) - we say so *before* the token dies, so the engine can prom
 channel still works (8.10). Logout is ``DELETE /api/v2/tokens/me`` plus forgetting the keyring
 entries (2.10).
 
+The pieces live beside this module: :mod:`core.auth.pkce` (verifier, challenge, authorize URL),
+:mod:`core.auth.tokens` (the token set and its maths), :mod:`core.auth.saved_tokens` (keyring
+entries) and :mod:`core.auth.token_http` (the HTTP calls). This one holds the session's state.
+
 Secrets stay secret: tokens, codes, verifiers, states, client secrets and Authorization headers
 are never logged or put in an exception message, and :class:`TokenSet` hides them in its repr.
 The authorize URL carries the state and challenge, so only the fact that a browser was opened is
@@ -17,269 +21,43 @@ logged.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import inspect
 import logging
 import secrets
-import string
 import time
 import webbrowser
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import Any, Literal
-from urllib.parse import urlencode
+from typing import Literal
 
 import httpx
 
 from core.auth.credentials import CredentialStore
 from core.auth.loopback import DEFAULT_REDIRECT_PORTS, LoopbackListener
+from core.auth.pkce import build_authorize_url, code_challenge, make_code_verifier, make_state
+from core.auth.saved_tokens import (
+    ENTRY_USER_ID,
+    delete_token_set,
+    load_token_set,
+    save_token_set,
+)
+from core.auth.token_http import HTTP_TIMEOUT_S, TokenHttpClient
+from core.auth.tokens import TokenSet, token_from_body
 from core.errors import (
     AuthError,
     CredentialStoreError,
     OAuthError,
     SignInRequiredError,
     SignInTimedOutError,
-    TransportError,
 )
 from core.rest.regions import Environment
 
 logger = logging.getLogger(__name__)
 
-Grant = Literal["pkce", "client_credentials"]
-GRANTS: tuple[Grant, ...] = ("pkce", "client_credentials")
-
-PKCE_ALPHABET = string.ascii_letters + string.digits + "-._~"  # RFC 7636 "unreserved"
-VERIFIER_MIN_LEN = 43
-VERIFIER_MAX_LEN = 128
-VERIFIER_LEN = 64
-STATE_BYTES = 24
-
-RENEW_MARGIN_MAX_S = 300.0  # renew at most 5 min before expiry ...
-RENEW_MARGIN_FRACTION = 0.1  # ... or with 10 % of the lifetime left, whichever is less
 DEFAULT_SIGN_IN_TIMEOUT_S = 300.0
-HTTP_TIMEOUT_S = 30.0
-DEFAULT_TOKEN_LIFETIME_S = 3600.0  # only if a server ever omits expires_in
-
-# Keyring entries under the service of core.auth.credentials.credential_service_name (2.10).
-ENTRY_ACCESS_TOKEN = "access_token"  # noqa: S105 - an entry name, not a secret
-ENTRY_EXPIRES_AT = "expires_at"
-ENTRY_ISSUED_AT = "issued_at"
-ENTRY_GRANT = "grant"
-ENTRY_REFRESH_TOKEN = "refresh_token"  # noqa: S105 - an entry name, not a secret
-ENTRY_USER_ID = "user_id"
-ENTRY_KEYS = (
-    ENTRY_ACCESS_TOKEN,
-    ENTRY_EXPIRES_AT,
-    ENTRY_ISSUED_AT,
-    ENTRY_GRANT,
-    ENTRY_REFRESH_TOKEN,
-    ENTRY_USER_ID,
-)
 
 BrowserOpener = Callable[[str], Awaitable[None] | None]
-
-
-# ---------------------------------------------------------------------------------------- PKCE
-def make_code_verifier(length: int = VERIFIER_LEN) -> str:
-    """A fresh PKCE code verifier: ``length`` characters of the RFC 7636 alphabet."""
-    if not VERIFIER_MIN_LEN <= length <= VERIFIER_MAX_LEN:
-        raise ValueError(f"a code verifier has {VERIFIER_MIN_LEN}-{VERIFIER_MAX_LEN} characters")
-    return "".join(secrets.choice(PKCE_ALPHABET) for _ in range(length))
-
-
-def code_challenge(verifier: str) -> str:
-    """The S256 challenge: base64url(SHA-256(ascii(verifier))) without ``=`` padding."""
-    if not VERIFIER_MIN_LEN <= len(verifier) <= VERIFIER_MAX_LEN or any(
-        c not in PKCE_ALPHABET for c in verifier
-    ):
-        raise ValueError("not a valid PKCE code verifier (RFC 7636 section 4.1)")
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-def make_state() -> str:
-    """An unguessable ``state`` that ties the redirect to this sign-in."""
-    return secrets.token_urlsafe(STATE_BYTES)
-
-
-def build_authorize_url(
-    env: Environment,
-    client_id: str,
-    *,
-    redirect_uri: str,
-    challenge: str,
-    state: str,
-    org: str | None = None,
-    provider: str | None = None,
-) -> str:
-    """The browser URL of step 2 of genesys-api.md 2.2 (``org``/``provider``: both or neither)."""
-    if (org is None) != (provider is None):
-        raise ValueError("org and provider must be given together")
-    params = {
-        "client_id": client_id,
-        "response_type": "code",
-        "redirect_uri": redirect_uri,
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        "state": state,
-    }
-    if org is not None and provider is not None:
-        params.update(org=org, provider=provider)
-    return f"{env.login_base}/oauth/authorize?{urlencode(params)}"
-
-
-# ---------------------------------------------------------------------------------------- tokens
-@dataclass(frozen=True, slots=True, repr=False)
-class TokenSet:
-    """One access token with what is needed to renew it.
-
-    Attributes:
-        access_token: the bearer token (hidden from repr/str).
-        expires_at: when it expires, epoch seconds.
-        refresh_token: the refresh token, if the server ever gave one (hidden from repr/str).
-        grant: how it was obtained, which decides how it is renewed.
-        issued_at: when it was obtained (epoch seconds); sizes the renewal margin.
-    """
-
-    access_token: str
-    expires_at: float
-    refresh_token: str | None = None
-    grant: Grant = "pkce"
-    issued_at: float | None = None
-
-    def __repr__(self) -> str:
-        refresh = "<hidden>" if self.refresh_token else None
-        return (
-            f"TokenSet(grant={self.grant!r}, expires_at={self.expires_at!r}, "
-            f"issued_at={self.issued_at!r}, access_token=<hidden>, refresh_token={refresh})"
-        )
-
-    __str__ = __repr__
-
-    @property
-    def lifetime_s(self) -> float | None:
-        """Seconds between issue and expiry, when the issue time is known."""
-        return None if self.issued_at is None else max(0.0, self.expires_at - self.issued_at)
-
-    @property
-    def renewal_margin_s(self) -> float:
-        """How long before expiry to renew: min(5 min, 10 % of the lifetime).
-
-        The fraction keeps short lifetimes (tests, orgs set to 5 min) from renewing on every
-        call; the cap keeps 24 h tokens from renewing hours early.
-        """
-        lifetime = self.lifetime_s
-        if lifetime is None:
-            return RENEW_MARGIN_MAX_S
-        return min(RENEW_MARGIN_MAX_S, RENEW_MARGIN_FRACTION * lifetime)
-
-    def expired(self, now: float) -> bool:
-        """Whether the token is past its expiry."""
-        return now >= self.expires_at
-
-    def needs_renewal(self, now: float) -> bool:
-        """Whether less than :attr:`renewal_margin_s` is left (or it has expired)."""
-        return self.expired(now) or self.expires_at - now < self.renewal_margin_s
-
-    @property
-    def renewable_silently(self) -> bool:
-        """Whether a refresh token exists or the grant can simply be repeated."""
-        return self.refresh_token is not None or self.grant == "client_credentials"
-
-
 TokenListener = Callable[[TokenSet | None], None]
-
-
-def _token_from_body(
-    body: Mapping[str, Any], *, grant: Grant, now: float, previous_refresh: str | None = None
-) -> TokenSet:
-    access = body.get("access_token")
-    if not isinstance(access, str) or not access:
-        raise OAuthError("invalid_response", "The token answer carried no access_token.")
-    expires_in = body.get("expires_in")
-    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float) or expires_in < 0:
-        logger.warning(
-            "token answer without a usable expires_in; assuming %.0f s", DEFAULT_TOKEN_LIFETIME_S
-        )
-        expires_in = DEFAULT_TOKEN_LIFETIME_S
-    refresh = body.get("refresh_token")
-    if not isinstance(refresh, str) or not refresh:
-        refresh = previous_refresh  # RFC 6749 6: no new refresh token means keep the old one
-    return TokenSet(
-        access_token=access,
-        expires_at=now + float(expires_in),
-        refresh_token=refresh,
-        grant=grant,
-        issued_at=now,
-    )
-
-
-async def save_token_set(store: CredentialStore, token: TokenSet) -> None:
-    """Remember ``token`` in ``store`` (one entry per field, genesys-api.md 2.10).
-
-    The rotated refresh token is written first: after a rotation the old one is already dead,
-    so it is the entry that must not be lost. A refresh token is only stored if one exists.
-
-    Raises:
-        CredentialStoreError: the store could not be written.
-    """
-    if token.refresh_token is not None:
-        await store.set(ENTRY_REFRESH_TOKEN, token.refresh_token)
-    else:
-        await store.delete(ENTRY_REFRESH_TOKEN)
-    await store.set(ENTRY_GRANT, token.grant)
-    await store.set(ENTRY_EXPIRES_AT, repr(token.expires_at))
-    if token.issued_at is not None:
-        await store.set(ENTRY_ISSUED_AT, repr(token.issued_at))
-    else:
-        await store.delete(ENTRY_ISSUED_AT)
-    await store.set(ENTRY_ACCESS_TOKEN, token.access_token)
-
-
-async def load_token_set(store: CredentialStore) -> TokenSet | None:
-    """The token set remembered in ``store``; None when there is none or it is incomplete.
-
-    Raises:
-        CredentialStoreError: the store could not be read.
-    """
-    access = await store.get(ENTRY_ACCESS_TOKEN)
-    if not access:
-        logger.debug("no remembered session")
-        return None
-    grant_text = await store.get(ENTRY_GRANT)
-    try:
-        expires_at = float(await store.get(ENTRY_EXPIRES_AT) or "")
-        issued_text = await store.get(ENTRY_ISSUED_AT)
-        issued_at = float(issued_text) if issued_text else None
-    except ValueError:
-        logger.warning("the remembered session is incomplete; ignoring it")
-        return None
-    grant: Grant = "client_credentials" if grant_text == "client_credentials" else "pkce"
-    return TokenSet(
-        access_token=access,
-        expires_at=expires_at,
-        refresh_token=await store.get(ENTRY_REFRESH_TOKEN) or None,
-        grant=grant,
-        issued_at=issued_at,
-    )
-
-
-async def delete_token_set(store: CredentialStore) -> None:
-    """Forget every entry of the session (token fields and user id), trying them all.
-
-    Raises:
-        CredentialStoreError: the first entry that could not be deleted.
-    """
-    first: CredentialStoreError | None = None
-    for key in ENTRY_KEYS:
-        try:
-            await store.delete(key)
-        except CredentialStoreError as exc:
-            first = first or exc
-    if first is not None:
-        raise first
 
 
 async def open_system_browser(url: str) -> None:
@@ -341,9 +119,7 @@ class Authenticator:
             redirect_ports = (0,) if env.is_loopback else DEFAULT_REDIRECT_PORTS
         self._redirect_ports = tuple(redirect_ports)
         self._sign_in_timeout_s = sign_in_timeout_s
-        self._http = httpx.AsyncClient(
-            transport=transport, timeout=http_timeout_s, follow_redirects=False
-        )
+        self._http = TokenHttpClient(env, transport=transport, timeout_s=http_timeout_s)
         self._token: TokenSet | None = None
         self._user_id: str | None = None
         self._lock = asyncio.Lock()  # one renewal at a time: refresh tokens are single use
@@ -538,8 +314,8 @@ class Authenticator:
                 "redirect_uri": redirect_uri,
             }
             now = self._clock()
-            body = await self._token_request(form)
-            token = _token_from_body(body, grant="pkce", now=now)
+            body = await self._http.token(form)
+            token = token_from_body(body, grant="pkce", now=now)
         finally:
             self._signing_in = False
         logger.info("signed in through the browser (PKCE)")
@@ -562,7 +338,7 @@ class Authenticator:
             "redirect_uri": redirect_uri,
         }
         try:
-            await self._token_request(form)
+            await self._http.token(form)
         except OAuthError as exc:
             if exc.error == "invalid_client":
                 logger.warning("the token endpoint does not know this client id")
@@ -592,10 +368,10 @@ class Authenticator:
 
     async def _request_client_credentials(self, secret: str) -> TokenSet:
         now = self._clock()
-        body = await self._token_request(
+        body = await self._http.token(
             {"grant_type": "client_credentials"}, basic=(self.client_id, secret)
         )
-        return _token_from_body(body, grant="client_credentials", now=now)
+        return token_from_body(body, grant="client_credentials", now=now)
 
     async def _refresh(self, token: TokenSet) -> TokenSet:
         assert token.refresh_token is not None
@@ -606,8 +382,8 @@ class Authenticator:
         else:
             form["client_id"] = self.client_id  # a public client names itself in the body
         now = self._clock()
-        body = await self._token_request(form, basic=basic)
-        return _token_from_body(
+        body = await self._http.token(form, basic=basic)
+        return token_from_body(
             body, grant=token.grant, now=now, previous_refresh=token.refresh_token
         )
 
@@ -689,66 +465,13 @@ class Authenticator:
             token, self._token, self._user_id = self._token, None, None
             revoked = True
             if token is not None and not token.expired(self._clock()):
-                revoked = await self._revoke(token.access_token)
+                revoked = await self._http.revoke(token.access_token)
             try:
                 await delete_token_set(self._store)
             finally:
                 self._notify(None)
         logger.info("signed out")
         return revoked
-
-    async def _revoke(self, access_token: str) -> bool:
-        url = f"{self.env.api_base}/api/v2/tokens/me"
-        try:
-            resp = await self._http.delete(url, headers={"Authorization": f"Bearer {access_token}"})
-        except httpx.HTTPError as exc:
-            logger.warning("could not reach the API to revoke the token (%s)", type(exc).__name__)
-            return False
-        if resp.status_code == 401:
-            logger.info("the token was already invalid when signing out")
-            return True
-        if resp.is_success:
-            logger.debug("token revoked")
-            return True
-        logger.warning("revoking the token answered HTTP %d", resp.status_code)
-        return False
-
-    # ------------------------------------------------------------------ HTTP
-    async def _token_request(
-        self, form: Mapping[str, str], *, basic: tuple[str, str] | None = None
-    ) -> dict[str, Any]:
-        """POST the token endpoint; the JSON answer, or the OAuth error as :class:`OAuthError`."""
-        url = f"{self.env.login_base}/oauth/token"
-        try:
-            resp = await self._http.post(
-                url,
-                data=dict(form),
-                auth=httpx.BasicAuth(*basic) if basic else httpx.USE_CLIENT_DEFAULT,
-            )
-        except httpx.TimeoutException as exc:
-            raise TransportError(
-                f"The sign-in server {self.env.login_base} did not answer in time."
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise TransportError(
-                f"Could not reach the sign-in server {self.env.login_base} ({type(exc).__name__})."
-            ) from exc
-        try:
-            body = resp.json()
-        except ValueError:
-            body = None
-        if resp.status_code == 200 and isinstance(body, dict):
-            return body
-        if isinstance(body, dict) and isinstance(body.get("error"), str):
-            description = body.get("error_description")
-            raise OAuthError(body["error"], description if isinstance(description, str) else "")
-        if resp.status_code >= 500:
-            raise TransportError(
-                f"The sign-in server {self.env.login_base} answered HTTP {resp.status_code}."
-            )
-        raise OAuthError(
-            "invalid_response", f"HTTP {resp.status_code} without an OAuth answer from the server"
-        )
 
     # ------------------------------------------------------------------ life cycle
     async def aclose(self) -> None:

@@ -1,9 +1,11 @@
-"""The Platform API REST client: bearer auth, 429/5xx retry, paging, typed endpoints.
+"""The Platform API REST client: bearer auth, 429/5xx retry, typed endpoints.
 
 One :class:`ApiClient` per signed-in session. It asks the auth layer for a token before every
 attempt (so a refreshed token is picked up between retries), honours ``Retry-After`` on 429
-(genesys-api.md 3.6-3.7), backs off with jitter on 5xx and network errors, and translates every
-failure into :mod:`core.errors`. Results are parsed once into :mod:`core.rest.schema` values.
+(genesys-api.md 3.6-3.7), backs off with jitter on 5xx and network errors (the policy is
+:mod:`core.rest.retry`), and translates every failure into :mod:`core.errors`
+(:mod:`core.rest.failures`). Listings are read through :mod:`core.rest.paging`; results are
+parsed once into :mod:`core.rest.schema` values.
 
 Logging names the method and path only: never a token, the Authorization header or a query
 string, and channel ids (which are what the WebSocket trusts) are shortened.
@@ -13,33 +15,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
 
 import httpx
 
-from core.errors import (
-    ApiError,
-    ForbiddenError,
-    NotFoundError,
-    RateLimitedError,
-    ServerError,
-    TransportError,
-    UnauthorizedError,
-)
+from core.errors import ForbiddenError, NotFoundError, TransportError
+from core.rest import paging
+from core.rest.failures import error_from_response, invalid_answer
 from core.rest.observations import QueueObservation, parse_queue_observations
+from core.rest.paging import Json, QueryValue, chunks, query_params, unique
+from core.rest.redact import redact_path, redact_text
 from core.rest.regions import Environment
+from core.rest.retry import (
+    DEFAULT_POLICY,
+    NOT_SENT_ERRORS,
+    RETRYABLE_TRANSPORT_ERRORS,
+    ApiStats,
+    RetryPolicy,
+    parse_retry_after,
+)
 from core.rest.schema import (
-    AvailableTopic,
     ChannelInfo,
     ListedChannel,
     Me,
@@ -51,7 +52,6 @@ from core.rest.schema import (
     SubscriptionResult,
     TokenInfo,
     UserRecord,
-    parse_available_topic,
     parse_bulk_presence,
     parse_channel,
     parse_listed_channel,
@@ -67,19 +67,16 @@ from core.rest.schema import (
 
 logger = logging.getLogger(__name__)
 
-Json = dict[str, Any]
-QueryValue = str | int | bool | Sequence[str]
 TokenProvider = Callable[[], Awaitable[str]]
 Sleep = Callable[[float], Awaitable[None]]
+_LACKING = "The answer lacked required fields."
 
 USER_AGENT = "genesys-tray/0.1"
-CORRELATION_HEADER = "ININ-Correlation-Id"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 PAGE_SIZE = 100  # users, queues, members: stay ≤ 100 (genesys-api.md 6.2, 6.7)
 MAX_USER_IDS = 100  # GET /api/v2/users?id=... (6.2: unconfirmed, stay ≤ 100)
 MAX_PRESENCE_IDS = 50  # presence bulk (6.4, confirmed)
 MAX_OBSERVATION_QUEUES = 100  # observations query predicates (6.8)
-MAX_PAGES = 10_000  # no listing of ours is this long; stops a server that pages forever
 USER_EXPAND = "presence,routingStatus"
 OBSERVATION_METRICS = (
     "oWaiting",
@@ -91,121 +88,6 @@ OBSERVATION_METRICS = (
     "oMemberUsers",
     "oUserRoutingStatuses",
 )
-TOPIC_EXPAND = "description,requiresPermissions,permissionDetails,visibility"
-_MAX_MESSAGE_CHARS = 300
-_CHANNEL_ID_RE = re.compile(r"(/channels/)([^/?#]{6})[^/?#]*")
-_URL_RE = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s?#'\"]*)[?#][^\s'\"]*", re.IGNORECASE)
-# Failures of these kinds happened before the request left us, so even a POST may be resent.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-_RETRYABLE_TRANSPORT = (httpx.NetworkError, httpx.TimeoutException, httpx.RemoteProtocolError)
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How hard to try before giving up.
-
-    Attributes:
-        max_attempts: attempts per request, the first one included.
-        max_total_wait_s: sleeping across all retries of one request never exceeds this; a
-            ``Retry-After`` that would break it is raised at once as RateLimitedError.
-        base_backoff_s: nominal delay before the first 5xx/network retry (doubles each time).
-        max_backoff_s: cap of the nominal delay.
-        max_rate_limited: 429 answers with ``Retry-After`` one request may wait out; they do
-            not count as failed attempts (the server said when, nothing failed).
-        rate_limit_jitter_s: up to this much is added to ``Retry-After``. Zero by default:
-            ``Retry-After`` is honoured exactly, since the server already spreads its clients
-            and anything on top is staleness the person at the desk sees.
-        retry_statuses: server errors worth another try.
-    """
-
-    max_attempts: int = 5
-    max_total_wait_s: float = 60.0
-    base_backoff_s: float = 0.5
-    max_backoff_s: float = 8.0
-    max_rate_limited: int = 30
-    rate_limit_jitter_s: float = 0.0
-    retry_statuses: frozenset[int] = frozenset({500, 502, 503, 504})
-
-    def backoff_s(self, retry: int, rng: random.Random) -> float:
-        """Equal-jitter exponential delay before retry number ``retry`` (1-based).
-
-        Half the nominal delay is fixed and half random: never a thundering herd, never a
-        near-zero wait that hammers a struggling server.
-        """
-        nominal = min(self.max_backoff_s, self.base_backoff_s * 2.0 ** max(0, retry - 1))
-        return nominal / 2 + rng.uniform(0.0, nominal / 2)
-
-    def rate_limit_wait_s(self, retry_after_s: float, rng: random.Random) -> float:
-        """``Retry-After`` plus a little jitter."""
-        return retry_after_s + rng.uniform(0.0, self.rate_limit_jitter_s)
-
-
-DEFAULT_POLICY = RetryPolicy()
-
-
-@dataclass(slots=True)
-class ApiStats:
-    """Counters of one client, for benchmarks ("calls made") and diagnostics."""
-
-    calls: int = 0  # HTTP requests sent, retries included
-    retries: int = 0
-    rate_limited: int = 0  # 429 answers seen
-    server_errors: int = 0  # 5xx answers seen
-    transport_errors: int = 0
-    waited_s: float = 0.0
-    by_path: dict[str, int] = field(default_factory=dict)  # "GET /api/v2/users" → calls
-
-
-def redact_path(path: str) -> str:
-    """The path without its query, with channel ids shortened (safe to log)."""
-    bare = path.split("?", 1)[0].split("#", 1)[0]
-    return _CHANNEL_ID_RE.sub(r"\1\2…", bare)
-
-
-def _redact_text(text: str) -> str:
-    return _URL_RE.sub(r"\1", text)
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date); None if unusable."""
-    if value is None:
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
-
-
-def _query(params: Mapping[str, QueryValue] | None) -> dict[str, str]:
-    """Query values the way the SDK sends them: lists comma-joined, booleans lower-case."""
-    out: dict[str, str] = {}
-    for key, value in (params or {}).items():
-        if isinstance(value, bool):
-            out[key] = "true" if value else "false"
-        elif isinstance(value, int | str):
-            out[key] = str(value)
-        else:
-            out[key] = ",".join(value)
-    return out
-
-
-def _chunks(items: Sequence[str], size: int) -> Iterable[list[str]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
-
-
-def _unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(i for i in items if i))
 
 
 def _segment(value: str) -> str:
@@ -298,7 +180,7 @@ class ApiClient:
         method = method.upper()
         if idempotent is None:
             idempotent = method != "POST"
-        query = params if isinstance(params, httpx.QueryParams) else _query(params)
+        query = params if isinstance(params, httpx.QueryParams) else query_params(params)
         shown = redact_path(path)
         key = f"{method} {shown}"
         waited = 0.0
@@ -318,11 +200,11 @@ class ApiClient:
                 )
             except httpx.TransportError as exc:
                 self.stats.transport_errors += 1
-                retryable = isinstance(exc, _NOT_SENT) or (
-                    idempotent and isinstance(exc, _RETRYABLE_TRANSPORT)
+                retryable = isinstance(exc, NOT_SENT_ERRORS) or (
+                    idempotent and isinstance(exc, RETRYABLE_TRANSPORT_ERRORS)
                 )
                 delay = self.policy.backoff_s(attempt - limited, self._rng)
-                if retryable and self._may_retry(attempt - limited, waited, delay):
+                if retryable and self.policy.allows_retry(attempt - limited, waited, delay):
                     logger.info(
                         "%s failed (%s); retry %d in %.2f s",
                         key,
@@ -336,7 +218,7 @@ class ApiClient:
                     "%s failed after %d attempt(s): %s", key, attempt, type(exc).__name__
                 )
                 raise TransportError(
-                    f"{key}: {type(exc).__name__}: {_redact_text(str(exc)) or 'no detail'}"
+                    f"{key}: {type(exc).__name__}: {redact_text(str(exc)) or 'no detail'}"
                 ) from exc
             elapsed_ms = (time.monotonic() - started) * 1000
             status = response.status_code
@@ -349,88 +231,36 @@ class ApiClient:
                 fresh = await self._on_unauthorized(token)
                 if fresh != token:
                     continue
-            delay, retry_after = self._retry_delay(response, attempt - limited)
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            delay = self.policy.delay_s(status, retry_after, attempt - limited, self._rng)
             retryable = status == 429 or (
                 status in self.policy.retry_statuses and (idempotent or status == 503)
             )
             if status == 429:
                 self.stats.rate_limited += 1
                 limited += 1
-                may = (
-                    limited <= self.policy.max_rate_limited
-                    and waited + delay <= self.policy.max_total_wait_s + 1e-9
-                )
+                may = self.policy.allows_rate_limited(limited, waited, delay)
             else:
                 if status >= 500:
                     self.stats.server_errors += 1
-                may = self._may_retry(attempt - limited, waited, delay)
+                may = self.policy.allows_retry(attempt - limited, waited, delay)
             if retryable and may:
                 logger.info("%s → %d; retry %d in %.2f s", key, status, attempt, delay)
                 waited += await self._pause(delay)
                 continue
             # Without a Retry-After the wait we would have taken is the best hint we have.
-            error = self._error(
+            error = error_from_response(
                 response, method, shown, delay if retry_after is None else retry_after
             )
             level = logging.WARNING if status >= 500 or status == 429 else logging.DEBUG
             logger.log(level, "%s → %d after %d attempt(s): %s", key, status, attempt, error.code)
             raise error
 
-    def _may_retry(self, attempt: int, waited: float, delay: float) -> bool:
-        return (
-            attempt < self.policy.max_attempts
-            and waited + delay <= self.policy.max_total_wait_s + 1e-9
-        )
-
     async def _pause(self, delay: float) -> float:
         self.stats.retries += 1
         self.stats.waited_s += delay
         await self._sleep(delay)
         return delay
-
-    def _retry_delay(self, response: httpx.Response, attempt: int) -> tuple[float, float | None]:
-        """The wait before the next attempt, and the server's ``Retry-After`` if it sent one."""
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if response.status_code == 429 and retry_after is not None:
-            return self.policy.rate_limit_wait_s(retry_after, self._rng), retry_after
-        backoff = self.policy.backoff_s(attempt, self._rng)
-        if retry_after is not None:  # a 503 may say when to come back
-            return max(backoff, retry_after), retry_after
-        return backoff, None
-
-    @staticmethod
-    def _error(
-        response: httpx.Response, method: str, path: str, retry_after: float | None
-    ) -> ApiError:
-        """Translate an error response and its Genesys ``ErrorBody`` (genesys-api.md 3.6)."""
-        status = response.status_code
-        payload: Any = None
-        if response.content:
-            try:
-                payload = response.json()
-            except ValueError:
-                payload = None
-        error_body: Json = payload if isinstance(payload, dict) else {}
-        message = error_body.get("message")
-        if not isinstance(message, str) or not message:
-            message = response.reason_phrase or f"HTTP {status}"
-        message = _redact_text(message)[:_MAX_MESSAGE_CHARS]
-        code = error_body.get("code")
-        correlation = response.headers.get(CORRELATION_HEADER) or error_body.get("contextId")
-        kw = {
-            "code": code if isinstance(code, str) else "",
-            "correlation_id": correlation if isinstance(correlation, str) else "",
-            "method": method,
-            "path": path,
-        }
-        if status == 429:
-            return RateLimitedError(status, message, retry_after_s=retry_after or 0.0, **kw)
-        cls: type[ApiError] = {
-            401: UnauthorizedError,
-            403: ForbiddenError,
-            404: NotFoundError,
-        }.get(status, ServerError if status >= 500 else ApiError)
-        return cls(status, message, **kw)
 
     async def _json(
         self,
@@ -447,75 +277,23 @@ class ApiClient:
         try:
             return response.json()
         except ValueError:
-            raise ApiError(
-                response.status_code,
-                "The answer was not JSON.",
-                code="invalid.response",
-                method=method,
-                path=redact_path(path),
+            raise invalid_answer(
+                response.status_code, "The answer was not JSON.", method, path
             ) from None
 
     # ------------------------------------------------------------------ paging
-    async def paged(
+    def paged(
         self,
         path: str,
         params: Mapping[str, QueryValue] | None = None,
         *,
         item_key: str = "entities",
     ) -> AsyncIterator[Json]:
-        """Every item of a paged listing (genesys-api.md 6.10).
+        """Every item of a paged listing (see :func:`core.rest.paging.paged`)."""
+        return paging.paged(self._get_json, path, params, item_key=item_key)
 
-        Loops ``pageNumber`` 1..``pageCount`` when the listing has ``pageCount``; otherwise
-        follows ``nextUri`` (relative, or absolute: only its path and query are used, so the
-        token never goes to another host) until it is null or absent. A server that hands back
-        a ``nextUri`` already followed, or the same page again, is stopped with a warning.
-        """
-        base_params = _query(params)
-        shown = redact_path(path)
-        page_number = 1
-        page = await self._json("GET", path, params={**base_params, "pageNumber": "1"})
-        seen_uris: set[str] = set()
-        previous_ids: tuple[object, ...] | None = None
-        for _ in range(MAX_PAGES):
-            listing: Json = page if isinstance(page, dict) else {}
-            raw_items = listing.get(item_key)
-            items = (
-                [i for i in raw_items if isinstance(i, dict)] if isinstance(raw_items, list) else []
-            )
-            ids = tuple(i.get("id") for i in items)
-            if not all(isinstance(i, str) and i for i in ids):
-                ids = ()  # without ids a repeat cannot be told from a coincidence
-            if previous_ids and ids == previous_ids:
-                logger.warning("GET %s repeated page %d; stopping", shown, page_number)
-                return
-            previous_ids = ids or None
-            for item in items:
-                yield item
-            page_count = listing.get("pageCount")
-            if isinstance(page_count, int) and not isinstance(page_count, bool):
-                if page_number >= page_count or not items:
-                    return
-                page_number += 1
-                page = await self._json(
-                    "GET", path, params={**base_params, "pageNumber": str(page_number)}
-                )
-                continue
-            next_uri = listing.get("nextUri")
-            if not isinstance(next_uri, str) or not next_uri.strip() or not items:
-                return
-            try:
-                target = httpx.URL(next_uri.strip())
-            except httpx.InvalidURL:
-                logger.warning("GET %s: unusable nextUri; stopping", shown)
-                return
-            marker = f"{target.path}?{target.query.decode('ascii', 'replace')}"
-            if marker in seen_uris:
-                logger.warning("GET %s: the server repeated a nextUri; stopping", shown)
-                return
-            seen_uris.add(marker)
-            page_number += 1
-            page = await self._json("GET", target.path, params=target.params)
-        logger.warning("GET %s: more than %d pages; stopping", shown, MAX_PAGES)
+    async def _get_json(self, path: str, params: Mapping[str, str] | httpx.QueryParams) -> Any:
+        return await self._json("GET", path, params=params)
 
     # ------------------------------------------------------------------ session
     async def me(self) -> Me:
@@ -525,7 +303,7 @@ class ApiClient:
         )
         me = parse_me(raw)
         if me is None:
-            raise self._malformed("GET", "/api/v2/users/me")
+            raise invalid_answer(200, _LACKING, "GET", "/api/v2/users/me")
         return me
 
     async def token_info(self, *, preserve_idle_ttl: bool = False) -> TokenInfo:
@@ -537,10 +315,6 @@ class ApiClient:
         params: dict[str, QueryValue] = {"preserveIdleTTL": True} if preserve_idle_ttl else {}
         return parse_token_info(await self._json("GET", "/api/v2/tokens/me", params=params))
 
-    async def revoke_token(self) -> None:
-        """Sign out: revoke the token used for this call (``DELETE /api/v2/tokens/me``)."""
-        await self.request("DELETE", "/api/v2/tokens/me")
-
     # ------------------------------------------------------------------ users and presence
     async def users(self, ids: Iterable[str] | None = None) -> list[UserRecord]:
         """Users with presence and routing status: all of them (paged) or by id (≤ 100 a call)."""
@@ -549,7 +323,7 @@ class ApiClient:
         if ids is None:
             batches: Iterable[dict[str, QueryValue]] = [base]
         else:
-            batches = ({**base, "id": chunk} for chunk in _chunks(_unique(ids), MAX_USER_IDS))
+            batches = ({**base, "id": chunk} for chunk in chunks(unique(ids), MAX_USER_IDS))
         for params in batches:
             async for item in self.paged("/api/v2/users", params):
                 user = parse_user(item)
@@ -565,7 +339,7 @@ class ApiClient:
     async def presences(self, ids: Iterable[str]) -> dict[str, PresenceRecord]:
         """Presence of many users by id, ≤ 50 a call (a bare array, genesys-api.md 6.4)."""
         out: dict[str, PresenceRecord] = {}
-        for chunk in _chunks(_unique(ids), MAX_PRESENCE_IDS):
+        for chunk in chunks(unique(ids), MAX_PRESENCE_IDS):
             raw = await self._json(
                 "GET", "/api/v2/users/presences/purecloud/bulk", params={"id": chunk}
             )
@@ -615,7 +389,7 @@ class ApiClient:
         batches: Iterable[dict[str, QueryValue]] = (
             [base]
             if ids is None
-            else ({**base, "id": chunk} for chunk in _chunks(_unique(ids), PAGE_SIZE))
+            else ({**base, "id": chunk} for chunk in chunks(unique(ids), PAGE_SIZE))
         )
         out: dict[str, QueueRecord] = {}
         for params in batches:
@@ -652,7 +426,7 @@ class ApiClient:
         Every queue asked for gets a value; one the answer does not mention observes zero.
         """
         out: dict[str, QueueObservation] = {}
-        for chunk in _chunks(_unique(queue_ids), MAX_OBSERVATION_QUEUES):
+        for chunk in chunks(unique(queue_ids), MAX_OBSERVATION_QUEUES):
             query = {
                 "filter": {
                     "type": "or",
@@ -678,7 +452,7 @@ class ApiClient:
         path = "/api/v2/notifications/channels"
         channel = parse_channel(await self._json("POST", path), datetime.now(UTC))
         if channel is None:
-            raise self._malformed("POST", path)
+            raise invalid_answer(200, _LACKING, "POST", path)
         return channel
 
     async def channel_exists(self, channel_id: str) -> bool:
@@ -706,7 +480,7 @@ class ApiClient:
         With ``ignore_errors`` a forbidden topic comes back rejected instead of failing the
         whole request with 403.
         """
-        body = [{"id": topic} for topic in _unique(topics)]
+        body = [{"id": topic} for topic in unique(topics)]
         raw = await self._json(
             "PUT",
             f"/api/v2/notifications/channels/{_segment(channel_id)}/subscriptions",
@@ -715,38 +489,8 @@ class ApiClient:
         )
         return parse_subscriptions(raw)
 
-    async def get_subscriptions(self, channel_id: str) -> SubscriptionResult:
-        """A channel's current topics."""
-        raw = await self._json(
-            "GET", f"/api/v2/notifications/channels/{_segment(channel_id)}/subscriptions"
-        )
-        return parse_subscriptions(raw)
-
     async def delete_subscriptions(self, channel_id: str) -> None:
         """Remove every topic of a channel (channels themselves cannot be deleted)."""
         await self.request(
             "DELETE", f"/api/v2/notifications/channels/{_segment(channel_id)}/subscriptions"
-        )
-
-    async def available_topics(self, *, include_preview: bool = True) -> list[AvailableTopic]:
-        """Subscribable topic families and the permissions each requires."""
-        raw = await self._json(
-            "GET",
-            "/api/v2/notifications/availabletopics",
-            params={"expand": TOPIC_EXPAND, "includePreview": include_preview},
-        )
-        entities = raw.get("entities") if isinstance(raw, dict) else None
-        parsed = (
-            parse_available_topic(e) for e in (entities if isinstance(entities, list) else [])
-        )
-        return [t for t in parsed if t is not None]
-
-    @staticmethod
-    def _malformed(method: str, path: str) -> ApiError:
-        return ApiError(
-            200,
-            "The answer lacked required fields.",
-            code="invalid.response",
-            method=method,
-            path=redact_path(path),
         )

@@ -16,41 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from core.domain.format import status_text
+from core.domain.presence import normalize_system_presence
+
 logger = logging.getLogger(__name__)
 
-SYSTEM_PRESENCES: tuple[str, ...] = (
-    "AVAILABLE",
-    "AWAY",
-    "BUSY",
-    "OFFLINE",
-    "IDLE",
-    "ON_QUEUE",
-    "MEAL",
-    "TRAINING",
-    "MEETING",
-    "BREAK",
-)
-# "On Queue" (REST), "OnQueue" (new definitions API) and "ON_QUEUE" (events) all squash to this.
-_SQUASHED = {p.replace("_", ""): p for p in SYSTEM_PRESENCES}
-_SQUASH_RE = re.compile(r"[\s_\-]+")
-_CAMEL_RE = re.compile(r"(?<=[a-z])(?=[A-Z])")
 CHANNEL_LIFETIME = timedelta(hours=24)  # genesys-api.md 4.8; used when `expires` is unreadable
 FALLBACK_LOCALE = "en_US"
-
-
-def normalize_system_presence(value: str) -> str:
-    """The upper-snake system presence (``ON_QUEUE``) of any spelling the API uses.
-
-    REST writes ``On Queue``, the new definitions API ``OnQueue``, events ``ON_QUEUE``; they must
-    compare equal. An unknown value is still made upper-snake (``OutOfOffice`` →
-    ``OUT_OF_OFFICE``) so it compares stably, and the function never raises.
-    """
-    text = value.strip() if isinstance(value, str) else ""
-    known = _SQUASHED.get(_SQUASH_RE.sub("", text).upper())
-    if known is not None:
-        return known
-    snake = _SQUASH_RE.sub("_", _CAMEL_RE.sub("_", text)).strip("_")
-    return snake.upper()
 
 
 def parse_datetime(value: object) -> datetime | None:
@@ -273,7 +245,7 @@ def parse_presence_definition(raw: object, locale: str) -> PresenceDefinition | 
     return PresenceDefinition(
         id=definition_id,
         system_presence=system,
-        label=label or system.replace("_", " ").title(),
+        label=label or status_text(system),
         kind=kind,
         deactivated=_bool(body.get("deactivated")) or False,
     )

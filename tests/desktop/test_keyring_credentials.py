@@ -16,7 +16,8 @@ from keyring.backends import SecretService
 from keyring.errors import PasswordDeleteError
 
 from core.auth.credentials import KeyringCredentialStore, open_credential_store
-from core.auth.session import ENTRY_KEYS, TokenSet, delete_token_set, load_token_set, save_token_set
+from core.auth.saved_tokens import ENTRY_KEYS, delete_token_set, load_token_set, save_token_set
+from core.auth.tokens import TokenSet
 
 pytestmark = pytest.mark.desktop
 

@@ -27,14 +27,17 @@ from core.errors import (
     TransportError,
     UnauthorizedError,
 )
-from core.rest.client import ApiClient, RetryPolicy
+from core.rest.client import ApiClient
 from core.rest.regions import parse_environment
+from core.rest.retry import RetryPolicy
+from core.rest.schema import parse_available_topic, parse_subscriptions
 from core.state.resync import complete_records
 from sandbox.server import Sandbox
-from tests.integration.helpers import pkce_token
+from tests.integration.helpers import bearer, pkce_token
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 BIG_ORG = {"users": 260, "queues": 1}  # one queue holds every user: > 100 members
+TOPIC_EXPAND = "description,requiresPermissions,permissionDetails,visibility"
 
 
 class Sleeps:
@@ -114,6 +117,15 @@ def api(make_client: Callable[..., ApiClient], user_token: str) -> ApiClient:
     return make_client(user_token)
 
 
+async def subscribed(http: httpx.AsyncClient, token: str, channel_id: str) -> tuple[str, ...]:
+    """A channel's topics as the sandbox holds them (read without the client under test)."""
+    resp = await http.get(
+        f"/api/v2/notifications/channels/{channel_id}/subscriptions", headers=bearer(token)
+    )
+    resp.raise_for_status()
+    return parse_subscriptions(resp.json()).permitted
+
+
 async def rest_calls(http: httpx.AsyncClient) -> int:
     """The sandbox's own count of /api/v2 calls."""
     count = (await http.get("/sandbox/stats")).json()["rest_calls"]
@@ -138,9 +150,9 @@ async def test_me_and_token_info(api: ApiClient, sandbox: Sandbox) -> None:
 
 
 async def test_a_revoked_token_gets_unauthorized_without_retry(
-    api: ApiClient, http: httpx.AsyncClient, sleeps: Sleeps
+    api: ApiClient, http: httpx.AsyncClient, auth_headers: dict[str, str], sleeps: Sleeps
 ) -> None:
-    await api.revoke_token()
+    assert (await http.delete("/api/v2/tokens/me", headers=auth_headers)).is_success  # sign-out
     before = await rest_calls(http)
     calls = api.stats.calls
     with pytest.raises(UnauthorizedError) as caught:
@@ -155,7 +167,10 @@ async def test_error_bodies_are_translated(
     api: ApiClient, make_client: Callable[..., ApiClient], service_token: str, agent_token: str
 ) -> None:
     with pytest.raises(NotFoundError) as missing:
-        await api.get_subscriptions("streaming-1-doesnotexist0000000000000000")
+        await api.request(
+            "GET",
+            "/api/v2/notifications/channels/streaming-1-doesnotexist0000000000000000/subscriptions",
+        )
     assert missing.value.code == "not.found"
     assert UUID.match(missing.value.correlation_id)
     assert "doesnotexist" not in str(missing.value)  # channel ids are shortened in messages
@@ -368,7 +383,9 @@ async def test_a_closed_port_gives_transport_error_after_bounded_retries(
 
 
 # --------------------------------------------------------------------------- channels
-async def test_channel_life_cycle(api: ApiClient, sandbox: Sandbox) -> None:
+async def test_channel_life_cycle(
+    api: ApiClient, sandbox: Sandbox, http: httpx.AsyncClient, user_token: str
+) -> None:
     channel = await api.create_channel()
     assert channel.connect_uri == f"{sandbox.base_url.replace('http', 'ws')}/channels/{channel.id}"
     remaining = channel.expires - datetime.now(UTC)
@@ -386,13 +403,16 @@ async def test_channel_life_cycle(api: ApiClient, sandbox: Sandbox) -> None:
     result = await api.put_subscriptions(channel.id, topics)
     assert result.permitted == tuple(topics)
     assert result.rejected == ()
-    assert (await api.get_subscriptions(channel.id)).permitted == tuple(topics)
+    assert await subscribed(http, user_token, channel.id) == tuple(topics)
     await api.delete_subscriptions(channel.id)
-    assert (await api.get_subscriptions(channel.id)).permitted == ()
+    assert await subscribed(http, user_token, channel.id) == ()
 
 
 async def test_forbidden_topics_come_back_rejected(
-    make_client: Callable[..., ApiClient], agent_token: str, sandbox: Sandbox
+    make_client: Callable[..., ApiClient],
+    agent_token: str,
+    sandbox: Sandbox,
+    http: httpx.AsyncClient,
 ) -> None:
     agent = make_client(agent_token)
     me = await agent.me()
@@ -407,11 +427,21 @@ async def test_forbidden_topics_come_back_rejected(
     assert rejected.missing_permissions == ("analytics:queueObservation:view",)
     with pytest.raises(ForbiddenError):
         await agent.put_subscriptions(channel.id, [forbidden], ignore_errors=False)
-    assert (await agent.get_subscriptions(channel.id)).permitted == (own,)
+    assert await subscribed(http, agent_token, channel.id) == (own,)
 
 
-async def test_available_topics_list_their_permissions(api: ApiClient) -> None:
-    topics = {t.id: t for t in await api.available_topics()}
+async def test_available_topics_list_their_permissions(
+    http: httpx.AsyncClient, user_token: str, seen_tokens: list[str]
+) -> None:
+    seen_tokens.append(user_token)
+    resp = await http.get(
+        "/api/v2/notifications/availabletopics",
+        params={"expand": TOPIC_EXPAND, "includePreview": "true"},
+        headers=bearer(user_token),
+    )
+    resp.raise_for_status()
+    parsed = (parse_available_topic(e) for e in resp.json()["entities"])
+    topics = {t.id: t for t in parsed if t is not None}
     assert "v2.users.{id}.presence" in topics
     observations = topics["v2.analytics.queues.{id}.observations"]
     assert observations.requires_permissions == ("analytics:queueObservation:view",)

@@ -22,7 +22,8 @@ import httpx
 import pytest
 
 from core.auth.credentials import MemoryCredentialStore
-from core.auth.session import Authenticator, TokenSet
+from core.auth.session import Authenticator
+from core.auth.tokens import TokenSet
 from core.errors import (
     AuthError,
     OAuthError,

@@ -31,8 +31,10 @@ from core.errors import (
     TransportError,
     UnauthorizedError,
 )
-from core.rest.client import ApiClient, RetryPolicy, parse_retry_after, redact_path
+from core.rest.client import ApiClient
+from core.rest.redact import redact_path
 from core.rest.regions import parse_environment
+from core.rest.retry import RetryPolicy, parse_retry_after
 
 TOKEN = "tok-unit-5ecret"  # a fake token the logs must never show
 ENV = parse_environment("mypurecloud.de")

@@ -26,21 +26,21 @@ from core.auth.credentials import (
     secure_backend,
 )
 from core.auth.loopback import LoopbackListener
-from core.auth.session import (
-    ENTRY_ACCESS_TOKEN,
-    ENTRY_REFRESH_TOKEN,
+from core.auth.pkce import (
     PKCE_ALPHABET,
-    RENEW_MARGIN_MAX_S,
-    TokenSet,
-    _token_from_body,
     build_authorize_url,
     code_challenge,
-    delete_token_set,
-    load_token_set,
     make_code_verifier,
     make_state,
+)
+from core.auth.saved_tokens import (
+    ENTRY_ACCESS_TOKEN,
+    ENTRY_REFRESH_TOKEN,
+    delete_token_set,
+    load_token_set,
     save_token_set,
 )
+from core.auth.tokens import RENEW_MARGIN_MAX_S, TokenSet, token_from_body
 from core.errors import AuthError, CredentialStoreError, OAuthError
 from core.rest.regions import parse_environment
 
@@ -210,19 +210,19 @@ def test_repr_and_str_hide_the_secrets() -> None:
 
 def test_token_answer_parsing_keeps_the_old_refresh_token_if_none_is_sent() -> None:
     body = {"access_token": ACCESS, "expires_in": 60, "token_type": "bearer"}
-    token = _token_from_body(body, grant="pkce", now=100.0, previous_refresh=REFRESH)
+    token = token_from_body(body, grant="pkce", now=100.0, previous_refresh=REFRESH)
     assert (token.expires_at, token.issued_at, token.refresh_token) == (160.0, 100.0, REFRESH)
-    rotated = _token_from_body({**body, "refresh_token": "new"}, grant="pkce", now=0.0)
+    rotated = token_from_body({**body, "refresh_token": "new"}, grant="pkce", now=0.0)
     assert rotated.refresh_token == "new"
     with pytest.raises(OAuthError) as caught:
-        _token_from_body({"expires_in": 60}, grant="pkce", now=0.0)
+        token_from_body({"expires_in": 60}, grant="pkce", now=0.0)
     assert caught.value.error == "invalid_response"
 
 
 @given(st.dictionaries(st.text(max_size=20), st.none() | st.booleans() | st.integers() | st.text()))
 def test_token_answer_parsing_never_crashes(body: dict[str, object]) -> None:
     try:
-        token = _token_from_body(body, grant="pkce", now=0.0)
+        token = token_from_body(body, grant="pkce", now=0.0)
     except OAuthError:
         return
     assert token.expires_at >= 0

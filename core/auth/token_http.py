@@ -1,0 +1,100 @@
+"""The session's two HTTP calls: the OAuth token endpoint and token revocation.
+
+The boundary where httpx stops for signing in: transport failures become
+:class:`~core.errors.TransportError`, OAuth refusals :class:`~core.errors.OAuthError`, so the
+session only reasons about tokens. Neither forms nor answers are ever logged: they carry codes,
+verifiers, secrets and tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from core.errors import OAuthError, TransportError
+from core.rest.regions import Environment
+
+logger = logging.getLogger(__name__)
+
+HTTP_TIMEOUT_S = 30.0
+
+
+class TokenHttpClient:
+    """Posts token requests to the login host and revokes tokens on the API host."""
+
+    def __init__(
+        self,
+        env: Environment,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout_s: float = HTTP_TIMEOUT_S,
+    ) -> None:
+        self.env = env
+        self._http = httpx.AsyncClient(
+            transport=transport, timeout=timeout_s, follow_redirects=False
+        )
+
+    async def token(
+        self, form: Mapping[str, str], *, basic: tuple[str, str] | None = None
+    ) -> dict[str, Any]:
+        """POST the token endpoint; the JSON answer, or the OAuth error as :class:`OAuthError`.
+
+        Raises:
+            OAuthError: the server's OAuth error, or ``invalid_response`` for a non-OAuth answer.
+            TransportError: the login host could not be reached or answered 5xx.
+        """
+        url = f"{self.env.login_base}/oauth/token"
+        try:
+            resp = await self._http.post(
+                url,
+                data=dict(form),
+                auth=httpx.BasicAuth(*basic) if basic else httpx.USE_CLIENT_DEFAULT,
+            )
+        except httpx.TimeoutException as exc:
+            raise TransportError(
+                f"The sign-in server {self.env.login_base} did not answer in time."
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise TransportError(
+                f"Could not reach the sign-in server {self.env.login_base} ({type(exc).__name__})."
+            ) from exc
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if resp.status_code == 200 and isinstance(body, dict):
+            return body
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            description = body.get("error_description")
+            raise OAuthError(body["error"], description if isinstance(description, str) else "")
+        if resp.status_code >= 500:
+            raise TransportError(
+                f"The sign-in server {self.env.login_base} answered HTTP {resp.status_code}."
+            )
+        raise OAuthError(
+            "invalid_response", f"HTTP {resp.status_code} without an OAuth answer from the server"
+        )
+
+    async def revoke(self, access_token: str) -> bool:
+        """``DELETE /api/v2/tokens/me``; whether the token is dead now (401: it was already)."""
+        url = f"{self.env.api_base}/api/v2/tokens/me"
+        try:
+            resp = await self._http.delete(url, headers={"Authorization": f"Bearer {access_token}"})
+        except httpx.HTTPError as exc:
+            logger.warning("could not reach the API to revoke the token (%s)", type(exc).__name__)
+            return False
+        if resp.status_code == 401:
+            logger.info("the token was already invalid when signing out")
+            return True
+        if resp.is_success:
+            logger.debug("token revoked")
+            return True
+        logger.warning("revoking the token answered HTTP %d", resp.status_code)
+        return False
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
