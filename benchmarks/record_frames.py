@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
+from pathlib import Path
 
 from websockets.asyncio.client import connect
 
@@ -39,13 +40,26 @@ def topics_of(users: list[str], queues: list[str]) -> list[str]:
     return topics
 
 
-async def record(target: int = TARGET_FRAMES) -> int:
-    """Record ``target`` frames (or what came within MAX_SECONDS); the number recorded."""
+async def record(
+    target: int = TARGET_FRAMES,
+    *,
+    users: int = 200,
+    queues: int = 20,
+    seed: int = 5,
+    path: Path = FRAMES,
+) -> int:
+    """Record ``target`` frames (or what came within MAX_SECONDS) of an org of ``users`` and
+    ``queues`` to ``path``; the number recorded.
+
+    One socket holds every topic (the recorder is no client under test), so the org's topic
+    limit is lifted for it.
+    """
     DATA.mkdir(parents=True, exist_ok=True)
     settings = {
-        "users": 200,
-        "queues": 20,
-        "seed": 5,
+        "users": users,
+        "queues": queues,
+        "seed": seed,
+        "max_topics": 100_000,
         "heartbeat_s": 30.0,
         "simulate": True,
         "speed": 400.0,
@@ -57,12 +71,12 @@ async def record(target: int = TARGET_FRAMES) -> int:
         token = await client_token(http)
         auth = {"Authorization": f"Bearer {token}"}
         truth = (await http.get("/sandbox/truth")).json()
-        users, queues = sorted(truth["users"]), sorted(truth["queues"])
+        user_ids, queue_ids = sorted(truth["users"]), sorted(truth["queues"])
         channel = (await http.post("/api/v2/notifications/channels", headers=auth)).json()
         resp = await http.put(
             f"/api/v2/notifications/channels/{channel['id']}/subscriptions",
             headers=auth,
-            json=[{"id": t} for t in topics_of(users, queues)],
+            json=[{"id": t} for t in topics_of(user_ids, queue_ids)],
         )
         resp.raise_for_status()
         frames: list[str] = []
@@ -81,7 +95,7 @@ async def record(target: int = TARGET_FRAMES) -> int:
                 topic = text.split('"topicName"', 1)[1].split('"')[1]
                 kinds[family(topic)] += 1
         del sandbox
-    FRAMES.write_text("\n".join(frames) + "\n")
+    await asyncio.to_thread(path.write_text, "\n".join(frames) + "\n")
     size = sum(len(f) for f in frames)
     print(
         f"recorded {len(frames)} frames ({size / 1e6:.1f} MB) in {time.monotonic() - started:.1f} s"
@@ -91,9 +105,9 @@ async def record(target: int = TARGET_FRAMES) -> int:
     return len(frames)
 
 
-def load_frames() -> list[str]:
+def load_frames(path: Path = FRAMES) -> list[str]:
     """The recorded stream, one JSON text per frame."""
-    return [line for line in FRAMES.read_text().splitlines() if line]
+    return [line for line in path.read_text().splitlines() if line]
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ Run as a subprocess (``python -m benchmarks.replay_server --rate 2000``) so the 
 test has the other core to itself. It prints its port, then, for every connection, writes the
 recorded frames (benchmarks/.data/frames.jsonl, see benchmarks.record_frames) at ``--rate``
 frames per second (0: as fast as the client reads), over and over, until ``--total`` frames were
-sent (0: until the client hangs up), with a heartbeat frame every ``--heartbeat`` seconds.
+sent (0: until the client hangs up), with a heartbeat frame every ``--heartbeat`` seconds. A
+connection to a path containing ``quiet`` gets heartbeats only, so a client sharded over several
+channels takes the stream once, at the asked rate, not once per channel.
 
 Why not benchmarks.frame_server: that one sends the stream once, verbatim. A replayed frame
 with its recorded timestamps would be stale to the engine's store (it ignores events older than
@@ -24,9 +26,11 @@ import re
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from websockets.asyncio.server import ServerConnection
 
+from benchmarks.common import FRAMES
 from benchmarks.frame_server import serve_until_stdin_closes, ws_frame
 from benchmarks.record_frames import load_frames
 
@@ -38,6 +42,8 @@ HEARTBEAT = ws_frame(
 )
 STEP_S = 0.005  # pacing granularity
 HIGH_WATER_BYTES = 4 * 1024 * 1024
+# A connection to a path with this in it gets heartbeats only (benchmarks.gui_rig's later shards).
+QUIET_PATH = "quiet"
 
 
 def _parse(stamp: str) -> datetime:
@@ -124,17 +130,32 @@ async def stream(
     print(json.dumps({"sent": sent, "seconds": round(took, 3)}), file=sys.stderr, flush=True)
 
 
+async def heartbeats(ws: ServerConnection, beat: float) -> None:
+    """Only heartbeats: a quiet channel of a sharded client (the stream goes to one socket)."""
+    transport = ws.transport
+    while not transport.is_closing():
+        await asyncio.sleep(beat)
+        try:
+            transport.write(HEARTBEAT)
+        except RuntimeError:
+            break
+
+
 async def main() -> None:
     """Serve until stdin closes."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=0.0, help="frames/s; 0 = flat out")
     parser.add_argument("--total", type=int, default=0, help="frames per connection; 0 = no end")
     parser.add_argument("--heartbeat", type=float, default=10.0, help="heartbeat interval, s")
+    parser.add_argument("--frames", type=Path, default=FRAMES, help="the recorded stream")
     args = parser.parse_args()
-    replay = Replay(load_frames())
+    replay = Replay(load_frames(args.frames))
 
     async def handler(ws: ServerConnection) -> None:
-        await stream(ws, replay, args.rate, args.total, args.heartbeat)
+        if QUIET_PATH in (ws.request.path if ws.request else ""):
+            await heartbeats(ws, args.heartbeat)
+        else:
+            await stream(ws, replay, args.rate, args.total, args.heartbeat)
         await ws.wait_closed()
 
     await serve_until_stdin_closes(handler)

@@ -13,8 +13,8 @@ CLOSINGS = 3  # socket_closing switches per run (benchmarks.p3_recovery)
 OUT = Path(__file__).resolve().parent / "RESULTS.md"
 Json = dict[str, Any]
 
-# (benchmark, target text, figure shown, met?)
-TARGETS: list[tuple[str, str, Callable[[Json], str], Callable[[Json], bool]]] = [
+# (benchmark, target text, figure shown, met? or None for a figure reported without a target)
+TARGETS: list[tuple[str, str, Callable[[Json], str], Callable[[Json], bool] | None]] = [
     (
         "p1_ingest",
         "P1 (a) ≥ 0.5 x (b)",
@@ -26,12 +26,14 @@ TARGETS: list[tuple[str, str, Callable[[Json], str], Callable[[Json], bool]]] = 
     ),
     (
         "p1_ingest",
-        "P1 (a) ≥ 20 x (c)",
+        # A figure, not a target (issue 13): 20 x the SDK would be 0.78 x a client that does
+        # nothing but json.loads.
+        "P1 (a) ÷ (c), the official SDK's deserialisation",
         lambda r: (
             f"{r['engine_events_per_s']:,} vs {r['sdk_events_per_s']:,} ev/s = "
             f"{r['ratio_a_c']:.1f} x"
         ),
-        lambda r: bool(r["ratio_a_c"] >= 20),
+        None,
     ),
     (
         "p3_recovery",
@@ -123,6 +125,26 @@ TARGETS: list[tuple[str, str, Callable[[Json], str], Callable[[Json], bool]]] = 
         lambda r: bool(r["rss_growth_mb"] < 20 and r["events"] >= 1_000_000),
     ),
     (
+        "p8_steady",
+        "P8 steady cost, window hidden ≤ 3 x the bare client (5,000 users, 200 queues, 300 ev/s)",
+        lambda r: (
+            f"{r['hidden_cpu_s_per_s']:.3f} vs {r['bare_cpu_s_per_s']:.3f} CPU s/s = "
+            f"{r['ratio_hidden_bare']:.2f} x; {r['hidden_core_percent']:.1f} % of one core "
+            f"({r['hidden_events_per_s']:.0f} ev/s, {r['channels']} channels)"
+        ),
+        lambda r: bool(r["ratio_hidden_bare"] <= 3.0),
+    ),
+    (
+        "p8_steady",
+        "P8 steady cost, window shown ≤ 8 x the bare client",
+        lambda r: (
+            f"{r['shown_cpu_s_per_s']:.3f} vs {r['bare_cpu_s_per_s']:.3f} CPU s/s = "
+            f"{r['ratio_shown_bare']:.2f} x; {r['shown_core_percent']:.1f} % of one core "
+            f"({r['shown_events_per_s']:.0f} ev/s)"
+        ),
+        lambda r: bool(r["ratio_shown_bare"] <= 8.0),
+    ),
+    (
         "p6_startup",
         "P6 launch → tray icon visible < 1.5 s (median of 5)",
         lambda r: (
@@ -174,7 +196,8 @@ def main() -> None:
         if result is None:
             lines.append(f"| {target} | not run | — |")
         else:
-            lines.append(f"| {target} | {figure(result)} | {'PASS' if met(result) else 'MISS'} |")
+            verdict = "figure" if met is None else ("PASS" if met(result) else "MISS")
+            lines.append(f"| {target} | {figure(result)} | {verdict} |")
     for name in NOT_YET:
         if name not in results:
             lines.append(f"| {name} | not implemented yet | — |")
