@@ -1,9 +1,9 @@
 """The journal window: search every event ever recorded, page back in time, export a range.
 
 The feed in the main window holds the recent past in memory; this dialog reads the SQLite
-journal (core.storage.journal) for everything older. Reads and exports run off the loop thread
-inside the
-journal; the dialog only awaits them, shows progress and says clearly when something fails.
+journal (core.storage.journal.journal) for everything older. Reads and exports run off the loop
+thread inside the journal; the dialog only awaits them, shows progress and says clearly when
+something fails.
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.feed.builder import KINDS
-from core.storage.journal import ExportFormat, Journal, JournalError
+from core.feed.entry import KINDS
+from core.storage.journal.errors import JournalError
+from core.storage.journal.export import ExportFormat
+from core.storage.journal.journal import Journal
 from gui.models.boards import FeedModel
 
 logger = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from core.feed.builder import FeedEntry
-from core.storage.journal import Journal
+from core.feed.entry import FeedEntry
+from core.storage.journal.journal import Journal
 from gui.dialogs.journal_dialog import PAGE, JournalDialog
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

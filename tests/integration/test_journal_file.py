@@ -20,8 +20,10 @@ from typing import Any
 
 import pytest
 
-from core.feed.builder import FeedEntry
-from core.storage.journal import SCHEMA_VERSION, Journal, JournalError
+from core.feed.entry import FeedEntry
+from core.storage.journal.errors import JournalError
+from core.storage.journal.journal import Journal
+from core.storage.journal.schema import SCHEMA_VERSION
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 STAMP = T0.astimezone().strftime("%Y%m%d-%H%M%S")  # moved-aside names use local time
@@ -115,7 +117,7 @@ async def test_a_file_that_is_not_a_database_is_moved_aside(
     await asyncio.to_thread(path.write_bytes, garbage)
     stale_wal = b"a stale WAL that must not meet the new journal"
     await asyncio.to_thread(Path(f"{path}-wal").write_bytes, stale_wal)
-    with caplog.at_level(logging.WARNING, logger="core.storage.journal"):
+    with caplog.at_level(logging.WARNING, logger="core.storage.journal.recovery"):
         journal = await Journal.open(path, clock=clock)
     try:
         aside = path.with_name(f"journal.sqlite3.corrupt-{STAMP}")
@@ -302,7 +304,7 @@ async def test_while_writes_fail_the_queue_is_bounded_and_drops_are_counted(
             journal.append(entry(i))
         assert (journal.stats.pending, journal.stats.dropped) == (3, 3)
         assert await asyncio.to_thread(holder.release) == "committed"
-        with caplog.at_level(logging.WARNING, logger="core.storage.journal"):
+        with caplog.at_level(logging.WARNING, logger="core.storage.journal.writer"):
             await journal.flush()
         assert "journal: 3 entries were given up" in caplog.text
         assert [e.data["i"] for e in await journal.search("Lunch")] == [5, 4, 3]

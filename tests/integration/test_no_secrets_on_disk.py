@@ -1,12 +1,12 @@
 """No token, code, client secret or channel id ever lands in a file the app writes.
 
 The app is driven the way ``main.py`` wires it, with every per-user folder (XDG config, data,
-state, cache) in a temporary home and the app's logging set up by ``main.setup_logging`` into its
-log file at DEBUG:
+state, cache) in a temporary home and the app's logging set up by
+``core.app.logging_setup.setup_logging`` into its log file at DEBUG:
 
-* the demo engine (``main.build_engine(demo=True)``: embedded sandbox org, PKCE sign-in through
-  the loopback redirect) feeds the journal, survives a drop and a revoked token (a second
-  browser sign-in: a second code and token), saves its settings and exports the journal;
+* the demo engine (``core.app.bootstrap.build_engine(demo=True)``: embedded sandbox org, PKCE
+  sign-in through the loopback redirect) feeds the journal, survives a drop and a revoked token
+  (a second browser sign-in: a second code and token), saves its settings and exports the journal;
 * a client-credentials engine against the same org (so a client secret is in play) goes live,
   has its token revoked and renewed silently, and signs out;
 * "Export diagnostics" writes its zip (logs, connection timeline, settings) and "Start at login"
@@ -32,18 +32,24 @@ from typing import Any
 
 import pytest
 
-import main
-from core.alerts.rules import demo_rules
+from core.alerts.presets import demo_rules
+from core.app.bootstrap import build_engine
 from core.app.diagnostics import write_diagnostics
+from core.app.logging_setup import log_files, log_path, setup_logging
 from core.auth.credentials import MemoryCredentialStore
 from core.auth.session import Authenticator
-from core.engine.service import EngineState, MonitorService, Record, Selection, StateRecord
+from core.engine.records import EngineState, Record, StateRecord
+from core.engine.selection import Selection
+from core.engine.service import MonitorService
 from core.feed.builder import FeedBuilder
 from core.rest.client import ApiClient
 from core.rest.regions import parse_environment
-from core.storage.journal import Journal, default_journal_path
-from core.storage.settings import AppConfig, Profile, config_path, config_to_json, save_config
-from core.streaming.shard import ChannelSettings, StoredChannelMemory
+from core.storage.journal.journal import Journal, default_journal_path
+from core.storage.settings.codec import config_to_json
+from core.storage.settings.file import config_path, save_config
+from core.storage.settings.model import AppConfig, Profile
+from core.streaming.memory import StoredChannelMemory
+from core.streaming.reconnect import ChannelSettings
 from gui.platform.autostart import Autostart
 from sandbox.server import Sandbox
 
@@ -71,11 +77,11 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def app_logging(home: Path) -> Iterator[Path]:
-    """``main.setup_logging`` into the app's log file at DEBUG; undone after the test."""
+    """``setup_logging`` into the app's log file at DEBUG; undone after the test."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    log_file = main.log_path()
-    main.setup_logging(True, log_file=log_file)
+    log_file = log_path()
+    setup_logging(True, log_file=log_file)
     root.setLevel(logging.DEBUG)
     try:
         yield log_file
@@ -159,7 +165,7 @@ async def test_no_secret_reaches_any_file_the_app_writes(
     monkeypatch.setattr(Sandbox, "start", recording_start)
 
     # ------------------------------------------------------------ the demo app (PKCE)
-    engine = await main.build_engine(
+    engine = await build_engine(
         demo=True, environment=None, queues="all", users="members", demo_speed=50.0
     )
     journal: Journal | None = None
@@ -237,7 +243,7 @@ async def test_no_secret_reaches_any_file_the_app_writes(
         await asyncio.to_thread(
             write_diagnostics,
             exports / "diagnostics.zip",
-            log_files=main.log_files(app_logging),
+            log_files=log_files(app_logging),
             timeline=engine.timeline.to_json(),
             settings=config_to_json(config),
             about={"environment": sandbox.base_url},

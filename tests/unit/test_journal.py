@@ -21,18 +21,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.feed.builder import FeedEntry
-from core.storage.journal import (
-    EXPORT_CHUNK_ROWS,
-    EXPORT_COLUMNS,
-    Journal,
-    JournalError,
-    build_filter,
-    clean_text,
-    default_journal_path,
-    from_epoch,
-    to_epoch,
-)
+from core.feed.entry import FeedEntry
+from core.storage.journal.errors import JournalError
+from core.storage.journal.export import EXPORT_CHUNK_ROWS, EXPORT_COLUMNS
+from core.storage.journal.journal import Journal, default_journal_path
+from core.storage.journal.query import build_filter
+from core.storage.journal.rows import clean_text, from_epoch, to_epoch
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 

@@ -1,0 +1,1 @@
+"""The SQLite journal of feed entries: writer, reader, query, export, recovery."""
