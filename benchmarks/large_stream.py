@@ -53,16 +53,19 @@ def id_maps(users: int, queues: int) -> list[dict[str, str]]:
     return maps
 
 
+def _remap(text: str, mapping: dict[str, str], suffix: str) -> str:
+    """One frame of one copy: known ids mapped, every other id made this copy's own."""
+
+    def swap(match: re.Match[str]) -> str:
+        return mapping.get(match[0]) or match[0][:-2] + suffix
+
+    return UUID.sub(swap, text)
+
+
 def write_large_stream(path: Path, *, users: int, queues: int, frames: int) -> int:
     """Write about ``frames`` frames of the large org's stream to ``path``; how many."""
     maps = id_maps(users, queues)
     source = load_frames()[: max(1, frames // len(maps))]
-    out: list[str] = []
-    for text in source:
-        for k, mapping in enumerate(maps):
-            suffix = f"{k:02x}"
-            out.append(
-                UUID.sub(lambda m, mp=mapping, s=suffix: mp.get(m[0]) or m[0][:-2] + s, text)
-            )
+    out = [_remap(text, mapping, f"{k:02x}") for text in source for k, mapping in enumerate(maps)]
     path.write_text("\n".join(out) + "\n")
     return len(out)

@@ -1,1 +1,1 @@
-"""Alert rules: the model, validation, the rule engine, replay and the words for a rule."""
+"""Alert rules: model, validation, compiled rules, observation, engine, replay, presets, words."""

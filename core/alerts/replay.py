@@ -1,8 +1,8 @@
 """Test a rule against the journal: how often it would have fired over a stretch of time.
 
 The values a rule watches are rebuilt from the journal's entries and the real
-:class:`core.alerts.rules.RuleEngine` runs over them on a clock that follows the entries, so "would
-have fired" counts exactly as live would have. Kept apart from the engine: it is the engine's
+:class:`core.alerts.engine.RuleEngine` runs over them on a clock that follows the entries, so
+"would have fired" counts exactly as live would have. Kept apart from the engine: it is the engine's
 one consumer that reads history, and it needs the feed's entry type.
 """
 
@@ -12,21 +12,13 @@ import math
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-from core.alerts.rules import (
-    ENGINE_LIVE,
-    MEDIA_CONDITIONS,
-    ChangeKind,
-    Condition,
-    Rule,
-    RuleEngine,
-    finite_number,
-)
+from core.alerts.engine import ENGINE_LIVE, RuleEngine
+from core.alerts.model import MEDIA_CONDITIONS, ChangeKind, Condition, Rule
+from core.alerts.validation import finite_number
+from core.feed.entry import FeedEntry
 from core.state.store import Store
-
-if TYPE_CHECKING:  # core.feed.builder imports core.engine.service; stay out of any import cycle
-    from core.feed.builder import FeedEntry
 
 
 @dataclass(frozen=True, slots=True)

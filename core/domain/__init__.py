@@ -1,1 +1,1 @@
-"""Leaf value types of the contact centre shared by every room: media types and their words."""
+"""Leaf values shared by every room: media types and words, system presences, formatting."""

@@ -9,47 +9,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from core.alerts.rules import AlertChange, ChangeKind, Severity
-from core.engine.service import (
+from core.alerts.model import AlertChange, ChangeKind, Severity
+from core.domain.format import clock_text, status_text
+from core.engine.records import (
     BudgetRecord,
     ChangeRecord,
     GapRecord,
     Record,
     StateRecord,
 )
+from core.feed.entry import FeedEntry
 from core.state.store import Store
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("presence", "routing", "queue", "membership", "connection", "gap", "budget", "alert")
-
-
-@dataclass(frozen=True, slots=True)
-class FeedEntry:
-    """One line of the feed (and one row of the journal)."""
-
-    at: datetime
-    kind: str  # one of KINDS
-    subject_id: str
-    subject: str
-    summary: str
-    severity: str = "info"  # info | warning
-    data: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
-
-
-def _duration(seconds: float) -> str:
-    total = max(0, round(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
 
 def _title(value: Any) -> str:
-    return str(value).replace("_", " ").title() if value else "?"
+    return status_text(str(value)) if value else "?"
 
 
 _ALERT_VERBS = {
@@ -249,7 +228,7 @@ class FeedBuilder:
                 {"phase": "start", "reason": record.reason},
             )
         ended = record.ended or self.clock()
-        took = _duration((ended - record.started).total_seconds())
+        took = clock_text((ended - record.started).total_seconds())
         return FeedEntry(
             ended,
             "gap",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, assert_never
 
+from core.domain.format import status_text
 from core.domain.media import WHOLE_QUEUE, MediaCounts, busy_groups, media_totals
 from core.streaming.events import (
     ActiveQueuesChanged,
@@ -134,13 +135,6 @@ class Store:
             )
         assert_never(event)
 
-    def apply_all(self, events: list[Event]) -> list[Change]:
-        """Apply several events in order."""
-        changes: list[Change] = []
-        for event in events:
-            changes.extend(self.apply(event))
-        return changes
-
     def _set(self, kind: str, state: UserState | QueueState, **values: Any) -> list[Change]:
         names = tuple(k for k, v in values.items() if getattr(state, k) != v)
         if not names:
@@ -255,7 +249,7 @@ class Store:
         if state is None or state.definition_id is None:
             return ""
         label = self.presence_labels.get(state.definition_id)
-        return label or (state.system_presence or "").replace("_", " ").title()
+        return label or status_text(state.system_presence)
 
     def active_queues(self, user_id: str) -> tuple[str, ...]:
         """Queues a user is joined to: from the activity topic, else from queue membership."""

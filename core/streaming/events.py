@@ -21,7 +21,8 @@ from core.domain.media import (
     MediaCounts,
     normalize_media_type,
 )
-from core.rest.schema import normalize_system_presence, parse_datetime
+from core.domain.presence import normalize_system_presence
+from core.rest.schema import parse_datetime
 from core.streaming.protocol import TopicEvent
 
 logger = logging.getLogger(__name__)

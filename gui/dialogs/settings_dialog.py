@@ -1,7 +1,7 @@
 """Settings: start-up, notifications, journal retention, theme, sign-out, "Export diagnostics…".
 
-The dialog edits a copy of :class:`core.storage.settings.AppConfig` and hands the result to an
-injected
+The dialog edits a copy of :class:`core.storage.settings.model.AppConfig` and hands the result
+to an injected
 async ``save`` (the app writes it with core.storage.settings and applies it); it never touches the
 network
 or the keyring itself: "Sign out" awaits an injected callable (the app wires it to
@@ -40,7 +40,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.storage.settings import AppConfig, NotificationSettings, QuietHours, parse_hhmm
+from core.alerts.model import Severity
+from core.storage.settings.model import AppConfig, NotificationSettings, QuietHours, parse_hhmm
 from gui.platform.autostart import Autostart, AutostartError
 from gui.window.theme import THEME_LABELS, apply_theme
 
@@ -51,7 +52,6 @@ SignOut = Callable[[], Awaitable[object]]
 ExportDiagnostics = Callable[[Path], Awaitable[Path]]
 ChoosePath = Callable[[Path], Path | None]
 ApplyTheme = Callable[[str], None]
-SEVERITY_LABELS = (("info", "Info"), ("warning", "Warning"), ("critical", "Critical"))
 MAX_RETENTION_DAYS = 36_500
 TIME_FORMAT = "HH:mm"
 
@@ -149,10 +149,10 @@ class SettingsDialog(QDialog):
         form.addRow(self.notify_box)
         sounds = QHBoxLayout()
         self.sound_boxes: dict[str, QCheckBox] = {}
-        for severity, label in SEVERITY_LABELS:
-            box = QCheckBox(label)
-            box.setChecked(n.sound_for(severity))
-            self.sound_boxes[severity] = box
+        for severity in Severity:
+            box = QCheckBox(severity.value.title())
+            box.setChecked(n.sound_for(severity.value))
+            self.sound_boxes[severity.value] = box
             sounds.addWidget(box)
         sounds.addStretch(1)
         form.addRow("Play a sound for:", sounds)

@@ -19,7 +19,7 @@ by the window, which forwards :class:`gui.bridge.EngineBridge` signals:
 Each model answers Qt's usual roles plus a few of its own: :data:`SORT_ROLE` (raw sortable
 values: seconds, counts, casefolded text), :data:`ID_ROLE` (user or queue id),
 :data:`ALERT_ROLE` (the row needs attention), :data:`HISTORY_ROLE` (a queue's waiting series)
-and :data:`ENTRY_ROLE` (the :class:`core.feed.builder.FeedEntry` of a feed row).
+and :data:`ENTRY_ROLE` (the :class:`core.feed.entry.FeedEntry` of a feed row).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, QObject, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QBrush, QFont
 
-from core.feed.builder import FeedEntry
+from core.domain.format import clock_text, status_text
+from core.feed.entry import FeedEntry
 from core.state.store import Store, UserState
 from gui.models.presence_style import (
     ALERT_ROUTING,
@@ -62,9 +63,7 @@ from gui.models.table_base import (
     begin_filter_change,
     bold_font,
     end_filter_change,
-    format_duration,
     refresh_rows,
-    status_text,
     utc_now,
 )
 
@@ -85,8 +84,6 @@ __all__ = [
     "FeedModel",
     "QueueHistory",
     "QueuesModel",
-    "format_duration",
-    "status_text",
 ]
 
 logger = logging.getLogger(__name__)
@@ -251,7 +248,7 @@ class AgentsModel(TableModel):
             return status_text(state.routing_status if state else None)
         if column == self.TIME:
             seconds = self.seconds_in_state(user_id)
-            return "" if seconds is None else format_duration(seconds)
+            return "" if seconds is None else clock_text(seconds)
         if column == self.QUEUES:
             return ", ".join(self._queue_names(user_id))
         return ""

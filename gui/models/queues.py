@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QBrush, QFont
 
+from core.domain.format import clock_text
 from core.domain.media import WHOLE_QUEUE
 from core.domain.media_names import media_label, media_rank
 from core.state.store import QueueState, Store
@@ -33,7 +34,6 @@ from gui.models.table_base import (
     Index,
     TableModel,
     bold_font,
-    format_duration,
     refresh_rows,
     utc_now,
 )
@@ -265,7 +265,7 @@ class QueuesModel(TableModel):
             return "—" if value is None else value
         if column == self.LONGEST_WAIT:
             seconds = self._store.longest_wait_s(queue_id, self._now)
-            return "" if seconds is None else format_duration(seconds)
+            return "" if seconds is None else clock_text(seconds)
         return None  # TREND: drawn by SparklineDelegate
 
     def _sort_value(self, queue_id: str, column: int) -> Any:

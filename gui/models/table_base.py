@@ -30,9 +30,9 @@ ALERT_ROLE = int(Qt.ItemDataRole.UserRole) + 3
 HISTORY_ROLE = int(Qt.ItemDataRole.UserRole) + 4
 """list[int]: a queue's waiting counts, oldest first, one per history interval."""
 ENTRY_ROLE = int(Qt.ItemDataRole.UserRole) + 5
-"""The :class:`core.feed.builder.FeedEntry` of a feed row."""
+"""The :class:`core.feed.entry.FeedEntry` of a feed row."""
 KIND_ROLE = int(Qt.ItemDataRole.UserRole) + 6
-"""The raw kind of a feed row (one of :data:`core.feed.builder.KINDS`)."""
+"""The raw kind of a feed row (one of :data:`core.feed.entry.KINDS`)."""
 MEDIA_SPLIT_ROLE = int(Qt.ItemDataRole.UserRole) + 7
 """str | None: a count cell's split by media, "(Voice 3, Chat 1)", on multichannel queues."""
 
@@ -51,19 +51,6 @@ STYLE_ROLES = [
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def format_duration(seconds: float) -> str:
-    """``mm:ss`` under an hour, ``h:mm:ss`` from an hour on (negative clamps to 00:00)."""
-    total = max(0, int(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
-
-def status_text(value: str | None) -> str:
-    """``NOT_RESPONDING`` -> ``Not Responding``; empty when unknown."""
-    return value.replace("_", " ").title() if value else ""
 
 
 def bold_font() -> QFont:

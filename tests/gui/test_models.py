@@ -19,10 +19,12 @@ from PySide6.QtWidgets import QApplication, QTableView
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from core.feed.builder import KINDS, FeedEntry
+from core.domain.format import clock_text
+from core.feed.entry import KINDS, FeedEntry
 from core.state.store import Store
 from core.streaming.events import (
     ActiveQueuesChanged,
+    Event,
     PresenceChanged,
     QueueConversationChanged,
     QueueMembershipChanged,
@@ -42,7 +44,6 @@ from gui.models.boards import (
     FeedModel,
     QueueHistory,
     QueuesModel,
-    format_duration,
 )
 from gui.models.presence_style import (
     PRESENCE_COLOURS,
@@ -96,24 +97,24 @@ def store() -> Store:
         store.user(user_id).name = name
     for queue_id, name in (("q-sales", "Sales"), ("q-support", "Support")):
         store.queue(queue_id).name = name
-    store.apply_all(
-        [
-            PresenceChanged("u-ana", "def-onq", "ON_QUEUE", "", at(0)),
-            RoutingChanged("u-ana", "INTERACTING", at(30)),
-            PresenceChanged("u-bo", "def-lunch", "MEAL", "back at one", at(10)),
-            RoutingChanged("u-bo", "OFF_QUEUE", at(10)),
-            PresenceChanged("u-cy", "def-onq", "ON_QUEUE", "", at(5)),
-            RoutingChanged("u-cy", "IDLE", at(50)),
-            QueueMembershipChanged("q-sales", "u-ana", True),
-            QueueMembershipChanged("q-sales", "u-cy", True),
-            QueueMembershipChanged("q-support", "u-cy", True),
-            QueueMembershipChanged("q-support", "u-bo", False),
-            QueueObserved("q-sales", waiting=3, interacting=2, on_queue=5, off_queue=1),
-            QueueObserved("q-support", waiting=0, interacting=1, on_queue=2, off_queue=4),
-            QueueConversationChanged("q-sales", "c-1", "waiting", None, at(100)),
-            QueueConversationChanged("q-sales", "c-2", "waiting", None, at(160)),
-        ]
-    )
+    events: list[Event] = [
+        PresenceChanged("u-ana", "def-onq", "ON_QUEUE", "", at(0)),
+        RoutingChanged("u-ana", "INTERACTING", at(30)),
+        PresenceChanged("u-bo", "def-lunch", "MEAL", "back at one", at(10)),
+        RoutingChanged("u-bo", "OFF_QUEUE", at(10)),
+        PresenceChanged("u-cy", "def-onq", "ON_QUEUE", "", at(5)),
+        RoutingChanged("u-cy", "IDLE", at(50)),
+        QueueMembershipChanged("q-sales", "u-ana", True),
+        QueueMembershipChanged("q-sales", "u-cy", True),
+        QueueMembershipChanged("q-support", "u-cy", True),
+        QueueMembershipChanged("q-support", "u-bo", False),
+        QueueObserved("q-sales", waiting=3, interacting=2, on_queue=5, off_queue=1),
+        QueueObserved("q-support", waiting=0, interacting=1, on_queue=2, off_queue=4),
+        QueueConversationChanged("q-sales", "c-1", "waiting", None, at(100)),
+        QueueConversationChanged("q-sales", "c-2", "waiting", None, at(160)),
+    ]
+    for event in events:
+        store.apply(event)
     return store
 
 
@@ -150,24 +151,25 @@ def test_agents_show_names_org_labels_routing_time_and_queues(
 
 
 def test_durations_are_mm_ss_then_h_mm_ss() -> None:
-    assert format_duration(0) == "00:00"
-    assert format_duration(59.9) == "00:59"
-    assert format_duration(3599) == "59:59"
-    assert format_duration(3725) == "1:02:05"
-    assert format_duration(-5) == "00:00"
+    assert clock_text(0) == "00:00"
+    assert clock_text(59.4) == "00:59"
+    assert clock_text(59.9) == "01:00"  # one rounding for every duration: to the nearest second
+    assert clock_text(3599) == "59:59"
+    assert clock_text(3725) == "1:02:05"
+    assert clock_text(-5) == "00:00"
 
 
 def test_update_users_changes_known_rows_and_appends_new_ones_in_one_insert(
     agents: AgentsModel, store: Store, check: Check
 ) -> None:
     check(agents)
-    store.apply_all(
-        [
-            RoutingChanged("u-bo", "IDLE", at(120)),
-            PresenceChanged("u-dee", "def-av", "AVAILABLE", "", at(90)),
-            PresenceChanged("u-eve", "def-onq", "ON_QUEUE", "", at(95)),
-        ]
-    )
+    events: list[Event] = [
+        RoutingChanged("u-bo", "IDLE", at(120)),
+        PresenceChanged("u-dee", "def-av", "AVAILABLE", "", at(90)),
+        PresenceChanged("u-eve", "def-onq", "ON_QUEUE", "", at(95)),
+    ]
+    for event in events:
+        store.apply(event)
     store.user("u-dee").name = "Dee Fox"
     changed = QSignalSpy(agents.dataChanged)
     inserted = QSignalSpy(agents.rowsInserted)
@@ -294,12 +296,12 @@ def test_proxy_searches_name_presence_and_routing_and_filters_by_queue(
 
     # membership moves with the store: Bo joins Sales, Ana's activity says she left it
     proxy.set_queue("q-sales")
-    store.apply_all(
-        [
-            QueueMembershipChanged("q-sales", "u-bo", True),
-            ActiveQueuesChanged("u-ana", ("q-support",), at(150)),
-        ]
-    )
+    events: list[Event] = [
+        QueueMembershipChanged("q-sales", "u-bo", True),
+        ActiveQueuesChanged("u-ana", ("q-support",), at(150)),
+    ]
+    for event in events:
+        store.apply(event)
     agents.update_queues(["q-sales"])
     assert "u-bo" in shown()
     assert agents.index(0, AgentsModel.QUEUES).data() == "Support"
@@ -344,12 +346,11 @@ def test_queues_show_counts_and_the_longest_wait(
 
     # without conversation events, the analytics figure; a new queue appears with unknowns
     # (a queue heard of only through its user counts has no conversation figures yet)
-    store.apply_all(
-        [
-            QueueObserved("q-support", waiting=2, longest_wait_ms=65_000),
-            QueueObserved("q-new", on_queue=1),
-        ]
-    )
+    for event in [
+        QueueObserved("q-support", waiting=2, longest_wait_ms=65_000),
+        QueueObserved("q-new", on_queue=1),
+    ]:
+        store.apply(event)
     store.queue("q-new").name = "New"
     queues.update_queues(["q-support", "q-new"])
     assert queues.index(1, QueuesModel.LONGEST_WAIT).data() == "01:05"
@@ -407,15 +408,14 @@ def test_sample_records_waiting_and_updates_only_the_trend_column(
 def multichannel(store: Store) -> QueuesModel:
     """Sales takes voice, chat and email; Support voice only; Legacy a source without the split."""
     store.queue("q-legacy").name = "Legacy"
-    store.apply_all(
-        [
-            QueueObserved("q-sales", waiting=3, interacting=2, media_type="voice"),
-            QueueObserved("q-sales", waiting=1, interacting=0, media_type="chat"),
-            QueueObserved("q-sales", waiting=0, interacting=4, media_type="email"),
-            QueueObserved("q-support", waiting=2, interacting=1, media_type="voice"),
-            QueueObserved("q-legacy", waiting=9, interacting=1),
-        ]
-    )
+    for event in [
+        QueueObserved("q-sales", waiting=3, interacting=2, media_type="voice"),
+        QueueObserved("q-sales", waiting=1, interacting=0, media_type="chat"),
+        QueueObserved("q-sales", waiting=0, interacting=4, media_type="email"),
+        QueueObserved("q-support", waiting=2, interacting=1, media_type="voice"),
+        QueueObserved("q-legacy", waiting=9, interacting=1),
+    ]:
+        store.apply(event)
     model = QueuesModel(store, clock=fixed_clock(200))
     model.set_queues(["q-sales", "q-support", "q-legacy"])
     return model

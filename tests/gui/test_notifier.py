@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject
 from pytestqt.qtbot import QtBot
 
 from core.alerts.delivery import SNOOZE_S
+from core.alerts.model import Severity
 from gui.notifications.backend import NotifierBackend
 from gui.notifications.dbus import DBusNotifier
 from gui.notifications.dbus_args import dbus_byte, dbus_string_list, dbus_uint32
@@ -323,7 +324,7 @@ def test_the_same_key_replaces_rather_than_stacks(bed: Bed) -> None:
     bed.notifier.post(notice(1))
     quiet_period(bed)
     updated = Notice(
-        "waiting:q1", "Queue 1: 9 waiting", "Longest wait 6:00", "critical", "queue", "q1"
+        "waiting:q1", "Queue 1: 9 waiting", "Longest wait 6:00", Severity.CRITICAL, "queue", "q1"
     )
     bed.notifier.post(updated)
 
@@ -335,7 +336,7 @@ def test_the_same_key_replaces_rather_than_stacks(bed: Bed) -> None:
 
 def test_a_key_firing_again_inside_the_window_replaces_the_first(bed: Bed) -> None:
     bed.notifier.post(notice(1))
-    again = Notice("waiting:q1", "Queue 1: 7 waiting", "", "warning", "queue", "q1")
+    again = Notice("waiting:q1", "Queue 1: 7 waiting", "", Severity.WARNING, "queue", "q1")
     bed.notifier.post(again)
     bed.time.advance(WINDOW_S)
     first, second = bed.best.shown
@@ -503,7 +504,7 @@ def test_sound_follows_the_severity_settings_and_the_notice(bed: Bed) -> None:
     bed.notifier.set_sound("info", True)
     bed.notifier.post(notice(3, severity="info"))
     quiet_period(bed)
-    silent = Notice("k", "t", "", "critical", "connection", "", sound=False)
+    silent = Notice("k", "t", "", Severity.CRITICAL, "connection", "", sound=False)
     bed.notifier.post(silent)
     assert len(bed.beeps) == 2
     assert bed.notifier.sounds() == {"info": True, "warning": False, "critical": True}
@@ -526,7 +527,7 @@ def test_notices_reject_unknown_severities_and_kinds() -> None:
     with pytest.raises(ValueError, match="subject kind"):
         Notice("k", "t", "b", "info", "team", "q1")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="key"):
-        Notice("", "t", "b", "info", "queue", "q1")
+        Notice("", "t", "b", Severity.INFO, "queue", "q1")
 
 
 def test_typed_dbus_arguments_carry_their_signature(qtbot: QtBot) -> None:

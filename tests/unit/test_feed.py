@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from core.engine.service import BudgetRecord, ChangeRecord, EngineState, GapRecord, StateRecord
+from core.engine.records import BudgetRecord, ChangeRecord, EngineState, GapRecord, StateRecord
 from core.feed.builder import FeedBuilder
 from core.rest.schema import RejectedTopic
 from core.state.store import Store
@@ -98,7 +98,8 @@ def test_connection_and_budget_entries() -> None:
 
 
 def test_alerts_become_feed_lines_from_firing_to_resolved() -> None:
-    from core.alerts.rules import ChangeKind, Condition, Rule, RuleEngine, Severity
+    from core.alerts.engine import RuleEngine
+    from core.alerts.model import ChangeKind, Condition, Rule, Severity
     from core.feed.builder import alert_entry
 
     now = [0.0]

@@ -10,10 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.domain.presence import SYSTEM_PRESENCES, normalize_system_presence
 from core.rest.observations import parse_queue_observations
 from core.rest.schema import (
-    SYSTEM_PRESENCES,
-    normalize_system_presence,
     parse_available_topic,
     parse_bulk_presence,
     parse_channel,

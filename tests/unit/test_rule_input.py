@@ -14,9 +14,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.alerts.rules import Condition, Rule, RuleEngine, Severity, demo_rules
+from core.alerts.engine import RuleEngine
+from core.alerts.model import Condition, Rule, Severity
+from core.alerts.presets import demo_rules
 from core.state.store import Store
-from core.storage.settings import rule_from_json, rule_to_json
+from core.storage.settings.codec import rule_from_json, rule_to_json
 from core.streaming.events import PresenceChanged, QueueObserved, RoutingChanged
 
 T0 = datetime(2024, 6, 3, 9, 0, tzinfo=UTC)

@@ -10,20 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.alerts.engine import RuleEngine
+from core.alerts.model import AlertState, ChangeKind, Condition, Rule, Severity
+from core.alerts.presets import demo_rules
 from core.alerts.replay import replay
-from core.alerts.rules import (
-    AlertState,
-    ChangeKind,
-    Condition,
-    Rule,
-    RuleEngine,
-    Severity,
-    demo_rules,
-    duration_text,
-    validate_rule,
-)
+from core.alerts.validation import validate_rule
 from core.alerts.words import describe_rule
-from core.feed.builder import FeedEntry
+from core.domain.format import duration_text
+from core.feed.entry import FeedEntry
 from core.state.store import Store
 from core.streaming.events import PresenceChanged, QueueObserved, RoutingChanged
 

@@ -202,8 +202,10 @@ def test_any_order_converges_to_the_newest_status(
     random.Random(seed).shuffle(shuffled)
     doubled = shuffled + shuffled[: len(shuffled) // 2]  # duplicates around a reconnect
     a, b = Store(), Store()
-    a.apply_all(events)
-    b.apply_all(doubled)
+    for event in events:
+        a.apply(event)
+    for event in doubled:
+        b.apply(event)
     assert a.snapshot() == b.snapshot()
     for user in {e.user_id for e in events if isinstance(e, RoutingChanged)}:
         newest = max(
