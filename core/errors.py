@@ -91,9 +91,5 @@ class TransportError(GenesysTrayError):
     """The server could not be reached (DNS, refused, reset, TLS, timeout)."""
 
 
-class ChannelError(GenesysTrayError):
-    """The notification channel is gone or cannot be used."""
-
-
 class CredentialStoreError(GenesysTrayError):
     """The OS keyring could not be read or written."""

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from core.auth.session import TokenSet
-from core.engine.service import BudgetRecord, GapRecord, Record, StateRecord
+from core.auth.tokens import TokenSet
+from core.engine.records import BudgetRecord, GapRecord, Record, StateRecord
 
 DEFAULT_TIMELINE_SIZE: Final = 2000
 

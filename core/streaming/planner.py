@@ -39,14 +39,6 @@ def queue_topics(queue_id: str, *, analytics: str = "observations") -> tuple[str
     )
 
 
-def expand_topic(topic: str) -> tuple[str, ...]:
-    """The topic names events arrive under: a combined topic expands to one per suffix."""
-    prefix, sep, query = topic.partition("?")
-    if not sep:
-        return (topic,)
-    return tuple(f"{prefix}.{suffix}" for suffix in query.split("&") if suffix)
-
-
 @dataclass(frozen=True, slots=True)
 class Budget:
     """Limits the planner packs topics into."""

@@ -10,7 +10,9 @@ to a fresh channel well before ``expires`` (make-before-break, duplicate frames 
 overlap dropped), and notices eviction or a second client on its channel and reports it
 instead of fighting in a loop.
 
-Everything it learns goes to a :class:`ShardSink`; it never touches the store or the GUI.
+Everything it learns goes to a :class:`core.streaming.ports.ShardSink`; it never touches the
+store or the GUI. Its reconnect policy is :mod:`core.streaming.reconnect`, its duplicate filter
+:mod:`core.streaming.dedup`, where it keeps channel ids :mod:`core.streaming.memory`.
 """
 
 from __future__ import annotations
@@ -18,39 +20,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import json
 import logging
 import random
 import time
-from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
-from core.auth.credentials import CredentialStore
 from core.errors import (
     ApiError,
     AuthError,
-    ChannelError,
-    CredentialStoreError,
     RateLimitedError,
     TransportError,
     UnauthorizedError,
 )
-from core.rest.schema import (
-    ChannelInfo,
-    ListedChannel,
-    RejectedTopic,
-    SubscriptionResult,
-    parse_datetime,
-)
+from core.rest.schema import ChannelInfo, RejectedTopic
+from core.streaming.dedup import OverlapDedup
+from core.streaming.memory import ChannelMemory, MemoryChannelMemory
+from core.streaming.ports import ChannelApi, Connector, ShardPhase, ShardSink, Socket
 from core.streaming.protocol import (
     MAX_FRAME_BYTES,
     PING_FRAME,
     Heartbeat,
     Liveness,
-    Malformed,
     Pong,
     SocketClosing,
     SubscribeReply,
@@ -59,90 +51,9 @@ from core.streaming.protocol import (
     Watchdog,
     decode_frame,
 )
+from core.streaming.reconnect import Backoff, ChannelSettings, EvictionGuard
 
 logger = logging.getLogger(__name__)
-
-
-class ShardPhase(enum.StrEnum):
-    """Where one channel is in its life."""
-
-    CONNECTING = "connecting"
-    LIVE = "live"
-    STALE = "stale"
-    RECONNECTING = "reconnecting"
-    SIGN_IN_NEEDED = "sign_in_needed"
-    BLOCKED = "blocked"
-    STOPPED = "stopped"
-
-
-class Socket(Protocol):
-    """The part of a WebSocket connection the shard uses (websockets' ClientConnection)."""
-
-    async def send(self, message: str) -> None:
-        """Send one text frame."""
-
-    async def recv(self) -> str | bytes:
-        """The next message; raises when the connection is closed."""
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close the connection."""
-
-
-Connector = Callable[[str], Awaitable[Socket]]
-
-
-class ChannelApi(Protocol):
-    """The REST calls a shard needs (``core.rest.client.ApiClient`` provides them)."""
-
-    async def create_channel(self) -> ChannelInfo:
-        """POST a new channel."""
-
-    async def channel_exists(self, channel_id: str) -> bool:
-        """HEAD a channel."""
-
-    async def put_subscriptions(
-        self, channel_id: str, topics: Sequence[str], *, ignore_errors: bool = True
-    ) -> SubscriptionResult:
-        """Replace a channel's topics."""
-
-    async def delete_subscriptions(self, channel_id: str) -> None:
-        """Remove a channel's topics."""
-
-    async def list_channels(self, include: str = "token") -> list[ListedChannel]:
-        """Channels of this token or (``oauthclient``) of this user + OAuth client."""
-
-
-class ChannelMemory(Protocol):
-    """Where channel ids survive a restart. The id is the socket's only credential, so the
-    default implementation keeps it in the OS keyring, never in a plain file."""
-
-    async def load(self, slot: int) -> ChannelInfo | None:
-        """The channel stored for a shard slot."""
-
-    async def save(self, slot: int, channel: ChannelInfo) -> None:
-        """Remember a shard's channel."""
-
-    async def forget(self, slot: int) -> None:
-        """Drop a shard's channel."""
-
-
-class MemoryChannelMemory:
-    """Channel records for this process only."""
-
-    def __init__(self) -> None:
-        self.records: dict[int, ChannelInfo] = {}
-
-    async def load(self, slot: int) -> ChannelInfo | None:
-        """The channel stored for a slot."""
-        return self.records.get(slot)
-
-    async def save(self, slot: int, channel: ChannelInfo) -> None:
-        """Remember a slot's channel."""
-        self.records[slot] = channel
-
-    async def forget(self, slot: int) -> None:
-        """Drop a slot's channel."""
-        self.records.pop(slot, None)
 
 
 async def websockets_connector(uri: str) -> Socket:
@@ -158,106 +69,6 @@ async def websockets_connector(uri: str) -> Socket:
         user_agent_header="genesys-tray",
     )
     return connection
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelSettings:
-    """Timings of the channel life cycle; tests shorten them, never by sleeping."""
-
-    # The first retry after a healthy session comes within this (full jitter: at once, yet a
-    # crowd of clients dropped together does not come back in step).
-    healthy_retry_s: float = 1.0
-    first_backoff_s: float = 1.0  # failed attempts wait this, doubling up to max_backoff_s
-    max_backoff_s: float = 60.0
-    backoff_jitter: float = 0.2
-    # Healthy sessions ending this often count as failing: a server that accepts, beats once
-    # and drops again must not be hammered every second.
-    flap_window_s: float = 30.0
-    flap_limit: int = 10
-    assumed_heartbeat_s: float = 30.0
-    rollover_fraction: float = 0.8  # roll over after 80 % of the channel's remaining life
-    min_reuse_life_s: float = 3600.0  # reuse a stored channel only with this much life left
-    overlap_s: float = 5.0  # how long duplicate frames are dropped after a socket switch
-    kick_window_s: float = 60.0  # two kicks within this window: another client owns the channel
-    gone_window_s: float = 600.0  # channels evicted this often: stop and report
-    gone_limit: int = 3
-    pool_size: int = 20  # channels per user + OAuth client (genesys-api.md 3.1)
-    blocked_wait_s: float = 300.0
-    # Queue counters are read once more this long after a gap's re-sync (0: never); see
-    # MonitorService._confirm_counters.
-    confirm_counters_after_s: float = 2.0
-
-
-class Backoff:
-    """When to try again: at once after a healthy session, escalating only while attempts fail.
-
-    A socket that subscribed and then saw a heartbeat or an event proved the service reachable;
-    when it ends, the next attempt is the first of a new series (within ``healthy_retry_s``,
-    full jitter). Only attempts that fail, or sockets that die before they were healthy, double
-    the wait (capped, with jitter), so a flaky Wi-Fi costs a second per drop, not a minute.
-    """
-
-    def __init__(
-        self,
-        settings: ChannelSettings,
-        rng: random.Random,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.settings = settings
-        self.rng = rng
-        self.monotonic = monotonic
-        self.attempt = 0
-        self.last_delay_s = 0.0  # the wait drawn last (diagnostics and benchmarks)
-        self._healthy_ends: deque[float] = deque(maxlen=max(1, settings.flap_limit))
-
-    def next_delay(self) -> float:
-        """The wait before the next attempt."""
-        s = self.settings
-        attempt, self.attempt = self.attempt, self.attempt + 1
-        if attempt == 0:
-            self.last_delay_s = self.rng.uniform(0.0, s.healthy_retry_s)
-        else:
-            base = min(s.max_backoff_s, s.first_backoff_s * (2.0 ** (attempt - 1)))
-            self.last_delay_s = base * self.rng.uniform(1 - s.backoff_jitter, 1 + s.backoff_jitter)
-        return self.last_delay_s
-
-    def healthy_session_ended(self) -> None:
-        """A healthy socket ended: start a new series, unless healthy sessions flap."""
-        now = self.monotonic()
-        self._healthy_ends.append(now)
-        window = self.settings.flap_window_s
-        flapping = (
-            len(self._healthy_ends) >= self.settings.flap_limit
-            and now - self._healthy_ends[0] <= window
-        )
-        if not flapping:
-            self.attempt = 0
-
-    def reset(self) -> None:
-        """Start again from the first delay."""
-        self.attempt = 0
-
-
-class ShardSink(Protocol):
-    """What a shard reports to its owner."""
-
-    def shard_event(self, slot: int, event: TopicEvent) -> None:
-        """A topic event arrived (duplicates from socket overlaps already dropped)."""
-
-    def shard_phase(self, slot: int, phase: ShardPhase, detail: str) -> None:
-        """The shard's phase changed."""
-
-    def shard_live(self, slot: int, *, gap: bool, reason: str) -> None:
-        """A socket is live and subscribed; ``gap`` when events may have been missed."""
-
-    def shard_rejected(self, slot: int, rejected: tuple[RejectedTopic, ...]) -> None:
-        """Topics the server refused on this shard's last subscribe."""
-
-    def shard_malformed(self, slot: int, frame: Malformed) -> None:
-        """A frame we could not read (counted, never fatal)."""
-
-    async def shard_token_lost(self, slot: int) -> bool:
-        """The token behind the channel died; True when a new one is available."""
 
 
 class _SocketEnded(enum.Enum):
@@ -337,11 +148,9 @@ class ChannelShard:
         self._task: asyncio.Task[None] | None = None
         self._healthy = False  # the live socket saw a heartbeat or an event
         self._rollover_deadline = float("inf")
-        self._recent: OrderedDict[tuple[str, str], None] = OrderedDict()
-        self._overlap_until = 0.0
-        self._kicks: deque[float] = deque(maxlen=4)
+        self.dedup = OverlapDedup(monotonic)
+        self.eviction = EvictionGuard(self.settings, monotonic)
         self._last_close_code: int | None = None
-        self._gone: deque[float] = deque(maxlen=8)
 
     # ------------------------------------------------------------------ control
     @property
@@ -442,7 +251,7 @@ class ChannelShard:
                 if not await self.sink.shard_token_lost(self.slot):
                     return
                 continue
-            except (TransportError, ApiError, ChannelError, OSError, ConnectionError) as exc:
+            except (TransportError, ApiError, OSError, ConnectionError) as exc:
                 ended = _SocketEnded.CLOSED
                 gap_reason = type(exc).__name__
                 logger.warning("channel shard %d: %s", self.slot, exc)
@@ -462,11 +271,10 @@ class ChannelShard:
                 continue
             if not gap_reason or ended is not _SocketEnded.CLOSED:
                 gap_reason = ended.value
-            if self._too_often_gone():
+            if self.eviction.fought_over():
                 # Our channels keep vanishing (evicted by a 21st channel, or expired): another
                 # client of the same user + OAuth client is fighting for the pool. Creating more
                 # would evict theirs in turn; wait long instead and say why.
-                self._gone.clear()
                 self._set_phase(
                     ShardPhase.BLOCKED,
                     "channels keep being evicted: another app signed in with the same account "
@@ -528,11 +336,6 @@ class ChannelShard:
         await self.memory.save(self.slot, self.channel)
         return True
 
-    def _too_often_gone(self) -> bool:
-        now = self.monotonic()
-        recent = sum(1 for t in self._gone if now - t <= self.settings.gone_window_s)
-        return recent >= self.settings.gone_limit
-
     async def _note_gone(self, why: str) -> None:
         """Count a vanished channel towards BLOCKED, but only when the pool is fought over.
 
@@ -548,10 +351,8 @@ class ChannelShard:
         if listed is not None and listed < self.settings.pool_size - 1:
             logger.info("channel shard %d: %s (the pool has room: %d)", self.slot, why, listed)
             return
-        now = self.monotonic()
-        self._gone.append(now)
-        recent = [t for t in self._gone if now - t <= self.settings.gone_window_s]
-        logger.warning("channel shard %d: %s (%d recently)", self.slot, why, len(recent))
+        recent = self.eviction.gone()
+        logger.warning("channel shard %d: %s (%d recently)", self.slot, why, recent)
 
     async def _forget_channel(self) -> None:
         self.channel = None
@@ -569,10 +370,7 @@ class ChannelShard:
         """Make ``socket`` current; the previous one (if any) is retired but still read."""
         if self._live is not None:
             self._retired.append(self._live)
-            # A new switch-over window remembers only its own frames: one remembered from an
-            # earlier window (cleared only by a topic event after it) would drop a new frame.
-            self._recent.clear()
-            self._overlap_until = self.monotonic() + self.settings.overlap_s
+            self.dedup.open_window(self.settings.overlap_s)
         reader = asyncio.get_running_loop().create_task(self._read(socket))
         self._live = _Live(socket, reader)
         self._healthy = False
@@ -583,9 +381,7 @@ class ChannelShard:
         self._retired.clear()
         self._retire_at = float("inf")
         self._live = None
-        # No socket is left to repeat a frame: nothing the next socket brings is a duplicate.
-        self._overlap_until = 0.0
-        self._recent.clear()
+        self.dedup.close()
         for live in lives:
             await _close_quietly(live)
 
@@ -708,15 +504,12 @@ class ChannelShard:
             # A network drop (no close frame) or a server going away is no second client: two
             # of them within the kick window must not make us abandon a good channel.
             return
-        now = self.monotonic()
-        self._kicks.append(now)
-        if sum(1 for t in self._kicks if now - t <= self.settings.kick_window_s) >= 2:
+        if self.eviction.kicked():
             logger.warning(
                 "channel shard %d: socket kicked twice; another client uses this channel, "
                 "moving to a new one",
                 self.slot,
             )
-            self._kicks.clear()
             await self._forget_channel()
 
     async def _rollover(self) -> None:
@@ -766,7 +559,7 @@ class ChannelShard:
             if self.phase is ShardPhase.STALE:
                 self._set_phase(ShardPhase.LIVE, "socket answered")
         if isinstance(frame, TopicEvent):
-            if self._is_duplicate(frame):
+            if self.dedup.is_duplicate(frame):
                 self.counters["duplicates_dropped"] += 1
                 return
             self.sink.shard_event(self.slot, frame)
@@ -786,27 +579,6 @@ class ChannelShard:
             self.counters["malformed"] += 1
             self.sink.shard_malformed(self.slot, frame)
 
-    def _is_duplicate(self, frame: TopicEvent) -> bool:
-        """Drop a frame seen on another socket of this shard during a switch-over window."""
-        if self.monotonic() > self._overlap_until:
-            if self._recent:
-                self._recent.clear()
-            return False
-        # The same notification carries the same CorrelationId on every socket; a body alone is
-        # no identity: counters that go 0 → 1 → 0 repeat the first body, and dropping that
-        # repeat would leave the store at 1 (found by the chaos soak).
-        key = (
-            (frame.topic, frame.correlation_id)
-            if frame.correlation_id
-            else (frame.topic, json.dumps(frame.body, sort_keys=True, separators=(",", ":")))
-        )
-        if key in self._recent:
-            return True
-        self._recent[key] = None
-        if len(self._recent) > 8192:
-            self._recent.popitem(last=False)
-        return False
-
 
 async def _close_quietly(live: _Live) -> None:
     live.reader.cancel()
@@ -814,51 +586,3 @@ async def _close_quietly(live: _Live) -> None:
         await asyncio.wait_for(live.socket.close(), timeout=3)
     with contextlib.suppress(BaseException):
         await live.reader
-
-
-class StoredChannelMemory:
-    """Channel records kept in the credential store (the OS keyring when one is available).
-
-    The channel id is the socket's only credential (genesys-api.md 4.1), so it is treated like a
-    token: never written to a plain file.
-    """
-
-    def __init__(self, store: CredentialStore, prefix: str = "channel") -> None:
-        self.store = store
-        self.prefix = prefix
-
-    def _key(self, slot: int) -> str:
-        return f"{self.prefix}.{slot}"
-
-    async def load(self, slot: int) -> ChannelInfo | None:
-        """The stored channel of a slot; a damaged record reads as none."""
-        try:
-            raw = await self.store.get(self._key(slot))
-            data = json.loads(raw) if raw else None
-        except (CredentialStoreError, ValueError):
-            logger.warning("channel record %d could not be read; a new channel will be made", slot)
-            return None
-        if not isinstance(data, dict):
-            return None
-        expires = parse_datetime(data.get("expires"))
-        channel_id, uri = data.get("id"), data.get("connect_uri")
-        if not isinstance(channel_id, str) or not isinstance(uri, str) or expires is None:
-            return None
-        return ChannelInfo(channel_id, uri, expires)
-
-    async def save(self, slot: int, channel: ChannelInfo) -> None:
-        """Remember a slot's channel (best effort: a locked keyring only costs a new channel)."""
-        record = {
-            "id": channel.id,
-            "connect_uri": channel.connect_uri,
-            "expires": channel.expires.isoformat(),
-        }
-        try:
-            await self.store.set(self._key(slot), json.dumps(record))
-        except CredentialStoreError as exc:
-            logger.warning("channel record %d not saved: %s", slot, exc)
-
-    async def forget(self, slot: int) -> None:
-        """Drop a slot's channel record."""
-        with contextlib.suppress(CredentialStoreError):
-            await self.store.delete(self._key(slot))

@@ -35,21 +35,22 @@ from websockets.asyncio.client import ClientConnection, connect
 from core.auth.credentials import MemoryCredentialStore
 from core.auth.session import Authenticator
 from core.cli.listen import state_snapshot
-from core.engine.service import (
+from core.engine.records import (
     BudgetRecord,
     ChangeRecord,
     EngineState,
     GapRecord,
-    MonitorService,
     Record,
-    Selection,
     StateRecord,
     WatchRecord,
 )
+from core.engine.selection import Selection
+from core.engine.service import MonitorService
 from core.rest.client import ApiClient
 from core.rest.regions import parse_environment
 from core.streaming.planner import user_topic
-from core.streaming.shard import ChannelSettings, ChannelShard
+from core.streaming.reconnect import ChannelSettings
+from core.streaming.shard import ChannelShard
 from sandbox.server import Sandbox
 from tests.integration.helpers import bearer, client_token
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from core.engine.service import Selection
+from core.engine.selection import Selection
 from core.rest.observations import QueueObservation
 from core.rest.schema import UserRecord
 from core.streaming.protocol import TopicEvent, decode_frame

@@ -8,14 +8,8 @@ Every wait is for a record or a state the engine announces, with a deadline.
 
 from __future__ import annotations
 
-from core.engine.service import (
-    ChangeRecord,
-    EngineState,
-    GapRecord,
-    Selection,
-    SelectionProgress,
-    WatchRecord,
-)
+from core.engine.records import ChangeRecord, EngineState, GapRecord, SelectionProgress, WatchRecord
+from core.engine.selection import Selection
 from core.streaming.planner import queue_topics, user_topic
 from sandbox.server import Sandbox
 from tests.integration import test_engine as bed

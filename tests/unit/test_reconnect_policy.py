@@ -18,8 +18,10 @@ import pytest
 
 from core.errors import RateLimitedError
 from core.rest.schema import ChannelInfo, ListedChannel, RejectedTopic, SubscriptionResult
+from core.streaming.ports import ShardPhase
 from core.streaming.protocol import Malformed, TopicEvent
-from core.streaming.shard import Backoff, ChannelSettings, ChannelShard, ShardPhase
+from core.streaming.reconnect import Backoff, ChannelSettings
+from core.streaming.shard import ChannelShard
 
 HEARTBEAT = json.dumps(
     {"topicName": "channel.metadata", "eventBody": {"message": "WebSocket Heartbeat"}}
