@@ -18,6 +18,7 @@ from core.alerts.engine import ENGINE_LIVE, RuleEngine
 from core.alerts.model import MEDIA_CONDITIONS, ChangeKind, Condition, Rule
 from core.alerts.validation import finite_number
 from core.feed.entry import FeedEntry
+from core.feed.payloads import ConnectionData, PresenceData, QueueData, RoutingData
 from core.state.store import Store
 
 
@@ -115,9 +116,8 @@ def replay(
             break
         until(at)
         touched = _apply(store, entry)
-        data = entry.data if isinstance(entry.data, dict) else {}
-        if entry.kind == "connection" and isinstance(data.get("state"), str):
-            state = data["state"]
+        if isinstance(entry.data, ConnectionData):
+            state = entry.data.state
             if state == ENGINE_LIVE:  # everything that changed while frozen gets a look
                 touched = dirty | {s for t in engine._tracks.values() for s in t}
                 dirty = set()
@@ -129,30 +129,32 @@ def replay(
 
 
 def _apply(store: Store, entry: FeedEntry) -> set[str]:
-    """Put one journal entry's values into the replay store; returns the subjects it touched."""
-    data = entry.data if isinstance(entry.data, dict) else {}
+    """Put one journal entry's values into the replay store; returns the subjects it touched.
+
+    The payload's type says what the entry holds (a row of no known shape is RawData: skipped).
+    """
+    data = entry.data
     subject = entry.subject_id if isinstance(entry.subject_id, str) else ""
-    if not subject or entry.kind not in ("presence", "routing", "queue"):
+    if not subject or not isinstance(data, QueueData | RoutingData | PresenceData):
         return set()
+    name = entry.subject if isinstance(entry.subject, str) else ""
     at = _aware(entry.at)
-    if entry.kind == "queue":
+    if isinstance(data, QueueData):
         queue = store.queue(subject)
-        queue.name = queue.name or (entry.subject if isinstance(entry.subject, str) else "")
-        for key in ("waiting", "interacting"):
-            number = _count(data.get(key))
+        queue.name = queue.name or name
+        for key, value in (("waiting", data.waiting), ("interacting", data.interacting)):
+            number = _count(value)
             if number is not None:
                 setattr(queue, key, number)
         return {subject}
     user = store.user(subject)
-    user.name = user.name or (entry.subject if isinstance(entry.subject, str) else "")
-    if entry.kind == "routing":
-        status = data.get("routingStatus")
-        if isinstance(status, str) and status != user.routing_status:
+    user.name = user.name or name
+    if isinstance(data, RoutingData):
+        status = data.routing_status
+        if status is not None and status != user.routing_status:
             user.routing_status, user.routing_since = status, at
         return {subject}
-    system, definition = data.get("presence"), data.get("definitionId")
-    system = system if isinstance(system, str) else None
-    definition = definition if isinstance(definition, str) else None
+    system, definition = data.presence, data.definition_id
     if (system, definition) != (user.system_presence, user.definition_id):
         user.system_presence, user.definition_id, user.presence_since = system, definition, at
     return {subject}

@@ -22,6 +22,17 @@ from core.engine.records import (
     StateRecord,
 )
 from core.feed.entry import FeedEntry
+from core.feed.payloads import (
+    AlertData,
+    BudgetData,
+    ConnectionData,
+    FeedKind,
+    GapData,
+    MembershipData,
+    PresenceData,
+    QueueData,
+    RoutingData,
+)
 from core.state.store import Store
 
 logger = logging.getLogger(__name__)
@@ -51,18 +62,12 @@ def alert_entry(change: AlertChange) -> FeedEntry:
     summary = f"{alert.rule_name} {verb}: {alert.summary or subject}"
     return FeedEntry(
         change.at,
-        "alert",
+        FeedKind.ALERT,
         alert.subject_id,
         subject,
         summary,
         severity="warning" if loud else "info",
-        data={
-            "alertId": alert.id,
-            "ruleId": alert.rule_id,
-            "change": verb,
-            "severity": str(alert.severity),
-            "value": alert.value,
-        },
+        data=AlertData(alert.id, alert.rule_id, verb, str(alert.severity), alert.value),
     )
 
 
@@ -96,7 +101,7 @@ class FeedBuilder:
             return [
                 FeedEntry(
                     self.clock(),
-                    "connection",
+                    FeedKind.CONNECTION,
                     "",
                     "Connection",
                     f"Connection {record.state.value.replace('_', ' ')}"
@@ -104,7 +109,7 @@ class FeedBuilder:
                     "warning"
                     if record.state.value in ("reconnecting", "sign_in_needed")
                     else "info",
-                    {"state": record.state.value, "detail": record.detail},
+                    ConnectionData(record.state.value, record.detail),
                 )
             ]
         if isinstance(record, BudgetRecord) and (record.rejected or record.over_budget):
@@ -117,12 +122,12 @@ class FeedBuilder:
             return [
                 FeedEntry(
                     self.clock(),
-                    "budget",
+                    FeedKind.BUDGET,
                     "",
                     "Topics",
                     text,
                     "warning",
-                    {"rejected": [r.id for r in record.rejected], "missing": missing},
+                    BudgetData(tuple(r.id for r in record.rejected), tuple(missing)),
                 )
             ]
         return []
@@ -135,7 +140,7 @@ class FeedBuilder:
             zip(change.fields, zip(change.before, change.after, strict=True), strict=True)
         )
         out: list[FeedEntry] = []
-        data = {"source": record.source}
+        source = record.source
         if change.kind == "user":
             name = self._user_name(change.id)
             if "definition_id" in values or "system_presence" in values:
@@ -153,11 +158,11 @@ class FeedBuilder:
                     out.append(
                         FeedEntry(
                             now,
-                            "presence",
+                            FeedKind.PRESENCE,
                             change.id,
                             name,
                             f"{name}: {before} → {after}{suffix}",
-                            data={**data, "presence": after_sys, "definitionId": after_def},
+                            data=PresenceData(source, after_sys, after_def),
                         )
                     )
             if "routing_status" in values:
@@ -165,13 +170,13 @@ class FeedBuilder:
                 out.append(
                     FeedEntry(
                         now,
-                        "routing",
+                        FeedKind.ROUTING,
                         change.id,
                         name,
                         f"{name}: {_title(before_status) if before_status else '?'} → "
                         f"{_title(after_status)}{suffix}",
                         "warning" if after_status == "NOT_RESPONDING" else "info",
-                        {**data, "routingStatus": after_status},
+                        RoutingData(source, after_status),
                     )
                 )
         elif change.kind == "queue":
@@ -185,14 +190,15 @@ class FeedBuilder:
                 out.append(
                     FeedEntry(
                         now,
-                        "queue",
+                        FeedKind.QUEUE,
                         change.id,
                         name,
                         f"{name}: {', '.join(counts)}{suffix}",
-                        data={
-                            **data,
-                            **{k: values[k][1] for k in ("waiting", "interacting") if k in values},
-                        },
+                        data=QueueData(
+                            source,
+                            values["waiting"][1] if "waiting" in values else None,
+                            values["interacting"][1] if "interacting" in values else None,
+                        ),
                     )
                 )
             if "joined_ids" in values:
@@ -209,39 +215,39 @@ class FeedBuilder:
         who = self._user_name(user_id)
         return FeedEntry(
             now,
-            "membership",
+            FeedKind.MEMBERSHIP,
             queue_id,
             queue,
             f"{who} {verb} {queue}",
-            data={"userId": user_id, "joined": verb == "joined"},
+            data=MembershipData(user_id, verb == "joined"),
         )
 
     def _gap(self, record: GapRecord) -> FeedEntry:
         if record.phase == "start":
             return FeedEntry(
                 record.started,
-                "gap",
+                FeedKind.GAP,
                 "",
                 "Connection",
                 f"Disconnected ({record.reason})",
                 "warning",
-                {"phase": "start", "reason": record.reason},
+                GapData("start", record.reason),
             )
         ended = record.ended or self.clock()
         took = clock_text((ended - record.started).total_seconds())
         return FeedEntry(
             ended,
-            "gap",
+            FeedKind.GAP,
             "",
             "Connection",
             f"Disconnected {took}, re-synced {record.users_resynced} users and "
             f"{record.queues_resynced} queues ({record.changed} changed)",
-            data={
-                "phase": "end",
-                "reason": record.reason,
-                "seconds": (ended - record.started).total_seconds(),
-                "users": record.users_resynced,
-                "queues": record.queues_resynced,
-                "changed": record.changed,
-            },
+            data=GapData(
+                "end",
+                record.reason,
+                (ended - record.started).total_seconds(),
+                record.users_resynced,
+                record.queues_resynced,
+                record.changed,
+            ),
         )

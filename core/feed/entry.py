@@ -1,27 +1,21 @@
-"""The feed's leaf value types: :class:`FeedEntry` and its kinds.
+"""The feed's leaf value type: :class:`FeedEntry`, and the kinds in the order filters list them.
 
 The journal, the rule replay, the boards and the filters all read feed entries; keeping the type
 here, apart from the builder (which needs the engine's records and the alerts), lets every one
-of them import it without pulling in the service or making a cycle. Stdlib only.
+of them import it without pulling in the service or making a cycle. Stdlib only (and the
+payloads, a leaf too).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
-KINDS: Final[tuple[str, ...]] = (
-    "presence",
-    "routing",
-    "queue",
-    "membership",
-    "connection",
-    "gap",
-    "budget",
-    "alert",
-)
-"""Every kind of feed entry, in the order the filters list them."""
+from core.feed.payloads import FeedData, FeedKind, RawData
+
+KINDS: Final[tuple[str, ...]] = tuple(kind.value for kind in FeedKind)
+"""Every kind of feed entry as plain text, in the order the filters list them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +23,9 @@ class FeedEntry:
     """One line of the feed (and one row of the journal)."""
 
     at: datetime
-    kind: str  # one of KINDS
+    kind: str  # a FeedKind (rows written by hand may hold any text)
     subject_id: str
     subject: str
     summary: str
     severity: str = "info"  # info | warning
-    data: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    data: FeedData = field(default_factory=RawData, hash=False, compare=False)

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from core.feed.entry import FeedEntry
+from core.feed.payloads import PresenceData
 from core.storage.journal.errors import JournalError
 from core.storage.journal.journal import Journal
 from core.storage.journal.schema import SCHEMA_VERSION
@@ -40,7 +41,7 @@ def entry(i: int, summary: str = "") -> FeedEntry:
         f"u{i}",
         f"Agent {i}",
         summary or f"Agent {i}: On Queue → Lunch",
-        data={"i": i},
+        data=PresenceData("stream", "MEAL", f"lunch-{i}"),
     )
 
 
@@ -90,7 +91,7 @@ async def test_entries_survive_a_restart(path: Path) -> None:
         assert journal.problem is None
         assert await journal.count() == 50
         [latest] = await journal.search("Agent 49")
-        assert (latest.at, latest.data) == (entry(49).at, {"i": 49})
+        assert (latest.at, latest.data) == (entry(49).at, entry(49).data)
     assert rows(path, "PRAGMA user_version") == SCHEMA_VERSION
     assert rows(path, "PRAGMA journal_mode") == "wal"
 
@@ -307,7 +308,7 @@ async def test_while_writes_fail_the_queue_is_bounded_and_drops_are_counted(
         with caplog.at_level(logging.WARNING, logger="core.storage.journal.writer"):
             await journal.flush()
         assert "journal: 3 entries were given up" in caplog.text
-        assert [e.data["i"] for e in await journal.search("Lunch")] == [5, 4, 3]
+        assert [e.subject_id for e in await journal.search("Lunch")] == ["u5", "u4", "u3"]
 
 
 # -------------------------------------------------------------------------- no file at all

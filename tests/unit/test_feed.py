@@ -6,6 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 from core.engine.records import BudgetRecord, ChangeRecord, EngineState, GapRecord, StateRecord
 from core.feed.builder import FeedBuilder
+from core.feed.payloads import (
+    AlertData,
+    BudgetData,
+    ConnectionData,
+    GapData,
+    MembershipData,
+    PresenceData,
+    QueueData,
+    RoutingData,
+)
 from core.rest.schema import RejectedTopic
 from core.state.store import Store
 from core.streaming.events import (
@@ -39,6 +49,7 @@ def test_presence_change_uses_org_labels_and_marks_resync() -> None:
     [change] = store.apply(PresenceChanged("u", "oq", "ON_QUEUE", "", T0 + timedelta(seconds=9)))
     [entry] = feed.entries(ChangeRecord(change, "resync"))
     assert entry.summary == "Dana Agent: Lunch → On Queue (changed while disconnected)"
+    assert entry.data == PresenceData("resync", "ON_QUEUE", "oq")
 
 
 def test_not_responding_is_a_warning() -> None:
@@ -48,25 +59,27 @@ def test_not_responding_is_a_warning() -> None:
     [entry] = feed.entries(ChangeRecord(change, "stream"))
     assert entry.summary == "Dana Agent: Idle → Not Responding"
     assert entry.severity == "warning"
+    assert entry.data == RoutingData("stream", "NOT_RESPONDING")
 
 
 def test_queue_counts_and_membership() -> None:
     store, feed = build()
     store.apply(QueueObserved("q", waiting=1, interacting=2))
     [change] = store.apply(QueueObserved("q", waiting=4, interacting=2))
-    assert [e.summary for e in feed.entries(ChangeRecord(change, "stream"))] == [
-        "Sales EN: waiting 1 → 4"
-    ]
+    [entry] = feed.entries(ChangeRecord(change, "stream"))
+    assert entry.summary == "Sales EN: waiting 1 → 4"
+    assert entry.data == QueueData("stream", waiting=4)  # interacting did not change
     [change] = store.apply(QueueMembershipChanged("q", "u", True))
-    assert [e.summary for e in feed.entries(ChangeRecord(change, "stream"))] == [
-        "Dana Agent joined Sales EN"
-    ]
+    [entry] = feed.entries(ChangeRecord(change, "stream"))
+    assert entry.summary == "Dana Agent joined Sales EN"
+    assert entry.data == MembershipData("u", joined=True)
 
 
 def test_gap_markers_say_how_long_and_what_was_resynced() -> None:
     _, feed = build()
     [start] = feed.entries(GapRecord("start", "closed", T0))
     assert start.summary == "Disconnected (closed)" and start.severity == "warning"
+    assert start.data == GapData("start", "closed")
     [end] = feed.entries(
         GapRecord(
             "end",
@@ -79,12 +92,14 @@ def test_gap_markers_say_how_long_and_what_was_resynced() -> None:
         )
     )
     assert end.summary == "Disconnected 00:42, re-synced 37 users and 3 queues (5 changed)"
+    assert end.data == GapData("end", "closed", 42.0, users=37, queues=3, changed=5)
 
 
 def test_connection_and_budget_entries() -> None:
     _, feed = build()
     [entry] = feed.entries(StateRecord(EngineState.RECONNECTING, "dead"))
     assert entry.kind == "connection" and entry.severity == "warning"
+    assert entry.data == ConnectionData("reconnecting", "dead")
     rejected = (
         RejectedTopic(
             "v2.analytics.queues.q.observations",
@@ -94,6 +109,7 @@ def test_connection_and_budget_entries() -> None:
     )
     [entry] = feed.entries(BudgetRecord(3, 1, (3,), 900, (), rejected))
     assert entry.summary == "1 topics rejected (missing analytics:queueObservation:view)"
+    assert entry.data == BudgetData((rejected[0].id,), ("analytics:queueObservation:view",))
     assert feed.entries(BudgetRecord(3, 1, (3,), 900, (), ())) == []
 
 
@@ -115,7 +131,8 @@ def test_alerts_become_feed_lines_from_firing_to_resolved() -> None:
     assert (line.at, line.kind, line.subject_id, line.subject) == (T0, "alert", "q1", "Sales EN")
     assert line.summary.startswith("Calls waiting fired: ") and "5" in line.summary
     assert line.severity == "warning"
-    assert line.data["ruleId"] == "waiting" and line.data["change"] == "fired"
+    assert isinstance(line.data, AlertData)
+    assert (line.data.rule_id, line.data.change, line.data.value) == ("waiting", "fired", 5)
 
     now[0], wall[0] = 10.0, T0 + timedelta(seconds=10)
     store.apply(QueueObserved("q1", waiting=0))

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.feed.entry import FeedEntry
+from core.feed.payloads import RawData, payload_from_json
 from core.storage.journal.errors import JournalError
 from core.storage.journal.export import EXPORT_CHUNK_ROWS, EXPORT_COLUMNS
 from core.storage.journal.journal import Journal, default_journal_path
@@ -54,7 +55,8 @@ def entry(
     severity: str = "info",
     data: dict[str, Any] | None = None,
 ) -> FeedEntry:
-    return FeedEntry(at, kind, subject_id, subject, summary, severity, data or {})
+    """An entry whose payload is ``data`` as it is (RawData: no kind's exact shape)."""
+    return FeedEntry(at, kind, subject_id, subject, summary, severity, RawData(data or {}))
 
 
 def fields(e: FeedEntry) -> tuple[Any, ...]:
@@ -173,7 +175,7 @@ async def test_values_that_are_not_json_or_not_entries_never_block_the_rest(
     journal.append(entry(cast(Any, "yesterday"), "not an entry"))  # a caller's bug
     journal.append(entry(T0 + timedelta(seconds=2), "fine"))
     await journal.flush()
-    found = {e.summary: e.data for e in await journal.search()}
+    found = {e.summary: e.data.to_json() for e in await journal.search()}
     assert found["odd data"] == {"when": str(T0), "tags": "{'a'}"}
     assert "unserializable" in found["circular"]
     assert "fine" in found
@@ -392,7 +394,15 @@ async def test_export_csv_round_trip(journal: Journal, tmp_path: Path) -> None:
     assert tuple(rows[0]) == EXPORT_COLUMNS
     assert rows[1][0].endswith("Z")
     parsed = [
-        (datetime.fromisoformat(at), kind, sid, subject, summary, severity, json.loads(data))
+        (
+            datetime.fromisoformat(at),
+            kind,
+            sid,
+            subject,
+            summary,
+            severity,
+            payload_from_json(kind, json.loads(data)),
+        )
         for at, kind, sid, subject, summary, severity, data in rows[1:]
     ]
     assert parsed == [fields(e) for e in written]
@@ -411,7 +421,12 @@ async def test_export_jsonl_round_trip(journal: Journal, tmp_path: Path) -> None
     objects = [json.loads(line) for line in lines]
     assert all(list(obj) == list(EXPORT_COLUMNS) for obj in objects)
     parsed = [
-        (datetime.fromisoformat(o["at"]), *(o[k] for k in EXPORT_COLUMNS[1:])) for o in objects
+        (
+            datetime.fromisoformat(o["at"]),
+            *(o[k] for k in EXPORT_COLUMNS[1:-1]),
+            payload_from_json(o["kind"], o["data"]),
+        )
+        for o in objects
     ]
     assert parsed == [fields(e) for e in written]
 

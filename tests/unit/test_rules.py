@@ -18,6 +18,13 @@ from core.alerts.validation import validate_rule
 from core.alerts.words import describe_rule
 from core.domain.format import duration_text
 from core.feed.entry import FeedEntry
+from core.feed.payloads import (
+    ConnectionData,
+    PresenceData,
+    QueueData,
+    RoutingData,
+    payload_from_json,
+)
 from core.state.store import Store
 from core.streaming.events import PresenceChanged, QueueObserved, RoutingChanged
 
@@ -571,14 +578,18 @@ def test_durations_read_the_way_people_say_them(seconds: float, text: str) -> No
 # ---------------------------------------------------------------------------------- replay
 def queue_entry(second: float, waiting: int, queue: str = "q") -> FeedEntry:
     return FeedEntry(
-        T0 + timedelta(seconds=second), "queue", queue, queue.upper(), "", data={"waiting": waiting}
+        T0 + timedelta(seconds=second),
+        "queue",
+        queue,
+        queue.upper(),
+        "",
+        data=QueueData("stream", waiting=waiting),
     )
 
 
 def connection_entry(second: float, state: str) -> FeedEntry:
-    return FeedEntry(
-        T0 + timedelta(seconds=second), "connection", "", "Connection", "", data={"state": state}
-    )
+    at = T0 + timedelta(seconds=second)
+    return FeedEntry(at, "connection", "", "Connection", "", data=ConnectionData(state, ""))
 
 
 def test_replay_counts_fires_with_durations_hysteresis_and_cooldown() -> None:
@@ -623,17 +634,19 @@ def test_replay_of_agent_and_connection_rules() -> None:
             user,
             user,
             "",
-            data={"routingStatus": status},
+            data=RoutingData("stream", status),
         )
 
     nr = Rule("nr", "NR", Condition.AGENT_NOT_RESPONDING, for_s=5, cooldown_s=0)
+    junk = payload_from_json("routing", {"routingStatus": 42})
     entries = [
         routing(0, "dana", "NOT_RESPONDING"),
         routing(3, "dana", "IDLE"),  # too short
         routing(10, "dana", "NOT_RESPONDING"),
         routing(20, "dana", "IDLE"),
         routing(30, "eli", "NOT_RESPONDING"),
-        FeedEntry(T0, "routing", "x", "x", "", data={"routingStatus": 42}),  # junk: skipped
+        # junk (a row written by hand): read back as RawData, and skipped
+        FeedEntry(T0, "routing", "x", "x", "", data=junk),
     ]
     result = replay(nr, entries, T0, T0 + timedelta(minutes=5))
     assert (result.fired, result.subjects) == (2, {"dana": 1, "eli": 1})
@@ -654,7 +667,7 @@ def test_replay_of_presence_by_custom_definition() -> None:
             "dana",
             "Dana Agent",
             "",
-            data={"presence": system, "definitionId": definition},
+            data=PresenceData("stream", system, definition),
         )
 
     rule = Rule(

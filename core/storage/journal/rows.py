@@ -1,7 +1,8 @@
 """How a feed entry becomes a journal row and back: epoch times, clean text, JSON data.
 
 Stored text must be something SQLite can store and index, and ``data`` must always be JSON, so
-every conversion here is total: it never raises on what a feed entry may hold.
+every conversion here is total: it never raises on what a feed entry may hold. The payload goes
+out through its ``to_json`` and comes back through :func:`core.feed.payloads.payload_from_json`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Final
 import orjson
 
 from core.feed.entry import FeedEntry
+from core.feed.payloads import payload_from_json
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +100,7 @@ def to_row(entry: FeedEntry) -> Row:
         clean_text(entry.subject),
         clean_text(entry.summary),
         clean_text(entry.severity),
-        data_json(entry.data),
+        data_json(entry.data.to_json()),
     )
 
 
@@ -115,15 +117,15 @@ def batch_json(rows: Sequence[Row]) -> str | None:
 def to_entries(rows: Sequence[Row]) -> list[FeedEntry]:
     """Feed entries of rows read as ``id, at, kind, subject_id, subject, summary, severity, data``.
 
-    A ``data`` that is not a JSON object (written by hand, or damaged) is wrapped, not dropped.
+    A ``data`` of no known shape (written by hand, by another build, or damaged) is kept as
+    :class:`~core.feed.payloads.RawData`, not dropped: text that is not JSON as ``{"raw": text}``.
     """
     out = []
     for _id, at, kind, subject_id, subject, summary, severity, data in rows:
         try:
-            payload = json.loads(data)
+            obj = json.loads(data)
         except (TypeError, ValueError):
-            payload = {"raw": data}
-        if not isinstance(payload, dict):
-            payload = {"value": payload}
+            obj = {"raw": data}
+        payload = payload_from_json(kind, obj)
         out.append(FeedEntry(from_epoch(at), kind, subject_id, subject, summary, severity, payload))
     return out
