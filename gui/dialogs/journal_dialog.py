@@ -35,7 +35,7 @@ from core.feed.entry import KINDS
 from core.storage.journal.errors import JournalError
 from core.storage.journal.export import ExportFormat
 from core.storage.journal.journal import Journal
-from gui.models.boards import FeedModel
+from gui.models.feed import FeedModel
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Plumbing shared by the board models: custom roles, flat-table base, stable id rows.
 
-Split from :mod:`gui.models.boards` so each board's model can live in its own module; the roles are
+Shared by the boards' models (agents, queues, feed), each in its own module; the roles are
 re-exported there, where the rest of the GUI reads them.
 """
 

@@ -23,8 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.models.boards import HISTORY_POINTS, HISTORY_ROLE, MEDIA_SPLIT_ROLE
 from gui.models.presence_style import AMBER, shade, visible_on
+from gui.models.queues import MEDIA_SPLIT_ROLE
+from gui.models.table_base import HISTORY_POINTS, HISTORY_ROLE
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ SPLIT_GAP_PX = 5
 
 
 class SparklineDelegate(QStyledItemDelegate):
-    """Draws a queue's waiting history (:data:`gui.models.boards.HISTORY_ROLE`) as a sparkline.
+    """Draws a queue's waiting history (:data:`gui.models.table_base.HISTORY_ROLE`) as a sparkline.
 
     The x axis is fixed: ``capacity`` slots with the newest sample at the right edge, so the
     line's length shows how much history there is and a slope means the same in every row.
@@ -131,7 +132,7 @@ class CountSplitDelegate(QStyledItemDelegate):
     """Draws a count with its split by media beside it: ``4 (Voice 3, Chat 1)``.
 
     Only columns where some row has a split (the model's ``headerData`` with
-    :data:`gui.models.boards.MEDIA_SPLIT_ROLE`) change layout; elsewhere the cell paints as usual,
+    :data:`gui.models.queues.MEDIA_SPLIT_ROLE`) change layout; elsewhere the cell paints as usual,
     right-aligned. In a split column every total sits right-aligned in a three-digit slot at
     the left, so totals still line up down the column, and the split follows in regular weight.
     A narrow column elides the split, never the total (the tooltip has it all).

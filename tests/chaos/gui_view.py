@@ -19,9 +19,11 @@ from typing import Any
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
+from core.domain.format import status_text
 from core.engine.service import MonitorService
 from gui.app import GuiApp, GuiOptions
-from gui.models.boards import AgentsModel, QueuesModel, status_text
+from gui.models.agents import AgentsModel
+from gui.models.queues import QueuesModel
 from gui.window.main_window import STATE_TEXT
 
 Json = dict[str, Any]

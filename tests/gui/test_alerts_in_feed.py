@@ -14,10 +14,11 @@ import httpx
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from core.alerts.rules import Condition, Rule
-from core.storage.journal import Journal
-from core.storage.settings import AppConfig
-from gui.models.boards import ENTRY_ROLE
+from core.alerts.model import Condition, Rule
+from core.feed.payloads import AlertData
+from core.storage.journal.journal import Journal
+from core.storage.settings.model import AppConfig
+from gui.models.table_base import ENTRY_ROLE
 
 DEADLINE_S = 20.0
 
@@ -32,10 +33,10 @@ async def _until(predicate: Any, what: str) -> None:
 
 
 async def test_a_fired_alert_is_in_the_feed_and_the_journal(tmp_path: Path) -> None:
-    import main as composition
+    from core.app.bootstrap import build_engine
     from gui.app import GuiApp, GuiOptions
 
-    engine = await composition.build_engine(
+    engine = await build_engine(
         demo=True, environment=None, queues="mine", users="mine", demo_speed=1.0
     )
     journal = await Journal.open(tmp_path / "journal.sqlite3", flush_interval_s=0.05)
@@ -75,7 +76,8 @@ async def test_a_fired_alert_is_in_the_feed_and_the_journal(tmp_path: Path) -> N
         assert line.subject_id == queue_id and line.subject == name
         assert line.summary.startswith("Calls waiting fired: ") and name in line.summary
         assert line.severity == "warning"
-        assert line.data["ruleId"] == "feed-waiting" and line.data["change"] == "fired"
+        assert isinstance(line.data, AlertData)
+        assert (line.data.rule_id, line.data.change) == ("feed-waiting", "fired")
         await journal.flush()
         stored = await journal.search(kinds=["alert"])
         assert [(e.subject_id, e.summary) for e in stored] == [(queue_id, line.summary)]

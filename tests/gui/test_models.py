@@ -31,26 +31,16 @@ from core.streaming.events import (
     QueueObserved,
     RoutingChanged,
 )
-from gui.models.boards import (
-    ALERT_ROLE,
-    ENTRY_ROLE,
-    HISTORY_ROLE,
-    ID_ROLE,
-    MEDIA_SPLIT_ROLE,
-    SORT_ROLE,
-    AgentsFilterProxy,
-    AgentsModel,
-    FeedFilterProxy,
-    FeedModel,
-    QueueHistory,
-    QueuesModel,
-)
+from gui.models.agents import AgentsFilterProxy, AgentsModel
+from gui.models.feed import FeedFilterProxy, FeedModel
 from gui.models.presence_style import (
     PRESENCE_COLOURS,
     contrast_ratio,
     is_dark,
     presence_colour,
 )
+from gui.models.queues import MEDIA_SPLIT_ROLE, QueueHistory, QueuesModel
+from gui.models.table_base import ALERT_ROLE, ENTRY_ROLE, HISTORY_ROLE, ID_ROLE, SORT_ROLE
 from gui.window.delegates import CountSplitDelegate, SparklineDelegate
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
