@@ -61,7 +61,7 @@ def write_diagnostics(
         target: the zip file to write (replaced if it exists).
         log_files: log files to include; missing ones are listed in ``about.json``.
         timeline: the connection timeline's JSON entries, oldest first.
-        settings: the settings document (``core.storage.settings.config_to_json``).
+        settings: the settings document (``core.storage.settings.codec.config_to_json``).
         about: anything else worth knowing (version, environment name); redacted too.
         now: when the bundle was made (tests).
 

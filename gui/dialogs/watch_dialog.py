@@ -2,10 +2,10 @@
 
 The Notification Service has no wildcards and hard limits (1000 topics a channel, 20 channels),
 so what a person picks here decides what the engine can subscribe. The dialog shows that cost
-*before* applying (a preview the engine works out with ``core.streaming.planner.plan_topics``) and
-the live
-figures after, lists every topic the org refused with the permissions to ask an admin for, and
-applies a change through the engine without dropping the picture of what stays watched.
+*before* applying (a preview the engine works out with ``core.streaming.planner.plan_topics``)
+and the live figures after (gui.dialogs.watch_budget), lists every topic the org refused with the
+permissions to ask an admin for (gui.dialogs.watch_text), and applies a change through the
+engine without dropping the picture of what stays watched.
 
 Like the other dialogs it never touches the network: the org's queues and agents, the preview
 and the apply are injected async callables (the app wires them to ``MonitorService``), and the
@@ -17,12 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QButtonGroup,
     QCheckBox,
     QDialog,
@@ -30,31 +29,28 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QProgressBar,
     QRadioButton,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from core.engine.service import (
-    BudgetRecord,
-    Directory,
-    Selection,
-    SelectionPreview,
-    SelectionProgress,
-)
+from core.engine.records import BudgetRecord, SelectionPreview, SelectionProgress
+from core.engine.selection import Directory, Selection
 from core.errors import GenesysTrayError
-from core.feed.builder import KINDS
-from core.rest.schema import RejectedTopic
-from core.storage.settings import WatchSettings, queue_pattern_problem
+from core.feed.entry import KINDS
+from core.storage.settings.model import WatchSettings, queue_pattern_problem
 from core.streaming.planner import Budget
+from gui.dialogs.watch_budget import BudgetPanel
+from gui.dialogs.watch_picks import PickList
+from gui.dialogs.watch_text import (
+    KIND_LABELS,
+    STEP_TEXT,
+    matches_pattern,
+    selection_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,162 +64,6 @@ UserMode = Literal["members", "all", "pick", "none"]
 QUEUE_KEYWORDS: dict[str, QueueMode] = {"mine": "mine", "all": "all", "none": "none"}
 USER_KEYWORDS: dict[str, UserMode] = {"members": "members", "all": "all", "none": "none"}
 PREVIEW_DELAY_MS = 350  # typing a pattern asks the engine once, not per keystroke
-KIND_LABELS = {
-    "presence": "Presence changes",
-    "routing": "Routing status changes",
-    "queue": "Queue activity (waiting, answered)",
-    "membership": "Queue membership changes",
-    "connection": "Connection state",
-    "gap": "Gaps and re-syncs",
-    "budget": "Topic budget and refusals",
-    "alert": "Alerts fired and resolved",
-}
-# What each permission gives the board: the words an admin needs to decide.
-PERMISSION_USES = {
-    "analytics:queueObservation:view": "queue counters (waiting, interacting, on queue)",
-    "conversation:communication:view": "the calls waiting in a queue and agents' call counts",
-    "routing:queue:view": "queues and their membership",
-    "directory:user:view": "agents' names",
-    "analytics:userAggregate:view": "agents' statistics",
-}
-STEP_TEXT = {
-    "resolving": "Finding the queues and agents…",
-    "planning": "Planning channels…",
-    "subscribing": "Subscribing: {done} of {total} channels",
-    "resyncing": "Reading the current state of the new subjects…",
-    "done": "Re-synced: the board is live with the new selection.",
-}
-
-
-def selection_of(watch: WatchSettings) -> Selection:
-    """The engine's selection for what the person chose."""
-    return Selection(queues=watch.queues, users=watch.users)
-
-
-def admin_request(rejected: Iterable[RejectedTopic]) -> str:
-    """What to ask a Genesys Cloud admin for, in words, for these refused topics ("" for none)."""
-    missing = sorted({p for r in rejected for p in r.missing_permissions})
-    if not missing:
-        return ""
-    lines = [
-        f"• {p}" + (f" — for {PERMISSION_USES[p]}" if p in PERMISSION_USES else "") for p in missing
-    ]
-    return (
-        "Ask your Genesys Cloud admin to add these permissions to one of your roles:\n"
-        + "\n".join(lines)
-    )
-
-
-TOPIC_KINDS = (
-    (".observations", "queue counters"),
-    (".conversations", "calls in the queue"),
-    (".users", "queue membership"),
-)
-
-
-def topic_label(topic: str, names: Mapping[str, str]) -> str:
-    """A refused topic in words: whose it is (by name when known) and what it carries."""
-    parts = topic.split("?", 1)[0].split(".")
-    subject = parts[3] if topic.startswith(("v2.analytics.queues.", "v2.routing.queues.")) else ""
-    if topic.startswith("v2.users.") and len(parts) > 2:
-        subject = parts[2]
-    if not subject:
-        return topic
-    what = next((words for suffix, words in TOPIC_KINDS if topic.endswith(suffix)), "")
-    if topic.startswith("v2.users."):
-        what = "presence and routing status"
-    name = names.get(subject) or f"{subject[:8]}…"
-    return f"{name}: {what}" if what else name
-
-
-def _describe(users: int, queues: int) -> str:
-    return (
-        f"{users} agent{'s' if users != 1 else ''} and {queues} queue{'s' if queues != 1 else ''}"
-    )
-
-
-def _budget_text(record: BudgetRecord) -> str:
-    plural = "s" if record.channels != 1 else ""
-    text = f"{record.topics} topics on {record.channels} channel{plural}"
-    if record.over_budget:
-        text += f"; {len(record.over_budget)} do not fit and will not be watched"
-    return text
-
-
-class _PickList(QWidget):
-    """A search box over a checkable list of (id, name) pairs."""
-
-    def __init__(self, name: str, placeholder: str) -> None:
-        super().__init__()
-        self.search = QLineEdit(placeholderText=placeholder)
-        self.search.setObjectName(f"{name}Search")
-        self.search.setClearButtonEnabled(True)
-        self.search.textChanged.connect(self._on_search_text_changed)
-        self.list = QListWidget()
-        self.list.setObjectName(f"{name}List")
-        self.list.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.list.setUniformItemSizes(True)
-        self.list.setMinimumHeight(110)
-        self.count = QLabel("")
-        self.count.setObjectName(f"{name}Count")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(20, 0, 0, 0)
-        layout.addWidget(self.search)
-        layout.addWidget(self.list, 1)
-        layout.addWidget(self.count)
-
-    def fill(self, names: Mapping[str, str], checked: Iterable[str]) -> None:
-        """Show these entries (picked ones first), keeping picks unknown to ``names``."""
-        picked = set(checked)
-        entries = dict(names)
-        for missing in picked - set(entries):  # before the org's lists load: just the id
-            entries[missing] = f"{missing[:8]}…" + (" (not found)" if names else "")
-        self.list.blockSignals(True)
-        self.list.clear()
-        order = sorted(entries.items(), key=lambda kv: (kv[0] not in picked, kv[1].lower()))
-        for entry_id, name in order:
-            item = QListWidgetItem(name or entry_id[:8])
-            item.setData(Qt.ItemDataRole.UserRole, entry_id)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(
-                Qt.CheckState.Checked if entry_id in picked else Qt.CheckState.Unchecked
-            )
-            self.list.addItem(item)
-        self.list.blockSignals(False)
-        self._on_search_text_changed(self.search.text())
-
-    def picked(self) -> tuple[str, ...]:
-        """Ids checked, in list order."""
-        return tuple(
-            str(self.list.item(row).data(Qt.ItemDataRole.UserRole))
-            for row in range(self.list.count())
-            if self.list.item(row).checkState() == Qt.CheckState.Checked
-        )
-
-    def set_checked(self, entry_id: str, checked: bool = True) -> None:
-        """Check or uncheck one entry (as a click would)."""
-        for row in range(self.list.count()):
-            item = self.list.item(row)
-            if item.data(Qt.ItemDataRole.UserRole) == entry_id:
-                item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
-
-    def visible_ids(self) -> list[str]:
-        """Ids the search leaves shown."""
-        return [
-            str(self.list.item(row).data(Qt.ItemDataRole.UserRole))
-            for row in range(self.list.count())
-            if not self.list.item(row).isHidden()
-        ]
-
-    def _on_search_text_changed(self, text: str) -> None:
-        needle = text.strip().lower()
-        shown = 0
-        for row in range(self.list.count()):
-            item = self.list.item(row)
-            hide = bool(needle) and needle not in item.text().lower()
-            item.setHidden(hide)
-            shown += not hide
-        self.count.setText(f"{len(self.picked())} picked · {shown} shown")
 
 
 class WatchDialog(QDialog):
@@ -255,7 +95,6 @@ class WatchDialog(QDialog):
         self.setObjectName("WatchDialog")
         self.resize(980, 720)
         self.applied_watch = watch or WatchSettings()
-        self.budget = budget
         self.live: BudgetRecord | None = live
         self.preview: SelectionPreview | None = None
         self.directory: Directory | None = None
@@ -274,7 +113,8 @@ class WatchDialog(QDialog):
         left.addWidget(self._queues_box(), 3)
         left.addWidget(self._users_box(), 3)
         right = QVBoxLayout()
-        right.addWidget(self._budget_box(), 3)
+        self.budget_panel = BudgetPanel(budget)
+        right.addWidget(self.budget_panel, 3)
         right.addWidget(self._kinds_box(feed_kinds))
         columns = QHBoxLayout()
         columns.addLayout(left, 1)
@@ -337,7 +177,7 @@ class WatchDialog(QDialog):
         self.pattern.setObjectName("queuePattern")
         self.pattern_matches = QLabel("")
         self.pattern_matches.setObjectName("patternMatches")
-        self.queue_pick = _PickList("queue", "Search queues by name…")
+        self.queue_pick = PickList("queue", "Search queues by name…")
         grid = QGridLayout(box)
         grid.addWidget(self.queue_radio["mine"], 0, 0, 1, 2)
         grid.addWidget(self.queue_radio["all"], 1, 0, 1, 2)
@@ -368,7 +208,7 @@ class WatchDialog(QDialog):
             self.user_modes.addButton(radio)
             layout.addWidget(radio)
             if mode == "pick":
-                self.user_pick = _PickList("user", "Search agents by name…")
+                self.user_pick = PickList("user", "Search agents by name…")
                 layout.addWidget(self.user_pick, 1)
         return box
 
@@ -382,51 +222,6 @@ class WatchDialog(QDialog):
             check.setChecked(not feed_kinds or kind in feed_kinds)
             self.kind_boxes[kind] = check
             grid.addWidget(check, index // 2, index % 2)
-        return box
-
-    def _budget_box(self) -> QGroupBox:
-        box = QGroupBox("Topic budget")
-        self.channels_bar = QProgressBar()
-        self.channels_bar.setObjectName("channelsMeter")
-        self.channels_bar.setRange(0, self.budget.max_channels)
-        self.channels_bar.setFormat(f"%v of {self.budget.max_channels} channels")
-        self.topics_bar = QProgressBar()
-        self.topics_bar.setObjectName("topicsMeter")
-        self.topics_bar.setRange(0, self.budget.max_topics_per_channel)
-        self.topics_bar.setFormat(
-            f"%v of {self.budget.max_topics_per_channel} topics on the fullest channel"
-        )
-        self.meter_source = QLabel("")
-        self.meter_source.setObjectName("meterSource")
-        self.live_text = QLabel("")
-        self.live_text.setObjectName("liveBudget")
-        self.live_text.setWordWrap(True)
-        self.preview_text = QLabel("")
-        self.preview_text.setObjectName("previewBudget")
-        self.preview_text.setWordWrap(True)
-        self.rejected_list = QTreeWidget()
-        self.rejected_list.setObjectName("rejectedTopics")
-        self.rejected_list.setHeaderLabels(["Refused topic", "Missing permission"])
-        self.rejected_list.setRootIsDecorated(False)
-        self.rejected_list.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.rejected_list.header().setStretchLastSection(False)
-        self.rejected_list.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        self.admin_ask = QLabel("")
-        self.admin_ask.setObjectName("adminAsk")
-        self.admin_ask.setWordWrap(True)
-        self.admin_ask.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.no_rejections = QLabel("No topic was refused.")
-        self.no_rejections.setObjectName("noRejections")
-        layout = QVBoxLayout(box)
-        layout.addWidget(self.meter_source)
-        layout.addWidget(self.channels_bar)
-        layout.addWidget(self.topics_bar)
-        layout.addWidget(self.live_text)
-        layout.addWidget(self.preview_text)
-        layout.addWidget(self.no_rejections)
-        layout.addWidget(self.rejected_list, 1)
-        layout.addWidget(self.admin_ask)
-        layout.addStretch(0)  # hidden list: the figures stay together at the top
         return box
 
     # ------------------------------------------------------------------ the person's choice
@@ -503,9 +298,9 @@ class WatchDialog(QDialog):
         self.preview = None
         self._preview_timer.stop()
         if problems or self.pending() == self.applied_watch:
-            self.preview_text.setText("")
+            self.budget_panel.preview_text.setText("")
         else:
-            self.preview_text.setText("This selection: working out the plan…")
+            self.budget_panel.preview_text.setText("This selection: working out the plan…")
             self._preview_timer.start()
         self._show_meter()
 
@@ -520,7 +315,7 @@ class WatchDialog(QDialog):
         if queue_pattern_problem(text):
             self.pattern_matches.setText("")
             return
-        count = sum(1 for name in self.directory.queues.values() if _matches(text, name))
+        count = sum(1 for name in self.directory.queues.values() if matches_pattern(text, name))
         self.pattern_matches.setText(f"matches {count} queue{'s' if count != 1 else ''}")
 
     def _update_apply(self) -> None:
@@ -568,43 +363,7 @@ class WatchDialog(QDialog):
         self._show_meter()
 
     def _show_meter(self) -> None:
-        live, preview = self.live, self.preview
-        shown = preview.budget if preview is not None else live
-        self.meter_source.setText(
-            "This selection, if applied:" if preview is not None else "In use now:"
-        )
-        self.live_text.setText(f"In use now: {_budget_text(live)}" if live else "")
-        if preview is not None:
-            self.preview_text.setText(
-                f"This selection: {_describe(len(preview.users), len(preview.queues))}, "
-                f"{_budget_text(preview.budget)}"
-            )
-        if shown is None:
-            self.channels_bar.setValue(0)
-            self.topics_bar.setValue(0)
-        else:
-            self.channels_bar.setValue(min(shown.channels, self.budget.max_channels))
-            fullest = max(shown.per_channel, default=0)
-            self.topics_bar.setValue(min(fullest, self.budget.max_topics_per_channel))
-        self._show_rejected(shown.rejected if shown is not None else ())
-
-    def _show_rejected(self, rejected: tuple[RejectedTopic, ...]) -> None:
-        self.rejected_list.clear()
-        names = self._names()
-        for topic in rejected:
-            label = topic_label(topic.id, names)
-            item = QTreeWidgetItem([label, ", ".join(topic.missing_permissions) or "?"])
-            item.setData(0, Qt.ItemDataRole.UserRole, topic.id)
-            item.setToolTip(0, topic.id)
-            item.setToolTip(1, topic.reason)
-            self.rejected_list.addTopLevelItem(item)
-        self.rejected_list.setVisible(bool(rejected))
-        self.no_rejections.setVisible(not rejected)
-        ask = admin_request(rejected)
-        if rejected and self.preview is not None:
-            ask += "\nTopics not subscribed yet are checked when you apply."
-        self.admin_ask.setText(ask)
-        self.admin_ask.setVisible(bool(rejected))
+        self.budget_panel.show_figures(self.live, self.preview, self._names())
 
     def _names(self) -> dict[str, str]:
         """Names of queues and agents from every source the dialog has."""
@@ -631,7 +390,9 @@ class WatchDialog(QDialog):
             preview = await self._preview(selection_of(pending))
         except GenesysTrayError as exc:
             logger.warning("preview failed: %s", exc)
-            self.preview_text.setText(f"This selection: the plan could not be worked out: {exc}")
+            self.budget_panel.preview_text.setText(
+                f"This selection: the plan could not be worked out: {exc}"
+            )
             return None
         if self.pending() != pending:
             return None  # the person changed it meanwhile; a newer preview is on its way
@@ -706,17 +467,3 @@ class WatchDialog(QDialog):
             self._preview_task.cancel()
         with contextlib.suppress(RuntimeError):
             self._preview_timer.stop()
-
-
-def _matches(pattern: str, name: str) -> bool:
-    """Genesys Cloud's queue name filter: ``*`` at either end, otherwise exact (any case)."""
-    text, subject = pattern.strip().lower(), name.lower()
-    start, end = text.startswith("*"), text.endswith("*")
-    core_text = text.strip("*")
-    if start and end:
-        return core_text in subject
-    if start:
-        return subject.endswith(core_text)
-    if end:
-        return subject.startswith(core_text)
-    return subject == core_text

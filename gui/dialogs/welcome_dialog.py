@@ -47,7 +47,7 @@ from core.errors import (
     TransportError,
 )
 from core.rest.regions import REGIONS, Environment, parse_environment
-from core.storage.settings import Profile
+from core.storage.settings.model import Profile
 
 logger = logging.getLogger(__name__)
 

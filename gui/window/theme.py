@@ -17,7 +17,7 @@ from typing import Final
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QStyleFactory
 
-from core.storage.settings import THEMES
+from core.storage.settings.model import THEMES
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def apply_theme(theme: str, qapp: QApplication | None = None) -> None:
     """Switch the whole app to ``theme`` ("system", "light" or "dark") now.
 
     Raises:
-        ValueError: for a theme that is not one of :data:`core.storage.settings.THEMES`.
+        ValueError: for a theme that is not one of :data:`core.storage.settings.model.THEMES`.
     """
     if theme not in THEMES:
         raise ValueError(f"unknown theme {theme!r}; expected one of {', '.join(THEMES)}")

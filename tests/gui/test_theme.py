@@ -12,7 +12,8 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
-from core.storage.settings import AppConfig, load_config, save_config
+from core.storage.settings.file import load_config, save_config
+from core.storage.settings.model import AppConfig
 from gui.dialogs.settings_dialog import SettingsDialog
 from gui.window.theme import apply_theme, is_dark
 
@@ -93,14 +94,14 @@ def test_the_boards_are_restyled_when_the_theme_changes(
     qtbot: QtBot, settings: object, platform_look: tuple[str, str]
 ) -> None:
     """The window's palette hook re-announces its colours (presence dots suit the new theme)."""
-    from core.feed.builder import FeedBuilder
+    from core.app.pipeline import Pipeline
     from core.state.store import Store
     from gui.bridge import EngineBridge
     from gui.window.main_window import MainWindow
 
     store = Store()
     store.user("u1").name = "Agent 1"
-    bridge = EngineBridge(FeedBuilder(store), interval_ms=20)
+    bridge = EngineBridge(Pipeline(store), interval_ms=20)
     window = MainWindow(store, bridge, tray_present=False, settings=settings)  # type: ignore[arg-type]
     qtbot.addWidget(window)
     window.agents.set_users(["u1"])

@@ -16,19 +16,15 @@ from PySide6.QtCore import QSettings, SignalInstance
 from PySide6.QtWidgets import QApplication, QMenu
 from pytestqt.qtbot import QtBot
 
-from core.engine.service import (
-    BudgetRecord,
-    Directory,
-    EngineState,
-    Selection,
-    SelectionPreview,
-    SelectionProgress,
-)
+from core.engine.records import BudgetRecord, EngineState, SelectionPreview, SelectionProgress
+from core.engine.selection import Directory, Selection
 from core.errors import ApiError
 from core.rest.schema import RejectedTopic
-from core.storage.settings import AppConfig, WatchSettings, load_config, save_config
+from core.storage.settings.file import load_config, save_config
+from core.storage.settings.model import AppConfig, WatchSettings
 from core.streaming.planner import Budget, plan_topics, queue_topics, user_topic
-from gui.dialogs.watch_dialog import WatchDialog, admin_request, topic_label
+from gui.dialogs.watch_dialog import WatchDialog
+from gui.dialogs.watch_text import admin_request, topic_label
 
 QUEUES = {"q-sales-en": "Sales EN", "q-sales-de": "Sales DE", "q-support": "Support"}
 MEMBERS = {"q-sales-en": ["u-ann", "u-bob"], "q-sales-de": ["u-bob", "u-cem"], "q-support": []}
@@ -210,41 +206,61 @@ async def test_the_meter_previews_the_pending_choice_and_follows_the_live_budget
     org = SmallOrg()
     dialog = make(qtbot, org)  # my queues (Sales EN) and its two members: 2 + 3 topics
     dialog.show()
-    assert dialog.meter_source.text() == "In use now:"
-    assert dialog.topics_bar.value() == 5 and dialog.channels_bar.value() == 1
-    assert dialog.topics_bar.maximum() == 1000 and dialog.channels_bar.maximum() == 20
+    assert dialog.budget_panel.meter_source.text() == "In use now:"
+    assert (
+        dialog.budget_panel.topics_bar.value() == 5
+        and dialog.budget_panel.channels_bar.value() == 1
+    )
+    assert (
+        dialog.budget_panel.topics_bar.maximum() == 1000
+        and dialog.budget_panel.channels_bar.maximum() == 20
+    )
     previewed = signalled(dialog.preview_changed)
     dialog.queue_radio["all"].setChecked(True)
     await previewed  # the debounced preview runs once the choice settles
     assert org.previews[-1] == Selection("all", "members")
-    assert dialog.meter_source.text() == "This selection, if applied:"
-    assert dialog.topics_bar.value() == 3 + 9  # three agents, three queues
-    assert "3 agents and 3 queues, 12 topics on 1 channel" in dialog.preview_text.text()
+    assert dialog.budget_panel.meter_source.text() == "This selection, if applied:"
+    assert dialog.budget_panel.topics_bar.value() == 3 + 9  # three agents, three queues
+    assert (
+        "3 agents and 3 queues, 12 topics on 1 channel" in dialog.budget_panel.preview_text.text()
+    )
     # The live figures change while the dialog is open.
     dialog.show_budget(BudgetRecord(6, 1, (6,), Budget().capacity, (), ()))
-    assert dialog.live_text.text() == "In use now: 6 topics on 1 channel"
+    assert dialog.budget_panel.live_text.text() == "In use now: 6 topics on 1 channel"
     # Back to the applied choice: the meter shows the live figures again.
     dialog.queue_radio["mine"].setChecked(True)
-    assert dialog.meter_source.text() == "In use now:" and dialog.topics_bar.value() == 6
+    assert (
+        dialog.budget_panel.meter_source.text() == "In use now:"
+        and dialog.budget_panel.topics_bar.value() == 6
+    )
 
 
 async def test_refused_topics_are_listed_with_what_to_ask_an_admin(qtbot: QtBot) -> None:
     dialog = make(qtbot, SmallOrg())
     dialog.show_budget(BudgetRecord(5, 1, (5,), Budget().capacity, (), (REFUSED,)))
-    assert not dialog.rejected_list.isHidden() and dialog.no_rejections.isHidden()
+    assert (
+        not dialog.budget_panel.rejected_list.isHidden()
+        and dialog.budget_panel.no_rejections.isHidden()
+    )
     assert await dialog.refresh_directory()
     dialog.show_budget(BudgetRecord(5, 1, (5,), Budget().capacity, (), (REFUSED,)))
-    item = dialog.rejected_list.topLevelItem(0)
+    item = dialog.budget_panel.rejected_list.topLevelItem(0)
     assert item is not None
     assert (item.text(0), item.text(1)) == (
         "Sales EN: queue counters",
         "analytics:queueObservation:view",
     )
     assert item.toolTip(0) == REFUSED.id
-    assert "Ask your Genesys Cloud admin" in dialog.admin_ask.text()
-    assert "analytics:queueObservation:view — for queue counters" in dialog.admin_ask.text()
+    assert "Ask your Genesys Cloud admin" in dialog.budget_panel.admin_ask.text()
+    assert (
+        "analytics:queueObservation:view — for queue counters"
+        in dialog.budget_panel.admin_ask.text()
+    )
     dialog.show_budget(BudgetRecord(5, 1, (5,), Budget().capacity, (), ()))
-    assert dialog.rejected_list.isHidden() and not dialog.no_rejections.isHidden()
+    assert (
+        dialog.budget_panel.rejected_list.isHidden()
+        and not dialog.budget_panel.no_rejections.isHidden()
+    )
     assert admin_request(()) == ""
     assert topic_label(user_topic("u-ann"), USERS) == "Ann Agent: presence and routing status"
     assert topic_label("v2.routing.queues.q-x.users", {}) == "q-x…: queue membership"
@@ -330,10 +346,10 @@ async def test_the_app_opens_it_applies_through_the_engine_and_remembers(
     qtbot: QtBot, settings: QSettings, tmp_path: Path
 ) -> None:
     """The wired app and the real demo engine: from the menu to a re-subscribed board."""
-    import main as composition
+    from core.app.bootstrap import build_engine
     from gui.app import GuiApp, GuiOptions
 
-    engine = await composition.build_engine(
+    engine = await build_engine(
         demo=True, environment=None, queues="mine", users="mine", demo_speed=5.0
     )
     config_file = tmp_path / "config.json"
@@ -373,7 +389,7 @@ async def test_the_app_opens_it_applies_through_the_engine_and_remembers(
         await asyncio.wait_for(running, 10)
         await engine.aclose()
     # The next start watches the remembered choice from the beginning.
-    engine = await composition.build_engine(
+    engine = await build_engine(
         demo=True, environment=None, queues="mine", users="mine", demo_speed=5.0
     )
     options = GuiOptions(

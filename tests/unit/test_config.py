@@ -14,25 +14,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.alerts.rules import Condition, Rule, Severity, demo_rules
-from core.feed import builder as feed
-from core.storage.settings import (
+from core.alerts.model import Condition, Rule, Severity
+from core.alerts.presets import demo_rules
+from core.feed import entry as feed
+from core.storage.settings.codec import profile_to_json, rule_from_json, rule_to_json
+from core.storage.settings.file import ConfigError, config_path, load_config, save_config
+from core.storage.settings.model import (
     CONFIG_VERSION,
     FEED_KINDS,
     AppConfig,
-    ConfigError,
     NotificationSettings,
     Profile,
     QuietHours,
     WatchSettings,
-    config_path,
     default_config,
-    load_config,
     org_key,
-    profile_to_json,
-    rule_from_json,
-    rule_to_json,
-    save_config,
 )
 
 NOW = datetime(2026, 11, 27, 9, 30, 15, tzinfo=UTC)

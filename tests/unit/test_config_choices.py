@@ -7,14 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.storage.settings import (
-    CONFIG_VERSION,
-    THEMES,
-    AppConfig,
-    Profile,
-    load_config,
-    save_config,
-)
+from core.storage.settings.file import load_config, save_config
+from core.storage.settings.model import CONFIG_VERSION, THEMES, AppConfig, Profile
 
 
 @pytest.mark.parametrize("theme", THEMES)

@@ -1,0 +1,1 @@
+"""The settings file: its value types, JSON codec, migrations and the file itself."""
