@@ -1,10 +1,10 @@
-"""Alerts in the app: the rule engine evaluated on every store batch, notices to the desktop.
+"""Alerts in the app, the Qt side: notices, the tray badge, the snooze menu, the dialog.
 
-The controller owns the :class:`core.alerts.rules.RuleEngine`, turns fired alerts into
-:class:`gui.notifications.notifier.Notice` values, keeps the tray's alert badge and snooze state
-true, opens the
-Filters & alerts dialog and persists what the person saves (core.storage.settings, written off the
-loop).
+The rules run in the Qt-free :class:`core.app.pipeline.Pipeline` (the same one ``listen`` runs);
+this controller is driven by its alert changes (through the bridge), turns fired alerts into
+:class:`gui.notifications.notice.Notice` values, keeps the tray's alert badge and snooze state
+true, opens the Filters & alerts dialog and persists what the person saves (core.storage.settings,
+written off the loop).
 """
 
 from __future__ import annotations
@@ -17,15 +17,18 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
-from core.alerts.rules import Alert, ChangeKind, Rule, RuleEngine
+from core.alerts.delivery import notice_key
+from core.alerts.model import Alert, AlertChange, ChangeKind, Rule
+from core.app.pipeline import Pipeline
 from core.engine.service import MonitorService
-from core.feed.builder import alert_entry
-from core.storage.journal import Journal
-from core.storage.settings import AppConfig, ConfigError, parse_hhmm, save_config
+from core.storage.journal.journal import Journal
+from core.storage.settings.file import ConfigError, save_config
+from core.storage.settings.model import AppConfig, parse_hhmm
 from gui.dialogs.filter_dialog import FilterDialog
-from gui.notifications.notifier import SIGN_IN_KEY, Notice, Notifier
+from gui.notifications.notice import SIGN_IN_KEY, Notice
+from gui.notifications.notifier import Notifier
 from gui.tray.controller import UNTIL_TOMORROW, TrayController
 
 logger = logging.getLogger(__name__)
@@ -48,10 +51,10 @@ def notice_for(alert: Alert) -> Notice:
     """The desktop notice of a fired alert."""
     kind = alert.subject_kind
     return Notice(
-        key=f"{alert.rule_id}:{alert.subject_id}",
+        key=notice_key(alert.rule_id, alert.subject_id),
         title=alert.summary,
         body=f"Rule “{alert.rule_name}”",
-        severity=str(alert.severity),  # type: ignore[arg-type]
+        severity=alert.severity,
         subject_kind=kind,
         subject_id=alert.subject_id,
         sound=True if "sound" in alert.actions else None,
@@ -67,18 +70,16 @@ class AlertsController(QObject):
         config_problem(str): the settings could not be saved; the message says why.
         feed_kinds_changed(list): the dialog saved these feed kinds; the window's feed filter
             follows them now, not at the next start.
-        feed_entries(list[FeedEntry]): alerts that fired or resolved, as feed lines (already
-            written to the journal), so the day's alerts can be looked back at.
     """
 
     alerts_changed = Signal(int)
     open_requested = Signal(str, str)
     config_problem = Signal(str)
     feed_kinds_changed = Signal(list)
-    feed_entries = Signal(list)
 
     def __init__(
         self,
+        pipeline: Pipeline,
         service: MonitorService,
         config: AppConfig,
         notifier: Notifier,
@@ -91,6 +92,7 @@ class AlertsController(QObject):
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        self.pipeline = pipeline
         self.service = service
         self.config = config
         self.notifier = notifier
@@ -99,12 +101,8 @@ class AlertsController(QObject):
         self.journal = journal
         self.self_user_id = self_user_id
         self.clock = clock
-        self.engine = RuleEngine(config.rules)
         self.dialog: FilterDialog | None = None
         self._saving: asyncio.Future[None] | None = None
-        self._timer = QTimer(self)
-        self._timer.setInterval(1000)
-        self._timer.timeout.connect(self.evaluate)
         notifier.action_invoked.connect(self._on_notifier_action_invoked)
         notifier.snoozed_changed.connect(self._on_notifier_snoozed_changed)
         self._configure_notifier()
@@ -143,26 +141,14 @@ class AlertsController(QObject):
         self._configure_notifier()
         return self.config
 
-    def start(self) -> None:
-        """Evaluate once a second (and on every store batch the app forwards)."""
-        self._timer.start()
-
     def stop(self) -> None:
         """Part of the staged shutdown."""
-        self._timer.stop()
         if self.dialog is not None:
             self.dialog.close()
 
-    # ------------------------------------------------------------------ evaluation
-    def evaluate(self, *_: object) -> None:
-        """Run the rules over the store now and act on what changed."""
-        changes = self.engine.evaluate(self.service.store, self.service.state.value)
-        if changes:
-            entries = [alert_entry(change) for change in changes]
-            if self.journal is not None:
-                for entry in entries:
-                    self.journal.append(entry)
-            self.feed_entries.emit(entries)
+    # ------------------------------------------------------------------ the pipeline's changes
+    def show_changes(self, changes: list[AlertChange]) -> None:
+        """Post the notices of fired alerts, withdraw resolved ones, keep the badge true."""
         for change in changes:
             if (
                 change.kind is ChangeKind.FIRED
@@ -171,13 +157,19 @@ class AlertsController(QObject):
             ):
                 self.notifier.post(notice_for(change.alert))
             elif change.kind is ChangeKind.RESOLVED:
-                self.notifier.withdraw(f"{change.alert.rule_id}:{change.alert.subject_id}")
+                self.notifier.withdraw(notice_key(change.alert.rule_id, change.alert.subject_id))
         self._update_self_busy()
         if changes:
-            count = len(self.engine.active)
+            count = len(self.pipeline.active)
             if self.tray is not None:
                 self.tray.set_alert_count(count)
             self.alerts_changed.emit(count)
+
+    def follow_users(self, user_ids: list[str]) -> None:
+        """A batch of user changes: mute-while-busy follows the signed-in user's own."""
+        user_id = self.self_user_id()
+        if user_id is not None and user_id in user_ids:
+            self._update_self_busy()
 
     def _update_self_busy(self) -> None:
         """Mute-while-busy follows the signed-in user's own routing status and presence."""
@@ -219,11 +211,13 @@ class AlertsController(QObject):
             self.config.snooze_until = self.notifier.snoozed_until
             self._save()
             return
-        rule_id, _, subject_id = key.partition(":")
-        kind = next(
-            (a.subject_kind for a in self.engine.active if a.rule_id == rule_id), "connection"
+        alert = next(
+            (a for a in self.pipeline.active if notice_key(a.rule_id, a.subject_id) == key), None
         )
-        self.open_requested.emit(kind, subject_id)
+        if alert is not None:
+            self.pipeline.acknowledge(alert.id)  # the person has seen it
+        kind = alert.subject_kind if alert is not None else "connection"
+        self.open_requested.emit(kind, key.partition(":")[2])
 
     # ------------------------------------------------------------------ the dialog
     def open_filters(self) -> FilterDialog:
@@ -237,7 +231,7 @@ class AlertsController(QObject):
         watch = self.service.watch
         store = self.service.store
         self.dialog = FilterDialog(
-            self.engine.rules,
+            self.pipeline.rules,
             self.config.feed_kinds,
             queues={qid: store.queue(qid).name or name for qid, name in watch.queues.items()},
             users={uid: store.user(uid).name or name for uid, name in watch.users.items()},
@@ -252,15 +246,14 @@ class AlertsController(QObject):
         self.apply(rules, feed_kinds)
 
     def apply(self, rules: list[Rule], feed_kinds: list[str]) -> None:
-        """Use and remember new rules and feed filters."""
-        for change in self.engine.set_rules(rules):
-            self.notifier.withdraw(f"{change.alert.rule_id}:{change.alert.subject_id}")
+        """Use and remember new rules and feed filters (resolved alerts come back as changes)."""
+        self.pipeline.set_rules(rules)
         self.config = dataclasses.replace(
             self.config, rules=list(rules), feed_kinds=list(feed_kinds)
         )
         self.feed_kinds_changed.emit(list(feed_kinds))
         self._save()
-        self.evaluate()
+        self.pipeline.evaluate()
 
     def _save(self) -> None:
         if self.config_path is None:

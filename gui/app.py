@@ -23,31 +23,25 @@ import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt
 from PySide6.QtWidgets import QApplication
 
+from core.alerts.model import Severity
 from core.app.diagnostics import write_diagnostics
-from core.engine.service import BudgetRecord, EngineState, MonitorService, SelectionProgress
+from core.app.pipeline import Pipeline
+from core.engine.records import BudgetRecord, EngineState, SelectionProgress
+from core.engine.service import MonitorService
 from core.engine.timeline import ConnectionTimeline
 from core.errors import GenesysTrayError
-from core.feed.builder import FeedBuilder, FeedEntry
-from core.storage.journal import Journal
-from core.storage.settings import (
-    AppConfig,
-    ConfigError,
-    WatchSettings,
-    config_to_json,
-    default_config,
-    save_config,
-)
+from core.storage.journal.journal import Journal
+from core.storage.settings.codec import config_to_json
+from core.storage.settings.file import ConfigError, save_config
+from core.storage.settings.model import AppConfig, WatchSettings, default_config
 from gui.alerts import AlertsController
 from gui.bridge import EngineBridge, LinkHealth
 from gui.dialogs.settings_dialog import SettingsDialog
-from gui.dialogs.watch_dialog import WatchDialog, selection_of
-from gui.notifications.notifier import (
-    ACTION_SIGN_IN,
-    SIGN_IN_KEY,
-    Notice,
-    Notifier,
-    default_backends,
-)
+from gui.dialogs.watch_dialog import WatchDialog
+from gui.dialogs.watch_text import selection_of
+from gui.notifications.fallbacks import default_backends
+from gui.notifications.notice import ACTION_SIGN_IN, SIGN_IN_KEY, Notice
+from gui.notifications.notifier import Notifier
 from gui.platform.autostart import Autostart
 from gui.platform.wake import NetworkWatcher, WakeDetector
 from gui.tray.controller import TrayController
@@ -68,7 +62,7 @@ def sign_in_notice(detail: str) -> Notice:
         key=SIGN_IN_KEY,
         title="Sign-in needed",
         body=f"{body} The boards are stale until then.",
-        severity="warning",
+        severity=Severity.WARNING,
         subject_kind="connection",
         subject_id="",
         actions=((ACTION_SIGN_IN, "Sign in"),),
@@ -132,12 +126,14 @@ class GuiApp(QObject):
         self.service = service
         self.options = options
         self.stop_requested = asyncio.Event()
-        self.bridge = EngineBridge(
-            FeedBuilder(service.store),
-            health=self._link_health,
+        config = options.config or default_config()
+        self.pipeline = Pipeline(
+            service.store,
+            rules=config.rules,
             journal=options.journal.append if options.journal is not None else None,
         )
-        service.add_listener(self.bridge.on_record)
+        service.add_listener(self.pipeline.on_record)
+        self.bridge = EngineBridge(self.pipeline, health=self._link_health)
         self.has_tray = TrayController.available()
         self.window = MainWindow(
             service.store,
@@ -150,8 +146,8 @@ class GuiApp(QObject):
             self.window.setWindowTitle(f"{self.window.windowTitle()} — {options.title_suffix}")
         self.tray = TrayController(self) if self.has_tray else None
         self.notifier = Notifier(default_backends(self.tray), self)
-        config = options.config or default_config()
         self.alerts = AlertsController(
+            self.pipeline,
             service,
             config,
             self.notifier,
@@ -189,14 +185,12 @@ class GuiApp(QObject):
         self.window.sign_in_banner.sign_in_requested.connect(self.request_sign_in)
         self.notifier.action_invoked.connect(self._on_notifier_action_invoked)
         self.bridge.state_changed.connect(self._on_bridge_state_changed)
-        for batch in (self.bridge.users_changed, self.bridge.queues_changed):
-            batch.connect(self.alerts.evaluate)
-        self.bridge.state_changed.connect(self.alerts.evaluate)
+        self.bridge.alerts_changed.connect(self.alerts.show_changes)
+        self.bridge.users_changed.connect(self.alerts.follow_users)
         self.alerts.open_requested.connect(self._on_alerts_open_requested)
         self.alerts.alerts_changed.connect(self._on_bridge_summary)
         self.alerts.config_problem.connect(self._on_alerts_config_problem)
         self.alerts.feed_kinds_changed.connect(self._on_alerts_feed_kinds_changed)
-        self.alerts.feed_entries.connect(self._on_alerts_feed_entries)
         self.notifier.in_app.shown.connect(self._on_notifier_in_app_shown)
         self.notifier.backend_changed.connect(self._on_notifier_backend_changed)
         self.window.filters_requested.connect(self.alerts.open_filters)
@@ -390,9 +384,6 @@ class GuiApp(QObject):
     def _on_alerts_feed_kinds_changed(self, kinds: list[str]) -> None:
         self.window.feed_proxy.set_kinds(kinds)
 
-    def _on_alerts_feed_entries(self, entries: list[FeedEntry]) -> None:
-        self.window.feed.append(entries)
-
     def _on_notifier_in_app_shown(self, notice: Notice) -> None:
         if notice.key == SIGN_IN_KEY:
             return  # not an alert, and the window's banner already says it
@@ -416,10 +407,10 @@ class GuiApp(QObject):
     def _on_tray_reconnect_requested(self) -> None:
         self.service.check_now()
 
-    def _on_bridge_state_changed(self, state: str, detail: str) -> None:
+    def _on_bridge_state_changed(self, state: EngineState, detail: str) -> None:
         if self.tray is not None:
             self.tray.set_health(state, detail)
-        needed = state == EngineState.SIGN_IN_NEEDED.value and not self._signing_out
+        needed = state is EngineState.SIGN_IN_NEEDED and not self._signing_out
         if needed and not self._sign_in_announced:
             self._sign_in_announced = True
             self.timeline.note("sign-in needed: the boards are stale")
@@ -467,7 +458,7 @@ class GuiApp(QObject):
         if self.tray is None:
             return
         lines = self.window.summary_lines()
-        active = len(self.alerts.engine.active)
+        active = len(self.pipeline.active)
         if active:
             lines.append(f"{active} active alert{'s' if active != 1 else ''}")
         self.tray.set_summary(lines, self.window.data_as_of())
@@ -480,7 +471,7 @@ class GuiApp(QObject):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop_requested.set)
         if self.tray is not None:
-            self.tray.set_health(EngineState.STARTING.value, "starting")
+            self.tray.set_health(EngineState.STARTING, "starting")
             self.tray.show()
         minimized = self.options.minimized or self.alerts.config.start_minimized
         if not (minimized and self.tray is not None):
@@ -491,7 +482,7 @@ class GuiApp(QObject):
         if self.options.config_problem:
             self.window.show_problem("Settings", self.options.config_problem)
         self.notifier.start()  # after the tray is shown: the balloon fallback needs it
-        self.alerts.start()
+        self.pipeline.start()
         self.wake.start()
         if self.options.watch_network:
             self.network.start()
@@ -524,6 +515,7 @@ class GuiApp(QObject):
         self.notifier.stop()
         self.window.stop_timers()
         await self.service.stop()
+        self.pipeline.stop()  # after the engine's last records (journaled, evaluated)
         with contextlib.suppress(Exception):
             await self.alerts.flush()
         # The dialogs are windows without a Qt parent, each in a reference cycle (with this app,

@@ -1,8 +1,9 @@
 """Headless ``listen``: the engine's records as JSON lines, and the final state as a file.
 
 The robust successor of ``gc notifications channels listen``: one JSON object per line on stdout
-for each event, store change, gap marker, state change and budget report, so scripts (and our
-own acceptance checks) can follow the engine without Qt.
+for each event, store change, gap marker, state change and budget report, and for each alert that
+fires, is acknowledged or resolves (from the same pipeline the app runs), so scripts (and our own
+acceptance checks) can follow the engine without Qt.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from core.engine.service import (
+from core.alerts.model import AlertChange, Rule
+from core.alerts.presets import demo_rules
+from core.app.pipeline import JournalSink, Pipeline
+from core.engine.records import (
     BudgetRecord,
     ChangeRecord,
     EventRecord,
@@ -25,7 +29,9 @@ from core.engine.service import (
     StateRecord,
     WatchRecord,
 )
+from core.engine.service import MonitorService
 from core.state.store import Store, queue_snapshot
+from core.storage.settings.file import config_path, load_config
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +71,15 @@ def record_to_json(record: Record) -> dict[str, Any]:
     return {"kind": _KIND[type(record)], **body}
 
 
+def alert_to_json(change: AlertChange) -> dict[str, Any]:
+    """One alert change as the JSON object ``listen`` prints: ``change`` says what happened."""
+    alert = _plain(change.alert)
+    alert.pop("type", None)
+    return {"kind": "alert", "change": change.kind.value, "at": _plain(change.at), "alert": alert}
+
+
 class JsonLinesWriter:
-    """A service listener that prints each record as one JSON line and flushes it."""
+    """A record and alert listener that prints each one as one JSON line and flushes it."""
 
     def __init__(self, stream: IO[str], *, kinds: frozenset[str] | None = None) -> None:
         self.stream = stream
@@ -75,7 +88,14 @@ class JsonLinesWriter:
 
     def __call__(self, record: Record) -> None:
         """Write ``record`` unless its kind is filtered out."""
-        data = record_to_json(record)
+        self._write(record_to_json(record))
+
+    def write_alerts(self, changes: list[AlertChange]) -> None:
+        """Write each alert change (kind ``alert``) unless alerts are filtered out."""
+        for change in changes:
+            self._write(alert_to_json(change))
+
+    def _write(self, data: dict[str, Any]) -> None:
         if self.kinds is not None and data["kind"] not in self.kinds:
             return
         self.stream.write(json.dumps(data, separators=(",", ":")) + "\n")
@@ -99,3 +119,23 @@ def write_state(path: Path, document: dict[str, Any]) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     partial.replace(path)
+
+
+def listen_rules(demo: bool) -> list[Rule]:
+    """The rules ``listen`` runs: the demo org's examples, or the settings file's (blocking)."""
+    return demo_rules() if demo else load_config(config_path()).config.rules
+
+
+def listen_pipeline(
+    service: MonitorService,
+    writer: JsonLinesWriter,
+    *,
+    rules: list[Rule],
+    journal: JournalSink | None = None,
+) -> Pipeline:
+    """The app's pipeline over ``service``, printing its records and alert changes."""
+    pipeline = Pipeline(service.store, rules=rules, journal=journal)
+    service.add_listener(pipeline.on_record)
+    pipeline.add_record_listener(writer)
+    pipeline.add_alert_listener(writer.write_alerts)
+    return pipeline

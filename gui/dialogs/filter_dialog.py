@@ -34,22 +34,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.alerts.replay import replay
-from core.alerts.rules import (
+from core.alerts.model import (
     CONDITION_LABELS,
     MEDIA_CONDITIONS,
-    SYSTEM_PRESENCES,
     THRESHOLD_UNITS,
     Condition,
     Rule,
     Severity,
     subject_kind,
-    validate_rule,
 )
+from core.alerts.replay import replay
+from core.alerts.validation import validate_rule
 from core.alerts.words import describe_rule
+from core.domain.format import status_text
 from core.domain.media_names import ALL_MEDIA, RULE_MEDIA, media_label, rule_media
-from core.feed.builder import KINDS
-from core.storage.journal import Journal, JournalError
+from core.domain.presence import SYSTEM_PRESENCES
+from core.feed.entry import KINDS
+from core.storage.journal.errors import JournalError
+from core.storage.journal.journal import Journal
 
 logger = logging.getLogger(__name__)
 
@@ -299,7 +301,7 @@ class FilterDialog(QDialog):
         self.presence.blockSignals(True)
         self.presence.clear()
         for key in SYSTEM_PRESENCES:
-            self.presence.addItem(f"{key.replace('_', ' ').title()} (any)", key)
+            self.presence.addItem(f"{status_text(key)} (any)", key)
         for definition_id, label in sorted(self.presences.items(), key=lambda kv: kv[1].lower()):
             self.presence.addItem(label, definition_id)
         index = self.presence.findData(selected) if selected else -1

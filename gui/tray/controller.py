@@ -170,7 +170,7 @@ class TrayController(QObject):
 
     # ----------------------------------------------------------------------------- state in
     def set_health(self, state: str, detail: str = "") -> None:
-        """Show the engine's health (a core.engine.service.EngineState value) and its detail line.
+        """Show the engine's health (a core.engine.records.EngineState value) and its detail line.
 
         Raises:
             ValueError: for a state the tray has no icon for.

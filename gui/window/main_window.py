@@ -36,19 +36,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.engine.service import BudgetRecord, WatchRecord
-from core.feed.builder import KINDS, FeedEntry
+from core.domain.format import duration_text
+from core.engine.records import BudgetRecord, EngineState, WatchRecord
+from core.feed.entry import KINDS, FeedEntry
 from core.state.store import Store
-from core.storage.journal import Journal
+from core.storage.journal.journal import Journal
 from gui.bridge import EngineBridge, LinkHealth
 from gui.dialogs.journal_dialog import JournalDialog
-from gui.models.boards import (
-    AgentsFilterProxy,
-    AgentsModel,
-    FeedFilterProxy,
-    FeedModel,
-    QueuesModel,
-)
+from gui.models.agents import AgentsFilterProxy, AgentsModel
+from gui.models.feed import FeedFilterProxy, FeedModel
+from gui.models.queues import QueuesModel
 from gui.window.delegates import CountSplitDelegate, SparklineDelegate
 from gui.window.sign_in_banner import SignInBanner
 
@@ -309,14 +306,14 @@ class MainWindow(QMainWindow):
             text += f", {len(budget.rejected)} rejected"
         self.budget_label.setText(text)
 
-    def _on_bridge_state_changed(self, state: str, detail: str) -> None:
+    def _on_bridge_state_changed(self, state: EngineState, detail: str) -> None:
         self.state_label.setText(STATE_TEXT.get(state, state))
         self.state_label.setToolTip(detail)
         self.sign_in_banner.set_state(state, detail, datetime.now(UTC))
 
     def _on_bridge_health_changed(self, health: LinkHealth) -> None:
         age = health.last_frame_age_s
-        self.heartbeat_label.setText("" if age is None else f"last frame {age:.0f} s ago")
+        self.heartbeat_label.setText("" if age is None else f"last frame {duration_text(age)} ago")
         self.rate_label.setText(f"{health.events_per_s:.1f} events/s")
 
     # ------------------------------------------------------------------ own slots

@@ -23,9 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.engine.records import EngineState
+
 logger = logging.getLogger(__name__)
 
-SIGN_IN_NEEDED = "sign_in_needed"  # core.engine.service.EngineState.SIGN_IN_NEEDED's value
 BUTTON_TEXT = "Sign in"
 # Amber with dark text: readable on light and dark palettes alike.
 BANNER_STYLE = (
@@ -78,7 +79,7 @@ class SignInBanner(QFrame):
 
     def set_state(self, state: str, detail: str, now: datetime) -> None:
         """Follow the engine's state: shown from ``sign_in_needed`` until any other state."""
-        if state != SIGN_IN_NEEDED:
+        if state != EngineState.SIGN_IN_NEEDED:
             self._stale_since = None
             self.hide()
             self._dim(False)

@@ -92,3 +92,68 @@ async def test_listen_demo_survives_faults_and_writes_the_true_state(tmp_path: P
         assert mine == truth["users"][user_id], user_id
     for queue_id, mine in state["queues"].items():
         assert mine == truth["queues"][queue_id], queue_id
+
+
+async def test_listen_prints_and_journals_an_alert_that_began_in_a_gap(tmp_path: Path) -> None:
+    """The demo's "Not responding" rule fires for an agent whose status changed while offline."""
+    from core.feed.payloads import AlertData
+    from core.storage.journal.journal import Journal
+
+    journal_file = tmp_path / "journal.sqlite3"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "main.py",
+        "listen",
+        "--demo",
+        "--journal",
+        str(journal_file),
+        "--kinds",
+        "sandbox,watch,gap,change,alert",
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        limit=16 * 1024 * 1024,
+    )
+    assert proc.stdout is not None
+    lines = Lines(proc.stdout)
+    try:
+        url = (await lines.next_matching(kind="sandbox"))["url"]
+        await lines.next_matching(kind="gap", phase="end")
+        watched = [line for line in lines.seen if line.get("kind") == "watch"][-1]["users"]
+        async with httpx.AsyncClient(base_url=url, timeout=10) as control:
+            await control.post("/sandbox/simulation/pause")
+            truth = (await control.get("/sandbox/truth")).json()["users"]
+            target = next(
+                u for u in sorted(watched) if truth[u]["routingStatus"] != "NOT_RESPONDING"
+            )
+            # The socket goes down first: the stream cannot tell, only the re-sync can.
+            assert (await control.post("/sandbox/faults/drop")).json()["count"] >= 1
+            resp = await control.post(
+                f"/sandbox/users/{target}/routingstatus", json={"status": "NOT_RESPONDING"}
+            )
+            assert resp.status_code == 200, resp.text
+            while True:
+                line = await lines.next_matching(kind="alert", change="fired")
+                if line["alert"]["subject_id"] == target:
+                    break
+        assert line["alert"]["rule_id"] == "demo-not-responding"
+        assert line["alert"]["state"] == "firing"
+        changes = [
+            seen
+            for seen in lines.seen
+            if seen.get("kind") == "change" and seen["change"]["id"] == target
+        ]
+        assert changes and changes[-1]["source"] == "resync"  # learnt across the gap
+        gap_ends = [seen for seen in lines.seen if seen.get("kind") == "gap"]
+        assert [g["phase"] for g in gap_ends[-2:]] == ["start", "end"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.stdout.read(), DEADLINE_S)
+        code = await asyncio.wait_for(proc.wait(), DEADLINE_S)
+    assert code == 0
+    async with await Journal.open(journal_file) as journal:
+        rows = await journal.search(kinds=["alert"])
+    assert any(
+        row.subject_id == target and isinstance(row.data, AlertData) and row.data.change == "fired"
+        for row in rows
+    )

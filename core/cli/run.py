@@ -1,0 +1,106 @@
+"""The ``listen`` runner: sign in, follow the stream, print records, write the final state.
+
+Its flags live in :mod:`core.cli.options`. Records leave the engine in one place,
+:func:`attach_sinks`, which is where the Qt-free pipeline (feed, journal, alerts) plugs in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from typing import IO
+
+from core.alerts.model import Rule
+from core.app.bootstrap import Engine, UsageError, build_engine
+from core.app.pipeline import JournalSink, Pipeline
+from core.cli.listen import (
+    JsonLinesWriter,
+    listen_pipeline,
+    listen_rules,
+    state_snapshot,
+    write_state,
+)
+from core.cli.options import ListenOptions
+from core.cli.process import EXIT_FAILED, EXIT_OK, EXIT_USAGE, install_stop_signals
+from core.engine.service import MonitorService
+from core.errors import GenesysTrayError, InvalidEnvironmentError
+from core.storage.journal.journal import Journal
+
+
+def main_listen(options: ListenOptions) -> int:
+    """Run ``listen`` to its end; an engine error is one line on stderr and exit code 1."""
+    try:
+        return asyncio.run(run_listen(options))
+    except GenesysTrayError as exc:
+        print(f"listen: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def attach_sinks(
+    engine: Engine,
+    options: ListenOptions,
+    out: IO[str],
+    rules: list[Rule],
+    journal: JournalSink | None = None,
+) -> Pipeline:
+    """Where the engine's records go: the app's pipeline (feed, journal, alerts), then stdout."""
+    writer = JsonLinesWriter(out, kinds=options.kinds)
+    return listen_pipeline(engine.service, writer, rules=rules, journal=journal)
+
+
+async def run_listen(options: ListenOptions, *, out: IO[str] | None = None) -> int:
+    """``listen``: sign in, follow the stream, print records, write the state on exit."""
+    out = out if out is not None else sys.stdout
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    try:
+        engine = await build_engine(
+            demo=options.demo,
+            environment=options.environment,
+            queues=options.queues,
+            users=options.users,
+        )
+    except (UsageError, InvalidEnvironmentError) as exc:  # what the person typed: exit 2
+        print(f"listen: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        _announce(engine, options, out)
+        rules = await asyncio.to_thread(listen_rules, options.demo)
+        journal = None
+        if options.journal is not None:
+            journal = await Journal.open(options.journal)
+            engine.closers.insert(0, journal.close)  # closed last, after the final records
+            if journal.problem:
+                print(f"listen: {journal.problem}", file=sys.stderr)
+        sink = journal.append if journal is not None else None
+        pipeline = attach_sinks(engine, options, out, rules, sink)
+        pipeline.start()
+        try:
+            await _follow(engine.service, stop, options.duration)
+        finally:
+            pipeline.stop()
+        if options.state_out is not None:
+            service = engine.service
+            document = state_snapshot(service.store, service.watch.users, service.watch.queues)
+            await asyncio.to_thread(write_state, options.state_out, document)
+        return EXIT_OK
+    finally:
+        await engine.aclose()
+
+
+def _announce(engine: Engine, options: ListenOptions, out: IO[str]) -> None:
+    """A weak credential store on stderr; the demo org's address as the first record."""
+    if engine.credentials_warning:
+        print(f"listen: {engine.credentials_warning}", file=sys.stderr)
+    if engine.sandbox_url and (options.kinds is None or "sandbox" in options.kinds):
+        print(json.dumps({"kind": "sandbox", "url": engine.sandbox_url}), file=out, flush=True)
+
+
+async def _follow(service: MonitorService, stop: asyncio.Event, duration: float | None) -> None:
+    """Run the service until ``stop`` is set or ``duration`` seconds have passed."""
+    await service.start()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=duration)
+    await service.stop()
