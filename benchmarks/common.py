@@ -24,11 +24,13 @@ import httpx
 
 from core.auth.credentials import MemoryCredentialStore
 from core.auth.session import Authenticator
-from core.engine.service import MonitorService, Record, Selection
+from core.engine.records import Record
+from core.engine.selection import Selection
+from core.engine.service import MonitorService
 from core.rest.client import ApiClient
 from core.rest.regions import parse_environment
 from core.rest.schema import ChannelInfo, ListedChannel, SubscriptionResult
-from core.streaming.shard import ChannelSettings
+from core.streaming.reconnect import ChannelSettings
 from sandbox.config import SandboxConfig
 from sandbox.server import Sandbox
 

@@ -39,13 +39,17 @@ from benchmarks.common import (
     save_result,
     wait_until,
 )
+from benchmarks.replay_server import QUIET_PATH
 from core.auth.credentials import MemoryCredentialStore
 from core.auth.session import Authenticator
-from core.engine.service import EngineState, EventRecord, MonitorService, Record, Selection
+from core.engine.records import EngineState, EventRecord, Record
+from core.engine.selection import Selection
+from core.engine.service import MonitorService
 from core.rest.client import ApiClient
 from core.rest.regions import parse_environment
-from core.storage.journal import Journal
-from core.storage.settings import default_config
+from core.rest.schema import ChannelInfo
+from core.storage.journal.journal import Journal
+from core.storage.settings.model import default_config
 from gui.app import GuiApp, GuiOptions, create_qapp, run_qasync
 
 logger = logging.getLogger(__name__)
@@ -55,11 +59,21 @@ PY = sys.executable
 
 
 class ReplayApi(FixedChannel, ApiClient):
-    """The real REST client, except that channels are the replay server (nothing to subscribe)."""
+    """The real REST client, except that channels are the replay server (nothing to subscribe).
+
+    The first channel carries the stream; a large selection's further shards get a quiet
+    connection (heartbeats only), so the engine takes the stream once at the asked rate.
+    """
 
     def __init__(self, *args: Any, uri: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.uri = uri
+        self.stream_uri = uri
+
+    async def create_channel(self) -> ChannelInfo:
+        """The replay server; quiet from the second channel on."""
+        self.uri = self.stream_uri if self.channels == 0 else f"{self.stream_uri}{QUIET_PATH}"
+        return await super().create_channel()
 
 
 @dataclass
@@ -77,19 +91,29 @@ class Rig:
             self.events += 1
 
 
-def ensure_frames() -> None:
-    """Record the frame stream once (benchmarks.record_frames) if it is not there yet."""
-    if not FRAMES.exists():
+def ensure_frames(path: Path = FRAMES, **org: int) -> None:
+    """Record a frame stream once (benchmarks.record_frames) if it is not there yet."""
+    if not path.exists():
         from benchmarks.record_frames import record
 
-        asyncio.run(record())
+        asyncio.run(record(path=path, **org))
 
 
 @asynccontextmanager
-async def replay_server(rate: float, total: int = 0) -> AsyncIterator[str]:
+async def replay_server(rate: float, total: int = 0, frames: Path = FRAMES) -> AsyncIterator[str]:
     """benchmarks.replay_server in its own process; its ws:// URI. Stopped by closing stdin."""
     server = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is measured
-        [PY, "-m", "benchmarks.replay_server", "--rate", str(rate), "--total", str(total)],
+        [
+            PY,
+            "-m",
+            "benchmarks.replay_server",
+            "--rate",
+            str(rate),
+            "--total",
+            str(total),
+            "--frames",
+            str(frames),
+        ],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -110,12 +134,21 @@ async def replay_server(rate: float, total: int = 0) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def gui_rig(
-    qapp: QApplication, workdir: Path, *, rate: float, total: int = 0
+    qapp: QApplication,
+    workdir: Path,
+    *,
+    rate: float,
+    total: int = 0,
+    org: tuple[str, ...] = ORG,
+    frames: Path = FRAMES,
 ) -> AsyncIterator[Rig]:
-    """The GUI on the engine on the replayed stream, LIVE when yielded; stopped in stages after."""
+    """The GUI on the engine on the replayed stream, LIVE when yielded; stopped in stages after.
+
+    ``org`` is the sandbox's command line and ``frames`` a stream recorded from that org.
+    """
     async with (
-        replay_server(rate, total) as uri,
-        sandbox_process(*ORG, "--no-simulation") as (base_url, http),
+        replay_server(rate, total, frames) as uri,
+        sandbox_process(*org, "--no-simulation") as (base_url, http),
     ):
         truth = await get_json(http, "/sandbox/truth")
         selection = Selection(queues=tuple(sorted(truth["queues"])), users="all")
@@ -149,11 +182,14 @@ async def gui_rig(
 
 
 def run_gui_benchmark(
-    name: str, measure: Callable[[QApplication, Path], Awaitable[dict[str, Any]]]
+    name: str,
+    measure: Callable[[QApplication, Path], Awaitable[dict[str, Any]]],
+    *,
+    prepare: Callable[[], None] = ensure_frames,
 ) -> None:
-    """Record the stream if needed, run ``measure`` on qasync (offscreen) in a scratch folder,
-    save its figures as benchmark ``name``."""
-    ensure_frames()
+    """Record the stream if needed (``prepare``), run ``measure`` on qasync (offscreen) in a
+    scratch folder, save its figures as benchmark ``name``."""
+    prepare()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     qapp = create_qapp()
     figures: dict[str, Any] = {}

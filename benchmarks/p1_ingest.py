@@ -5,12 +5,13 @@
     (socket via ``websockets_connector`` → ``decode_frame`` → duplicate check → watchdog) feeding
     a real :class:`core.engine.service.MonitorService` (``parse_event`` → ``Store.apply`` →
     Event/Change
-    records) whose listener is the app's :class:`gui.bridge.EngineBridge` (feed entries through
-    :class:`core.feed.builder.FeedBuilder`, each appended to a real on-disk
-    :class:`core.storage.journal.Journal`
-    whose writer thread commits them); every 100 ms (the bridge's tick) the bridge flushes its batch
-    and the demo rules are evaluated over the store (``RuleEngine.evaluate``), as the app does on
-    every batch. Left out: the channel's REST calls (a stub answers them) and Qt views.
+    records) whose listener is the app's :class:`core.app.pipeline.Pipeline` (feed entries
+    through :class:`core.feed.builder.FeedBuilder`, each appended to a real on-disk
+    :class:`core.storage.journal.journal.Journal` whose writer thread commits them; the demo
+    rules run on its asyncio timers, after each batch of store changes and once a second, as in
+    the app) with the app's :class:`gui.bridge.EngineBridge` subscribed; every 100 ms (the
+    bridge's tick) the bridge flushes its batch. Left out: the channel's REST calls (a stub
+    answers them) and Qt views.
 (b) A bare ``websockets`` client that only ``json.loads`` each frame: the limit on this machine.
 (c) The official SDK deserialising the same bodies into its topic models (subprocess, no socket).
 
@@ -33,12 +34,14 @@ from websockets.asyncio.client import connect
 
 from benchmarks.common import FRAMES, ROOT, FixedChannel, median, save_result
 from benchmarks.record_frames import load_frames, record
-from core.alerts.rules import RuleEngine, demo_rules
-from core.auth.session import TokenSet
-from core.engine.service import MonitorService, Selection
-from core.storage.journal import Journal
+from core.alerts.presets import demo_rules
+from core.auth.tokens import TokenSet
+from core.engine.selection import Selection
+from core.engine.service import MonitorService
+from core.storage.journal.journal import Journal
 from core.streaming.protocol import TopicEvent
-from core.streaming.shard import ChannelSettings, ChannelShard
+from core.streaming.reconnect import ChannelSettings
+from core.streaming.shard import ChannelShard
 
 ROUNDS = 3
 PY = sys.executable
@@ -93,7 +96,8 @@ async def run_engine(uri: str, total: int, journal_dir: Path) -> dict[str, float
     """(a) one pass of the whole stream through the engine; its figures."""
     from PySide6.QtCore import QCoreApplication
 
-    from core.feed.builder import FeedBuilder
+    from core.app.pipeline import Pipeline
+    from core.engine.records import EngineState, StateRecord
     from gui.bridge import EngineBridge
 
     _app = QCoreApplication.instance() or QCoreApplication([])
@@ -102,17 +106,18 @@ async def run_engine(uri: str, total: int, journal_dir: Path) -> dict[str, float
     service.total = total
     service.done = asyncio.Event()
     journal = await Journal.open(journal_dir / f"journal-{time.monotonic_ns()}.sqlite")
-    bridge = EngineBridge(FeedBuilder(service.store), journal=journal.append)
-    service.add_listener(bridge.on_record)
-    rules = RuleEngine(demo_rules())
-    fired = 0
+    pipeline = Pipeline(service.store, rules=demo_rules(), journal=journal.append)
+    service.add_listener(pipeline.on_record)
+    bridge = EngineBridge(pipeline)
+    pipeline.on_record(StateRecord(EngineState.LIVE, "benchmark"))  # the rules judge a live store
+    pipeline.start()
+    fired: list[int] = []
+    pipeline.add_alert_listener(lambda changes: fired.append(len(changes)))
 
     async def tick() -> None:
-        nonlocal fired
         while True:
             await asyncio.sleep(0.1)
             bridge._on_timer_flush()
-            fired += len(rules.evaluate(service.store, "live"))
 
     settings = ChannelSettings(assumed_heartbeat_s=30.0)
     shard = ChannelShard(0, ("bench",), api=api, sink=service, settings=settings)
@@ -121,6 +126,7 @@ async def run_engine(uri: str, total: int, journal_dir: Path) -> dict[str, float
     await asyncio.wait_for(service.done.wait(), 600)
     ticker.cancel()
     await shard.stop()
+    pipeline.stop()
     bridge._on_timer_flush()
     bridge.stop()
     flush_started = time.perf_counter()
@@ -136,7 +142,8 @@ async def run_engine(uri: str, total: int, journal_dir: Path) -> dict[str, float
         "unparsed": service.counters["unparsed"],
         "journal_appended": stats.appended,
         "journal_flush_after_s": flush_s,
-        "rule_changes": fired,
+        "rule_changes": sum(fired),
+        "rule_evaluations": pipeline.evaluations,
     }
 
 

@@ -36,16 +36,11 @@ from benchmarks.common import (
     wire_engine,
 )
 from core.cli.listen import state_snapshot
-from core.engine.service import (
-    EngineState,
-    EventRecord,
-    GapRecord,
-    MonitorService,
-    Record,
-    Selection,
-)
+from core.engine.records import EngineState, EventRecord, GapRecord, Record
+from core.engine.selection import Selection
+from core.engine.service import MonitorService
 from core.streaming.events import PresenceChanged
-from core.streaming.shard import ChannelSettings
+from core.streaming.reconnect import ChannelSettings
 
 USERS = 500
 QUEUES = 50

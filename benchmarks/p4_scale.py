@@ -22,8 +22,9 @@ from benchmarks.common import (
     wait_until,
     wire_engine,
 )
-from core.engine.service import EngineState, Selection
-from core.streaming.shard import ChannelSettings
+from core.engine.records import EngineState
+from core.engine.selection import Selection
+from core.streaming.reconnect import ChannelSettings
 
 USERS = 5_000
 QUEUES = 200

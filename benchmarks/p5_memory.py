@@ -4,8 +4,8 @@ The app's own stack (benchmarks.gui_rig): the real engine on a real WebSocket fr
 benchmarks.replay_server, here sending EVENTS frames (one event each) as fast as the process
 reads them, and :class:`gui.app.GuiApp` on top: bridge → FeedBuilder → the window's feed, agents
 and queues models, the demo org's alert rules, and every feed entry appended to a real on-disk
-:class:`core.storage.journal.Journal` (its writer thread commits in batches). The window is hidden
-once
+:class:`core.storage.journal.journal.Journal` (its writer thread commits in batches). The window
+is hidden once
 the app is live, as a tray app spends its day; the models are fed all the same (no repaints).
 
 The replay repeats the recorded org's day (200 users, 20 queues, the same conversation ids on

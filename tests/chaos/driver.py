@@ -16,7 +16,7 @@ after every fault:
 * checks the channel pool: no eviction at all except in the deliberate 21st-channel fault, and
   there at most one by the engine's own new channel; no subject above 20 channels; at most a
   few channels created per fault;
-* checks the alerts: each engine feeds a :class:`core.alerts.rules.RuleEngine` on every record, as
+* checks the alerts: each engine feeds a :class:`core.alerts.engine.RuleEngine` on every record, as
 the
   app does, with level rules on presence, routing and queue counters; once the picture equals
   the truth, the firing alerts must be exactly the subjects for which the truth says the

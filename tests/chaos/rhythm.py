@@ -4,8 +4,8 @@ A chaos run that waits for calm between faults hides what a flaky network does: 
 (tests/chaos/driver.py) pauses the org after every fault and runs with shortened backoffs, so an
 engine whose backoff escalates across healthy sessions still passes. The rhythm does neither:
 
-* the engines run with the production :class:`core.streaming.shard.ChannelSettings` defaults and
-  :data:`core.rest.client.DEFAULT_POLICY`; only the sandbox's heartbeat is short (1 s, so a stall
+* the engines run with the production :class:`core.streaming.reconnect.ChannelSettings` defaults and
+  :data:`core.rest.retry.DEFAULT_POLICY`; only the sandbox's heartbeat is short (1 s, so a stall
   can be
   noticed in seconds; the watchdog learns the interval from the heartbeats it sees) and the org
   is mildly sped up (10 x) and never paused until the end;
@@ -36,8 +36,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import ClassVar
 
-from core.rest.client import DEFAULT_POLICY, RetryPolicy
-from core.streaming.shard import ChannelSettings
+from core.rest.retry import DEFAULT_POLICY, RetryPolicy
+from core.streaming.reconnect import ChannelSettings
 from tests.chaos.rig import OUTCOME_S, SANDBOX, FaultRig, Json
 from tests.chaos.staleness import Expect, RhythmReport, StalenessMeter, bound_s
 

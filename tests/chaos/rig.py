@@ -27,14 +27,18 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from core.alerts.rules import Condition, Rule, RuleEngine
+from core.alerts.engine import RuleEngine
+from core.alerts.model import Condition, Rule
 from core.auth.credentials import MemoryCredentialStore
 from core.auth.session import Authenticator
-from core.engine.service import EngineState, MonitorService, Record, Selection, StateRecord
+from core.engine.records import EngineState, Record, StateRecord
+from core.engine.selection import Selection
+from core.engine.service import MonitorService
 from core.errors import AuthError
-from core.rest.client import ApiClient, RetryPolicy
+from core.rest.client import ApiClient
 from core.rest.regions import parse_environment
-from core.streaming.shard import ChannelSettings
+from core.rest.retry import RetryPolicy
+from core.streaming.reconnect import ChannelSettings
 from sandbox.config import SandboxConfig
 from sandbox.server import Sandbox
 from tests.chaos.report import ChaosReport, LogTrap, is_the_sandboxes, open_sockets, rss_mb

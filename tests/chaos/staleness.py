@@ -31,8 +31,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-from core.engine.service import EngineState, GapRecord, Record
-from core.streaming.shard import ChannelShard, ShardPhase
+from core.engine.records import EngineState, GapRecord, Record
+from core.streaming.ports import ShardPhase
+from core.streaming.shard import ChannelShard
 from tests.chaos.report import ChaosReport, percentile
 from tests.integration.test_engine import Engine
 

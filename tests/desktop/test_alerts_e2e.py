@@ -17,8 +17,9 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from core.alerts.rules import Condition, Rule
-from core.storage.settings import AppConfig, load_config
+from core.alerts.model import Condition, Rule
+from core.storage.settings.file import load_config
+from core.storage.settings.model import AppConfig
 
 pytestmark = [pytest.mark.desktop, pytest.mark.qt_loop]
 DEADLINE_S = 20.0
@@ -46,11 +47,11 @@ async def _until(predicate: Any, what: str) -> None:
 async def test_threshold_crossing_notifies_once_snooze_silences_unsnooze_lets_through(
     notify_recorder: Path, tmp_path: Path
 ) -> None:
-    import main as composition
+    from core.app.bootstrap import build_engine
     from gui.app import GuiApp, GuiOptions
 
     offset = _size(notify_recorder)
-    engine = await composition.build_engine(
+    engine = await build_engine(
         demo=True, environment=None, queues="mine", users="mine", demo_speed=1.0
     )
     rule = Rule(

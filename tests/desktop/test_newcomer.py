@@ -36,9 +36,10 @@ import pytest
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 
-import main as composition
 from gui.dialogs.welcome_dialog import CUSTOM, WelcomeDialog
+from gui.launcher import gui_main
 from gui.window.main_window import STATE_TEXT, MainWindow
+from main import parse_args
 from tests.desktop.conftest import missing
 
 pytestmark = [pytest.mark.desktop, pytest.mark.qt_loop]
@@ -169,9 +170,7 @@ async def test_a_newcomer_connects_with_pkce_and_reaches_a_live_board(
     quit_on_close = qapp.quitOnLastWindowClosed()
     qapp.setQuitOnLastWindowClosed(False)
     launched = time.monotonic()
-    app_run = asyncio.ensure_future(
-        composition.gui_main(composition.parse_args([]), qapp, NoOtherInstance())
-    )
+    app_run = asyncio.ensure_future(gui_main(parse_args([]), qapp, NoOtherInstance()))
     try:
         await _until("the welcome dialog", lambda: _visible(WelcomeDialog) is not None)
         dialog = _visible(WelcomeDialog)

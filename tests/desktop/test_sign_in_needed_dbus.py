@@ -21,7 +21,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from core.cli.listen import state_snapshot
-from core.engine.service import EngineState
+from core.engine.records import EngineState
 from gui.app import GuiApp, GuiOptions
 from sandbox.config import SandboxConfig
 from sandbox.server import Sandbox

@@ -18,10 +18,10 @@ async def scenario() -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    import main as composition
+    from core.app.bootstrap import build_engine
     from gui.app import GuiApp, GuiOptions
 
-    engine = await composition.build_engine(
+    engine = await build_engine(
         demo=True, environment=None, queues="mine", users="mine", demo_speed=1.0
     )
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,8 +11,8 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from core.engine.service import ChangeRecord, EngineState, StateRecord, WatchRecord
-from core.feed.builder import FeedBuilder
+from core.app.pipeline import Pipeline
+from core.engine.records import ChangeRecord, EngineState, EventRecord, StateRecord, WatchRecord
 from core.state.store import Store
 from core.streaming.events import PresenceChanged, RoutingChanged
 from gui.bridge import EngineBridge
@@ -30,7 +30,7 @@ def _store_with(users: int) -> Store:
 
 def test_bridge_coalesces_a_burst_into_one_batch_per_tick(qtbot: QtBot) -> None:
     store = _store_with(50)
-    bridge = EngineBridge(FeedBuilder(store), interval_ms=50)
+    bridge = EngineBridge(Pipeline(store), interval_ms=50)
     batches: list[list[str]] = []
     feeds: list[int] = []
     bridge.users_changed.connect(batches.append)
@@ -39,7 +39,7 @@ def test_bridge_coalesces_a_burst_into_one_batch_per_tick(qtbot: QtBot) -> None:
         user = f"u{n % 50}"
         status = ("IDLE", "INTERACTING")[(n // 50) % 2]  # every record is a real change
         for change in store.apply(RoutingChanged(user, status, T0 + timedelta(seconds=n))):
-            bridge.on_record(ChangeRecord(change, "stream"))
+            bridge.pipeline.on_record(ChangeRecord(change, "stream"))
     assert batches == [] and feeds == []  # nothing reaches Qt before the tick
     with qtbot.waitSignal(bridge.feed_appended, timeout=2000):
         pass
@@ -52,7 +52,7 @@ def test_the_clock_ticks_once_a_second_right_after_a_batch(qtbot: QtBot) -> None
     """Time-in-state and sparkline repaints share a batch's repaint, never add their own."""
     store = _store_with(3)
     now = [100.0]
-    bridge = EngineBridge(FeedBuilder(store), interval_ms=60_000, monotonic=lambda: now[0])
+    bridge = EngineBridge(Pipeline(store), interval_ms=60_000, monotonic=lambda: now[0])
     order: list[str] = []
     bridge.users_changed.connect(lambda _ids: order.append("users"))
     bridge.clock_ticked.connect(lambda: order.append("clock"))
@@ -60,7 +60,7 @@ def test_the_clock_ticks_once_a_second_right_after_a_batch(qtbot: QtBot) -> None
     def batch(n: int) -> None:
         status = ("IDLE", "INTERACTING")[n % 2]  # every batch is a real change
         for change in store.apply(RoutingChanged("u1", status, T0 + timedelta(seconds=n))):
-            bridge.on_record(ChangeRecord(change, "stream"))
+            bridge.pipeline.on_record(ChangeRecord(change, "stream"))
         bridge._on_timer_flush()
 
     for step in range(25):  # 2.5 s of 100 ms ticks, each with a batch (the clock is ours)
@@ -75,10 +75,27 @@ def test_the_clock_ticks_once_a_second_right_after_a_batch(qtbot: QtBot) -> None
 
 
 def test_state_changes_are_not_delayed(qtbot: QtBot) -> None:
-    bridge = EngineBridge(FeedBuilder(Store()), interval_ms=10_000)
+    bridge = EngineBridge(Pipeline(Store()), interval_ms=10_000)
     with qtbot.waitSignal(bridge.state_changed, timeout=100) as blocker:
-        bridge.on_record(StateRecord(EngineState.RECONNECTING, "socket closed"))
-    assert blocker.args == ["reconnecting", "socket closed"]
+        bridge.pipeline.on_record(StateRecord(EngineState.RECONNECTING, "socket closed"))
+    assert blocker.args == [EngineState.RECONNECTING, "socket closed"]
+    assert blocker.args[0] is EngineState.RECONNECTING  # the enum itself, not its value
+    bridge.stop()
+
+
+def test_the_event_rate_is_sampled_without_a_call_per_event(qtbot: QtBot) -> None:
+    now = [100.0]
+    pipeline = Pipeline(Store())
+    bridge = EngineBridge(pipeline, interval_ms=60_000, monotonic=lambda: now[0])
+    seen: list[object] = []
+    pipeline.add_record_listener(seen.append, events=False)
+    event = EventRecord("v2.users.u1.routingStatus", RoutingChanged("u1", "IDLE", T0))
+    for _ in range(50):
+        pipeline.on_record(event)
+    now[0] += 5.0
+    assert bridge.events_per_s() == 10.0 and seen == []
+    now[0] += 5.0
+    assert bridge.events_per_s() == 0.0  # none in the last five seconds
     bridge.stop()
 
 
@@ -86,7 +103,7 @@ def _window(
     qtbot: QtBot, settings: QSettings, *, tray: bool
 ) -> tuple[MainWindow, EngineBridge, Store]:
     store = _store_with(3)
-    bridge = EngineBridge(FeedBuilder(store), interval_ms=20)
+    bridge = EngineBridge(Pipeline(store), interval_ms=20)
     window = MainWindow(store, bridge, tray_present=tray, settings=settings)
     qtbot.addWidget(window)
     return window, bridge, store
@@ -111,9 +128,9 @@ def test_window_fills_from_the_bridge_and_remembers_column_widths(
     qtbot: QtBot, settings: QSettings
 ) -> None:
     window, bridge, store = _window(qtbot, settings, tray=True)
-    bridge.on_record(WatchRecord({"u0": "Agent 0", "u1": "Agent 1", "u2": "Agent 2"}, {}))
+    bridge.pipeline.on_record(WatchRecord({"u0": "Agent 0", "u1": "Agent 1", "u2": "Agent 2"}, {}))
     for change in store.apply(PresenceChanged("u1", "d", "ON_QUEUE", "", T0)):
-        bridge.on_record(ChangeRecord(change, "stream"))
+        bridge.pipeline.on_record(ChangeRecord(change, "stream"))
     qtbot.waitUntil(
         lambda: window.agents.rowCount() == 3 and window.feed.rowCount() == 1, timeout=2000
     )
@@ -134,7 +151,7 @@ def test_paused_feed_counts_new_entries(qtbot: QtBot, settings: QSettings) -> No
         for change in store.apply(
             RoutingChanged("u0", ("IDLE", "INTERACTING")[n % 2], T0 + timedelta(seconds=n))
         ):
-            bridge.on_record(ChangeRecord(change, "stream"))
+            bridge.pipeline.on_record(ChangeRecord(change, "stream"))
     qtbot.waitUntil(lambda: window.new_label.text() == "3 new", timeout=2000)
     assert window.feed.rowCount() == 0
     window.set_paused(False)
@@ -146,11 +163,11 @@ def test_paused_feed_counts_new_entries(qtbot: QtBot, settings: QSettings) -> No
 async def test_the_app_shows_live_demo_data_and_shuts_down_without_leftovers(
     qtbot: QtBot, settings: QSettings
 ) -> None:
-    import main as composition
+    from core.app.bootstrap import build_engine
     from gui.app import GuiApp, GuiOptions
 
     before = asyncio.all_tasks()
-    engine = await composition.build_engine(
+    engine = await build_engine(
         demo=True, environment=None, queues="mine", users="mine", demo_speed=20.0
     )
     app = GuiApp(QApplication.instance(), engine.service, GuiOptions(settings=settings))  # type: ignore[arg-type]

@@ -12,10 +12,13 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLineEdit, QMenu, QPushButton
 from pytestqt.qtbot import QtBot
 
-from core.alerts.rules import Condition, Rule, demo_rules
-from core.feed.builder import FeedEntry
-from core.storage.journal import Journal
-from core.storage.settings import AppConfig, load_config
+from core.alerts.model import Condition, Rule
+from core.alerts.presets import demo_rules
+from core.feed.entry import FeedEntry
+from core.feed.payloads import QueueData
+from core.storage.journal.journal import Journal
+from core.storage.settings.file import load_config
+from core.storage.settings.model import AppConfig
 from gui.dialogs.filter_dialog import FilterDialog
 
 QUEUES = {"q-sales": "Sales EN", "q-returns": "Returns EN"}
@@ -114,7 +117,7 @@ async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
                 "q-sales",
                 "Sales EN",
                 f"Sales EN: waiting {waiting}",
-                data={"source": "stream", "waiting": waiting},
+                data=QueueData("stream", waiting=waiting),
             )
         )
     await opened.flush()
@@ -143,10 +146,10 @@ async def test_saving_the_feed_kinds_filters_the_live_feed_at_once(
     qtbot: QtBot, settings: QSettings, tmp_path: Path
 ) -> None:
     """The wired app over the demo engine: Save in the dialog changes the feed, no restart."""
-    import main as composition
+    from core.app.bootstrap import build_engine
     from gui.app import GuiApp, GuiOptions
 
-    engine = await composition.build_engine(
+    engine = await build_engine(
         demo=True, environment=None, queues="mine", users="mine", demo_speed=20.0
     )
     config_file = tmp_path / "config.json"

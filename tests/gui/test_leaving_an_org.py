@@ -1,6 +1,6 @@
 """The way back from a remembered choice: leaving the demo org shows the welcome dialog again.
 
-The whole composition root runs (``main.gui_main``): the remembered demo choice skips the welcome,
+The whole launcher runs (``gui.launcher.gui_main``): the remembered demo choice skips the welcome,
 Settings → "Connect to Genesys Cloud…" stops the demo's engine and shows the welcome in the same
 process, and the demo is no longer the choice for the next launch.
 """
@@ -18,7 +18,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
-from core.storage.settings import AppConfig, load_config, save_config
+from core.storage.settings.file import load_config, save_config
+from core.storage.settings.model import AppConfig
 from gui.dialogs.settings_dialog import SettingsDialog
 from gui.dialogs.welcome_dialog import WelcomeDialog
 from gui.window.main_window import MainWindow
@@ -61,12 +62,15 @@ async def _shown(kind: type[W]) -> W:
 async def test_connect_from_the_demo_org_returns_to_the_welcome(
     qtbot: QtBot, tmp_path: Path
 ) -> None:
-    import main as composition
+    from gui.launcher import gui_main
+    from main import parse_args
 
     path = tmp_path / "xdg_config_home" / "genesys-tray" / "config.json"
     save_config(path, AppConfig(demo_chosen=True))
-    args = composition.parse_args(["--demo-speed", "20"])
-    running = asyncio.ensure_future(composition.gui_main(args, QApplication.instance(), Instance()))
+    args = parse_args(["--demo-speed", "20"])
+    qapp = QApplication.instance()
+    assert isinstance(qapp, QApplication)
+    running = asyncio.ensure_future(gui_main(args, qapp, Instance()))
     try:
         window = await _shown(MainWindow)
         assert "demo org" in window.windowTitle()  # straight to the demo: no welcome

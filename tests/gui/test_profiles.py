@@ -18,21 +18,19 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-import main as composition
+from core.app.bootstrap import build_engine
+from core.app.sign_in import CLIENT_SECRET_ENTRY, follow_redirects, sign_in_session
 from core.auth.credentials import MemoryCredentialStore, credential_service_name
-from core.engine.service import EngineState, Selection, SelectionProgress
+from core.engine.records import EngineState, SelectionProgress
+from core.engine.selection import Selection
 from core.rest.regions import parse_environment
-from core.storage.settings import (
-    AppConfig,
-    Profile,
-    WatchSettings,
-    config_path,
-    load_config,
-    profile_to_json,
-    save_config,
-)
+from core.storage.settings.codec import profile_to_json
+from core.storage.settings.file import config_path, load_config, save_config
+from core.storage.settings.model import AppConfig, Profile, WatchSettings
 from gui.app import GuiApp, GuiOptions
+from gui.launcher import DEMO_PROFILE, profile_choices, profile_key, start_engine
 from gui.tray.controller import ACTION_PROFILE, TrayController
+from main import parse_args
 from sandbox.config import SandboxConfig
 from sandbox.server import Sandbox
 
@@ -72,12 +70,12 @@ async def _signed_in_to(sandbox: Sandbox, person: Profile, service: Profile) -> 
     """A keyring that remembers one sign-in to each profile (the service account's last)."""
     keyring = Keyring()
     for profile, secret in ((person, None), (service, sandbox.config.client_secret)):
-        session = await composition.sign_in_session(
+        session = await sign_in_session(
             profile.environment,
             profile.client_id,
             profile.grant,
             secret,
-            open_browser=composition._follow_redirects,
+            open_browser=follow_redirects,
             open_store=keyring,
         )
         await session.auth.aclose()
@@ -96,20 +94,18 @@ async def _switch_profiles(sandbox: Sandbox, url: str, tmp_path: Path) -> None:
     person_store = keyring.stores[credential_service_name(env, person.client_id)]
     service_store = keyring.stores[credential_service_name(env, service.client_id)]
     assert await person_store.get("access_token") and await service_store.get("access_token")
-    assert await service_store.get(composition.CLIENT_SECRET_ENTRY) == sandbox.config.client_secret
-    assert await person_store.get(composition.CLIENT_SECRET_ENTRY) is None  # never shared
+    assert await service_store.get(CLIENT_SECRET_ENTRY) == sandbox.config.client_secret
+    assert await person_store.get(CLIENT_SECRET_ENTRY) is None  # never shared
 
-    choices = composition.profile_choices(load_config(path).config)
+    choices = profile_choices(load_config(path).config)
     assert [key for key, _ in choices] == [
-        composition.DEMO_PROFILE,
-        composition.profile_key(person),
-        composition.profile_key(service),
+        DEMO_PROFILE,
+        profile_key(person),
+        profile_key(service),
     ]
-    args = composition.parse_args([])
+    args = parse_args([])
     engine, demo, code = await asyncio.wait_for(
-        composition.start_engine(
-            args, switch_to=composition.profile_key(person), open_store=keyring
-        ),
+        start_engine(args, switch_to=profile_key(person), open_store=keyring),
         WAIT_S,
     )
     try:
@@ -123,9 +119,7 @@ async def _switch_profiles(sandbox: Sandbox, url: str, tmp_path: Path) -> None:
     assert remembered.profile == person and not remembered.demo_chosen
     assert remembered.profiles == [person, service]  # switching adds nothing
 
-    engine, demo, code = await asyncio.wait_for(
-        composition.start_engine(args, switch_to=composition.DEMO_PROFILE), WAIT_S
-    )
+    engine, demo, code = await asyncio.wait_for(start_engine(args, switch_to=DEMO_PROFILE), WAIT_S)
     try:
         assert engine is not None and demo and engine.sandbox_url != url
     finally:
@@ -164,7 +158,7 @@ async def _watch_per_profile(sandbox: Sandbox, url: str, settings: QSettings) ->
             }
         )
     )
-    args = composition.parse_args([])
+    args = parse_args([])
 
     async def run(
         switch_to: Profile, then: Callable[[GuiApp], object]
@@ -172,9 +166,7 @@ async def _watch_per_profile(sandbox: Sandbox, url: str, settings: QSettings) ->
         """Start the org as the tray's switch does, run the app as run_app does: what it
         watches (the selection at start, and the queues it resolved to)."""
         engine, demo, _ = await asyncio.wait_for(
-            composition.start_engine(
-                args, switch_to=composition.profile_key(switch_to), open_store=keyring
-            ),
+            start_engine(args, switch_to=profile_key(switch_to), open_store=keyring),
             WAIT_S,
         )
         assert engine is not None and not demo
@@ -217,8 +209,8 @@ async def _watch_per_profile(sandbox: Sandbox, url: str, settings: QSettings) ->
     assert await run(person, lambda app: None) == (Selection((third,), "none"), {third})
     watches = json.loads(path.read_text())["watches"]
     assert watches == {
-        composition.profile_key(service): {"queues": [first, second], "users": "none"},
-        composition.profile_key(person): {"queues": [third], "users": "none"},
+        profile_key(service): {"queues": [first, second], "users": "none"},
+        profile_key(person): {"queues": [third], "users": "none"},
     }
     assert "watch" not in json.loads(path.read_text())
 
@@ -235,21 +227,21 @@ def _ignore(progress: SelectionProgress) -> None:
 async def test_the_app_stops_its_engine_for_the_profile_chosen(
     qtbot: QtBot, settings: QSettings
 ) -> None:
-    engine = await composition.build_engine(
+    engine = await build_engine(
         demo=True, environment=None, queues="mine", users="mine", demo_speed=20.0
     )
     other = "https://api.mypurecloud.de other-client"
     options = GuiOptions(
         settings=settings,
-        profiles=[(composition.DEMO_PROFILE, "Demo org"), (other, "EU (Frankfurt) · other")],
-        active_profile=composition.DEMO_PROFILE,
+        profiles=[(DEMO_PROFILE, "Demo org"), (other, "EU (Frankfurt) · other")],
+        active_profile=DEMO_PROFILE,
         watch_network=False,
     )
     app = GuiApp(QApplication.instance(), engine.service, options)  # type: ignore[arg-type]
     running = asyncio.ensure_future(app.run())
     try:
         await asyncio.sleep(0)  # let run() start the engine
-        app.switch_profile(composition.DEMO_PROFILE)  # the active one: nothing happens
+        app.switch_profile(DEMO_PROFILE)  # the active one: nothing happens
         assert (app.stop_requested.is_set(), app.next_profile) == (False, None)
         app.switch_profile(other)
         assert await asyncio.wait_for(running, WAIT_S) == 0

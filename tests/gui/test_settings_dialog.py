@@ -14,17 +14,12 @@ from pytestqt.qtbot import QtBot
 
 from core.app.diagnostics import write_diagnostics
 from core.app.redact import install
-from core.auth.session import TokenSet
-from core.engine.service import EngineState, GapRecord, StateRecord
+from core.auth.tokens import TokenSet
+from core.engine.records import EngineState, GapRecord, StateRecord
 from core.engine.timeline import ConnectionTimeline
-from core.storage.settings import (
-    AppConfig,
-    Profile,
-    QuietHours,
-    config_to_json,
-    load_config,
-    save_config,
-)
+from core.storage.settings.codec import config_to_json
+from core.storage.settings.file import load_config, save_config
+from core.storage.settings.model import AppConfig, Profile, QuietHours
 from gui.dialogs.settings_dialog import SettingsDialog
 from gui.platform.autostart import APP_ICON, Autostart
 
@@ -276,14 +271,16 @@ async def test_the_app_opens_settings_from_the_tray_and_exports_its_own_diagnost
     qtbot: QtBot, settings: QSettings, tmp_path: Path
 ) -> None:
     """The wired app: real demo engine, its real token in the timeline, nothing on disk."""
-    import main as composition
+    from core.app.bootstrap import build_engine
     from gui.app import GuiApp, GuiOptions
 
-    engine = await composition.build_engine(
+    engine = await build_engine(
         demo=True, environment=None, queues="mine", users="mine", demo_speed=20.0
     )
     log_file = tmp_path / "genesys-tray.log"
-    token = engine.service.session.token.access_token
+    signed_in = engine.service.session.token
+    assert signed_in is not None  # the demo engine is signed in once built
+    token = signed_in.access_token
     log_file.write_text(f"DEBUG leaked: Authorization: Bearer {token}\n")
     autostart = _autostart(tmp_path)
     options = GuiOptions(

@@ -22,13 +22,14 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
-import main as composition
+from core.app.bootstrap import Engine, build_engine
+from core.app.sign_in import follow_redirects, sign_in_session
 from core.auth.credentials import MemoryCredentialStore
 from core.cli.listen import state_snapshot
-from core.engine.service import EngineState
+from core.engine.records import EngineState
 from core.errors import SignInTimedOutError
 from gui.app import SIGN_IN_WAIT_TEXT, GuiApp, GuiOptions
-from gui.notifications.notifier import ACTION_SIGN_IN, SIGN_IN_KEY, Notice
+from gui.notifications.notice import ACTION_SIGN_IN, SIGN_IN_KEY, Notice
 from gui.tray.controller import ACTION_SIGN_IN as TRAY_SIGN_IN
 from gui.tray.controller import TrayController
 from gui.window.sign_in_banner import SignInBanner
@@ -110,17 +111,17 @@ async def _expected(http: httpx.AsyncClient, app: GuiApp) -> Json:
 
 
 async def _signed_in_engine(
-    sandbox: Sandbox, browser: Callable[[str], Any] = composition._follow_redirects
-) -> composition.Engine:
+    sandbox: Sandbox, browser: Callable[[str], Any] = follow_redirects
+) -> Engine:
     """The GUI's way in: the welcome dialog's sign-in, then the engine without auto sign-in."""
-    session = await composition.sign_in_session(
+    session = await sign_in_session(
         sandbox.base_url,
         sandbox.config.pkce_client_id,
         "pkce",
         open_browser=browser,
         open_store=lambda _service: MemoryCredentialStore(insecure_reason="test: no keyring"),
     )
-    return await composition.build_engine(
+    return await build_engine(
         demo=False,
         environment=sandbox.base_url,
         queues="mine",

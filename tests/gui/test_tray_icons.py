@@ -24,7 +24,7 @@ from PySide6.QtGui import QAction, QIcon, QImage
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 from pytestqt.qtbot import QtBot
 
-from core.engine.service import EngineState
+from core.engine.records import EngineState
 from gui.platform.single_instance import SingleInstance
 from gui.tray.controller import (
     ACTION_FILTERS,

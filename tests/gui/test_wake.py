@@ -9,7 +9,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from core.engine.service import EngineState, Record, StateRecord
+from core.engine.records import EngineState, Record, StateRecord
 from gui.platform.wake import JUMP_THRESHOLD_S, NetworkWatcher, WakeDetector
 
 
@@ -62,10 +62,10 @@ def test_the_network_watcher_loads_a_backend_or_says_why(qtbot: QtBot) -> None:
 async def test_a_simulated_resume_health_checks_the_live_channel_within_a_second(
     qtbot: QtBot, settings: QSettings
 ) -> None:
-    import main as composition
+    from core.app.bootstrap import build_engine
     from gui.app import GuiApp, GuiOptions
 
-    engine = await composition.build_engine(
+    engine = await build_engine(
         demo=True, environment=None, queues="mine", users="mine", demo_speed=20.0
     )
     records: list[Record] = []

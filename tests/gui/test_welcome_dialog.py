@@ -14,7 +14,8 @@ from pytestqt.qtbot import QtBot
 from core.auth.credentials import MemoryCredentialStore
 from core.errors import OAuthError, SignInCancelledError, SignInTimedOutError, TransportError
 from core.rest.regions import REGIONS
-from core.storage.settings import Profile, load_config
+from core.storage.settings.file import load_config
+from core.storage.settings.model import Profile
 from gui.dialogs.welcome_dialog import (
     CUSTOM,
     PAGE_CONNECT,
@@ -223,26 +224,27 @@ def test_a_previous_profile_and_problem_are_shown_again(qtbot: QtBot) -> None:
 
 
 async def test_pkce_against_the_sandbox_through_the_app_sign_in(qtbot: QtBot) -> None:
-    """End to end: dialog → main.sign_in_session → the sandbox's real OAuth (browser stand-in)."""
-    import main as composition
+    """End to end: dialog → sign_in_session → the sandbox's real OAuth (browser stand-in)."""
+    from core.app.bootstrap import build_engine
+    from core.app.sign_in import SignedIn, follow_redirects, sign_in_session
     from sandbox.config import SandboxConfig
     from sandbox.server import Sandbox
 
     sandbox = Sandbox(SandboxConfig(port=0))
     url = await sandbox.start()
-    sessions: list[composition.SignedIn] = []
+    sessions: list[SignedIn] = []
 
     async def sign_in(request: SignInRequest) -> SignInResult:
-        session = await composition.sign_in_session(
+        session = await sign_in_session(
             request.environment,
             request.client_id,
             request.grant,
             request.client_secret,
-            open_browser=composition._follow_redirects,
+            open_browser=follow_redirects,
             open_store=lambda _service: MemoryCredentialStore(insecure_reason="test: no keyring"),
         )
         sessions.append(session)
-        return SignInResult(session.store_warning, session)
+        return SignInResult(session.credentials_warning, session)
 
     try:
         dialog = WelcomeDialog(sign_in)
@@ -259,7 +261,7 @@ async def test_pkce_against_the_sandbox_through_the_app_sign_in(qtbot: QtBot) ->
         assert choice.profile.environment == url
         assert "test: no keyring" in dialog.done_label.text()
         assert sessions and sessions[0].auth.signed_in
-        engine = await composition.build_engine(
+        engine = await build_engine(
             demo=False, environment=url, queues="mine", users="mine", session=sessions[0]
         )
         await engine.aclose()
@@ -272,12 +274,13 @@ async def test_pkce_against_the_sandbox_through_the_app_sign_in(qtbot: QtBot) ->
 async def test_main_shows_the_welcome_on_first_run_and_the_demo_choice_starts_it(
     qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import main as composition
+    from gui.launcher import start_engine
+    from main import parse_args
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     monkeypatch.delenv("GENESYS_CLIENT_ID", raising=False)
-    args = composition.parse_args([])
-    starting = asyncio.ensure_future(composition.start_engine(args))
+    args = parse_args([])
+    starting = asyncio.ensure_future(start_engine(args))
     dialog = await asyncio.wait_for(_welcome_shown(), 5)
     dialog.demo_button.click()
     engine, demo, code = await asyncio.wait_for(starting, 20)
@@ -295,23 +298,25 @@ async def test_the_remembered_demo_choice_goes_straight_to_the_demo(
     qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The next launch skips the welcome; asking for it (the way back) shows it, kept filled in."""
-    import main as composition
-    from core.storage.settings import AppConfig, save_config
+    from core.storage.settings.file import save_config
+    from core.storage.settings.model import AppConfig
+    from gui.launcher import start_engine
+    from main import parse_args
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     monkeypatch.delenv("GENESYS_CLIENT_ID", raising=False)
     path = tmp_path / "genesys-tray" / "config.json"
     earlier = Profile("eu_central_1", "my-client", "pkce")
     save_config(path, AppConfig(profile=earlier, demo_chosen=True))
-    args = composition.parse_args([])
-    engine, demo, code = await asyncio.wait_for(composition.start_engine(args), 20)
+    args = parse_args([])
+    engine, demo, code = await asyncio.wait_for(start_engine(args), 20)
     try:
         assert engine is not None and demo and code == 0 and engine.sandbox_url is not None
         assert not any(isinstance(w, WelcomeDialog) for w in QApplication.topLevelWidgets())
     finally:
         if engine is not None:
             await engine.aclose()
-    choosing = asyncio.ensure_future(composition.start_engine(args, choose=True))
+    choosing = asyncio.ensure_future(start_engine(args, choose=True))
     dialog = await asyncio.wait_for(_welcome_shown(), 5)
     assert dialog.client_id.text() == "my-client"  # the org chosen before is filled in
     dialog.quit_button.click()
@@ -322,11 +327,12 @@ async def test_the_remembered_demo_choice_goes_straight_to_the_demo(
 async def test_closing_the_welcome_quits_quietly(
     qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import main as composition
+    from gui.launcher import start_engine
+    from main import parse_args
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     monkeypatch.delenv("GENESYS_CLIENT_ID", raising=False)
-    starting = asyncio.ensure_future(composition.start_engine(composition.parse_args([])))
+    starting = asyncio.ensure_future(start_engine(parse_args([])))
     dialog = await asyncio.wait_for(_welcome_shown(), 5)
     dialog.quit_button.click()
     assert await asyncio.wait_for(starting, 5) == (None, False, 0)
@@ -336,8 +342,10 @@ async def test_a_remembered_profile_goes_straight_to_sign_in(
     qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No welcome when the config names an org; a sign-in it cannot reuse shows it again."""
-    import main as composition
-    from core.storage.settings import AppConfig, save_config
+    from core.storage.settings.file import save_config
+    from core.storage.settings.model import AppConfig
+    from gui.launcher import start_engine
+    from main import parse_args
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     monkeypatch.delenv("GENESYS_CLIENT_ID", raising=False)
@@ -346,8 +354,8 @@ async def test_a_remembered_profile_goes_straight_to_sign_in(
         AppConfig(profile=Profile("http://127.0.0.1:9", "svc", "client_credentials")),
     )
     starting = asyncio.ensure_future(
-        composition.start_engine(
-            composition.parse_args([]),
+        start_engine(
+            parse_args([]),
             open_store=lambda _service: MemoryCredentialStore(insecure_reason="test"),
         )
     )

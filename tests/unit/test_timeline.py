@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from core.app.diagnostics import DiagnosticsError, redact_lines, write_diagnostics
-from core.auth.session import TokenSet
-from core.engine.service import BudgetRecord, EngineState, GapRecord, StateRecord
+from core.auth.tokens import TokenSet
+from core.engine.records import BudgetRecord, EngineState, GapRecord, StateRecord
 from core.engine.timeline import ConnectionTimeline
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
