@@ -27,6 +27,10 @@ class SandboxConfig:
     speed: float = 1.0
     simulate: bool = True
     tick_s: float = 0.25
+    # The demo's opening: this many simulated seconds in, the first offer of every queue to an
+    # agent with nothing else on rings out (NOT_RESPONDING), so a newcomer sees an alert within
+    # a minute instead of whenever chance brings one. None: only chance (NO_ANSWER_P).
+    opening_ring_out_s: float | None = None
 
     # Multichannel: queues carry voice, callback, chat, message and email (genesys-api.md 5.9,
     # 6.8); off = every queue and conversation is voice, as the sandbox was at first.

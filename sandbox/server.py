@@ -55,7 +55,12 @@ class Sandbox:
         self.auth = AuthServer(self.config, self.org)
         self.hub = StreamingHub(self.config, self.org, self.auth, self.variations)
         self.rest = RestApi(self.config, self.org)
-        self.simulation = Simulation(self.org, seed=self.config.seed, speed=self.config.speed)
+        self.simulation = Simulation(
+            self.org,
+            seed=self.config.seed,
+            speed=self.config.speed,
+            opening_ring_out_s=self.config.opening_ring_out_s,
+        )
         self.control = ControlApi(self)
         self.faults = Faults()
         self.paused = not self.config.simulate

@@ -44,12 +44,20 @@ AUX_CHOICES = ("BREAK", "MEAL", "MEETING", "TRAINING", "AWAY", "BUSY")
 class Simulation:
     """Advances an :class:`Org` by small steps of simulated time."""
 
-    def __init__(self, org: Org, *, seed: int, speed: float) -> None:
+    def __init__(
+        self, org: Org, *, seed: int, speed: float, opening_ring_out_s: float | None = None
+    ) -> None:
         self.org = org
         self.rng = random.Random(seed * 7919 + 17)
         self.speed = speed
         self._surge_until: dict[str, float] = {}
         self._conv_seq = 0
+        # The demo's opening (SandboxConfig.opening_ring_out_s): queues whose first offer after
+        # this moment still has to ring out.
+        self._opening_at = None if opening_ring_out_s is None else self._after(opening_ring_out_s)
+        self._opening_queues: set[str] = (
+            set(org.queues) if opening_ring_out_s is not None else set()
+        )
 
     # Wall-clock deadline `sim_s` simulated seconds from now.
     def _after(self, sim_s: float) -> float:
@@ -171,6 +179,8 @@ class Simulation:
         conv.agent_id = agent.id
         conv.offered_at = now
         conv.will_answer = self.rng.random() >= NO_ANSWER_P
+        if self._opening_rings_out(conv, agent, now):
+            conv.will_answer = False
         conv.answer_at = self._after(
             self.rng.uniform(*PROFILES[conv.media].ring_s) if conv.will_answer else ALERT_TIMEOUT_S
         )
@@ -180,6 +190,15 @@ class Simulation:
         agent.interactions.append(conv.id)
         self.org.set_routing(agent, "INTERACTING")
         self.org.conversation_changed(conv)
+
+    def _opening_rings_out(self, conv: Conversation, agent: User, now: float) -> bool:
+        """True for the demo opening's one ring-out of this queue (an agent free of other work)."""
+        if self._opening_at is None or now < self._opening_at or agent.interactions:
+            return False
+        if conv.queue_id not in self._opening_queues:
+            return False
+        self._opening_queues.discard(conv.queue_id)
+        return True
 
     def _progress_conversations(self, now: float) -> None:
         for conv in list(self.org.conversations.values()):

@@ -113,7 +113,8 @@ async def _demo_login(demo_speed: float, closers: list[Closer]) -> _Login:
     from sandbox.config import SandboxConfig
     from sandbox.server import Sandbox
 
-    sandbox = Sandbox(SandboxConfig(port=0, speed=demo_speed))
+    # The demo opens with one ring-out per queue 20 simulated seconds in: an alert to see early.
+    sandbox = Sandbox(SandboxConfig(port=0, speed=demo_speed, opening_ring_out_s=20.0))
     url = await sandbox.start()
     closers.append(sandbox.stop)
     return _Login(
