@@ -76,6 +76,8 @@ class AgentsModel(TableModel):
         self._now = clock()
         self._rows = IdRows()
         self._bold: QFont | None = None
+        # What of each queue the active-queues column shows: its name and who is joined.
+        self._queue_looks: dict[str, tuple[str, frozenset[str]]] = {}
 
     # ------------------------------------------------------------------ feeding
     def set_users(self, user_ids: Iterable[str]) -> None:
@@ -93,9 +95,34 @@ class AgentsModel(TableModel):
         refresh_rows(self, self._rows, list(user_ids))
 
     def update_queues(self, queue_ids: Iterable[str]) -> None:
-        """Queues changed (names, joins): refresh every row's active-queues column."""
-        del queue_ids  # any queue can appear in any row: the column is refreshed whole
-        self._column_changed(self.QUEUES, [])
+        """Queues changed: refresh the active-queues cells of the users a change can show in.
+
+        Most queue changes are counters, which this column does not show; only a new name
+        (every row may list the queue) or a join or leave (those users' rows) repaint it.
+        """
+        users: set[str] = set()
+        renamed = False
+        for queue_id in queue_ids:
+            queue = self._store.queues.get(queue_id)
+            look = (queue.name, frozenset(queue.joined_ids)) if queue is not None else ("", None)
+            before = self._queue_looks.get(queue_id)
+            if look[1] is None:
+                self._queue_looks.pop(queue_id, None)
+            else:
+                self._queue_looks[queue_id] = (look[0], look[1])
+            if before is not None and look[1] is not None and before == look:
+                continue
+            renamed = renamed or before is None or before[0] != look[0]
+            users.update(before[1] if before is not None else ())
+            users.update(look[1] or ())
+        if renamed:
+            self._column_changed(self.QUEUES, [])
+            return
+        rows = self._rows.known_rows(list(users))
+        if rows:
+            self.dataChanged.emit(
+                self.index(min(rows), self.QUEUES), self.index(max(rows), self.QUEUES), []
+            )
 
     def tick(self, now: datetime | None = None) -> None:
         """Advance the clock: one dataChanged for the time column, nothing else."""

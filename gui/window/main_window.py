@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -19,7 +20,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -44,7 +45,7 @@ from core.storage.journal.journal import Journal
 from gui.bridge import EngineBridge, LinkHealth
 from gui.dialogs.journal_dialog import JournalDialog
 from gui.models.agents import AgentsFilterProxy, AgentsModel
-from gui.models.feed import FeedFilterProxy, FeedModel
+from gui.models.feed import FEED_CAPACITY, FeedFilterProxy, FeedModel
 from gui.models.queues import QueuesModel
 from gui.window.delegates import CountSplitDelegate, SparklineDelegate
 from gui.window.sign_in_banner import SignInBanner
@@ -118,6 +119,12 @@ class MainWindow(QMainWindow):
         self.journal_dialog: JournalDialog | None = None
         self.settings = settings or QSettings()
         self._last_update: datetime | None = None
+        # While the window is hidden in the tray (or minimised) the boards rest: what changed is
+        # only noted, and brought in at once when the window comes back (see _wake_boards). The
+        # store is always current, so nothing is lost; the tray and the alerts never rest.
+        self._dirty_users: set[str] = set()
+        self._dirty_queues: set[str] = set()
+        self._feed_backlog: deque[FeedEntry] = deque(maxlen=FEED_CAPACITY)
         self.setWindowTitle("Genesys Tray")
         self.setObjectName("MainWindow")
         self.resize(1100, 680)
@@ -134,6 +141,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self._agents_tab(), "&Agents")
         self.tabs.addTab(self._queues_tab(), "&Queues")
         self.tabs.addTab(self._feed_tab(), "&Feed")
+        self.tabs.currentChanged.connect(self._on_tabs_current_changed)
         self.sign_in_banner = SignInBanner(dims=self.tabs)  # while the boards wait for a sign-in
         central = QWidget()
         central_box = QVBoxLayout(central)
@@ -278,18 +286,58 @@ class MainWindow(QMainWindow):
         self.queue_filter.setCurrentIndex(max(0, self.queue_filter.findData(current)))
         self.queue_filter.blockSignals(False)
 
+    @property
+    def boards_resting(self) -> bool:
+        """True while nobody can see the boards: hidden in the tray, or minimised."""
+        return not self.isVisible() or self.isMinimized()
+
     def _on_bridge_users_changed(self, ids: list[str]) -> None:
-        self.agents.update_users(ids)
         self._last_update = datetime.now(UTC)
+        if self.boards_resting:
+            self._dirty_users.update(ids)
+            return
+        self.agents.update_users(ids)
 
     def _on_bridge_queues_changed(self, ids: list[str]) -> None:
+        self._last_update = datetime.now(UTC)
+        if self.boards_resting:
+            self._dirty_queues.update(ids)
+            return
         self.queues.update_queues(ids)
         self.agents.update_queues(ids)
         self._widen_count_columns()
-        self._last_update = datetime.now(UTC)
+
+    def _on_tabs_current_changed(self, _index: int) -> None:
+        self._widen_count_columns()
+
+    def _wake_boards(self) -> None:
+        """Bring in what changed while the boards rested, in one update per board."""
+        if self.boards_resting:
+            return
+        users, queues = list(self._dirty_users), list(self._dirty_queues)
+        self._dirty_users.clear()
+        self._dirty_queues.clear()
+        if users:
+            self.agents.update_users(users)
+        if queues:
+            self.queues.update_queues(queues)
+            self.agents.update_queues(queues)
+            self._widen_count_columns()
+        if self._feed_backlog:
+            backlog = list(self._feed_backlog)
+            self._feed_backlog.clear()
+            self.feed.append(backlog)
+        now = datetime.now(UTC)
+        self.agents.tick(now)
+        self.queues.tick(now)
 
     def _widen_count_columns(self) -> None:
-        """Grow Waiting and Interacting (never shrink them) so a split by media is not cut off."""
+        """Grow Waiting and Interacting (never shrink them) so a split by media is not cut off.
+
+        Measuring asks every row for its size, so it waits until the Queues board is in view.
+        """
+        if not self.queues_view.isVisible():
+            return
         header = self.queues_view.horizontalHeader()
         for column in (self.queues.WAITING, self.queues.INTERACTING):
             wanted = self.queues_view.sizeHintForColumn(column)
@@ -297,6 +345,9 @@ class MainWindow(QMainWindow):
                 header.resizeSection(column, wanted)
 
     def _on_bridge_feed_appended(self, entries: list[FeedEntry]) -> None:
+        if self.boards_resting:
+            self._feed_backlog.extend(entries)
+            return
         self.feed.append(entries)
 
     def _on_bridge_budget_changed(self, budget: BudgetRecord) -> None:
@@ -319,8 +370,10 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ own slots
     def _on_bridge_clock_ticked(self) -> None:
         now = datetime.now(UTC)
-        self.agents.tick(now)
-        self.queues.tick(now)
+        if not self.boards_resting:
+            self.agents.tick(now)
+            self.queues.tick(now)
+        # The trend history is sampled even while resting: the sparkline must have no hole.
         if time.monotonic() - self._sampled_at >= HISTORY_SAMPLE_MS / 1000:
             self._sampled_at = time.monotonic()
             self.queues.sample(now)
@@ -413,8 +466,15 @@ class MainWindow(QMainWindow):
         """Part of the staged shutdown: the clock-driven columns stop moving."""
         self.bridge.clock_ticked.disconnect(self._on_bridge_clock_ticked)
 
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        """The boards wake before the window paints, so it never shows a stale row."""
+        super().showEvent(event)
+        self._wake_boards()
+
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
-        """Follow the system palette (light/dark) when it changes."""
+        """Follow the system palette (light/dark); wake the boards when un-minimised."""
+        if event.type() == QEvent.Type.WindowStateChange:
+            self._wake_boards()
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
             for model in (self.agents, self.queues, self.feed):
                 restyle = getattr(model, "restyle", None)

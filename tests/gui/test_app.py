@@ -128,6 +128,7 @@ def test_window_fills_from_the_bridge_and_remembers_column_widths(
     qtbot: QtBot, settings: QSettings
 ) -> None:
     window, bridge, store = _window(qtbot, settings, tray=True)
+    window.show()
     bridge.pipeline.on_record(WatchRecord({"u0": "Agent 0", "u1": "Agent 1", "u2": "Agent 2"}, {}))
     for change in store.apply(PresenceChanged("u1", "d", "ON_QUEUE", "", T0)):
         bridge.pipeline.on_record(ChangeRecord(change, "stream"))
@@ -146,6 +147,7 @@ def test_window_fills_from_the_bridge_and_remembers_column_widths(
 
 def test_paused_feed_counts_new_entries(qtbot: QtBot, settings: QSettings) -> None:
     window, bridge, store = _window(qtbot, settings, tray=True)
+    window.show()
     window.set_paused(True)
     for n in range(3):
         for change in store.apply(
@@ -156,6 +158,31 @@ def test_paused_feed_counts_new_entries(qtbot: QtBot, settings: QSettings) -> No
     assert window.feed.rowCount() == 0
     window.set_paused(False)
     assert window.feed.rowCount() == 3 and window.new_label.text() == ""
+    window.stop_timers()
+    bridge.stop()
+
+
+def test_hidden_boards_rest_and_wake_up_to_date_when_shown(
+    qtbot: QtBot, settings: QSettings
+) -> None:
+    window, bridge, store = _window(qtbot, settings, tray=True)
+    window.show()
+    bridge.pipeline.on_record(WatchRecord({"u0": "Agent 0", "u1": "Agent 1", "u2": "Agent 2"}, {}))
+    qtbot.waitUntil(lambda: window.agents.rowCount() == 3, timeout=2000)
+    window.hide()  # to the tray: nobody can see the boards
+    updates: list[int] = []
+    window.agents.dataChanged.connect(lambda *_: updates.append(1))
+    for n, status in enumerate(("INTERACTING", "IDLE", "NOT_RESPONDING")):
+        for change in store.apply(RoutingChanged("u1", status, T0 + timedelta(seconds=n))):
+            bridge.pipeline.on_record(ChangeRecord(change, "stream"))
+    qtbot.waitUntil(lambda: bool(window._feed_backlog), timeout=2000)
+    qtbot.waitUntil(lambda: len(window._feed_backlog) == 3, timeout=2000)
+    assert updates == [] and window.feed.rowCount() == 0  # rested: no model work while hidden
+    window.show()
+    assert window.feed.rowCount() == 3  # woken before the first paint
+    row = window.agents.row_of("u1")
+    shown = window.agents.data(window.agents.index(row, window.agents.ROUTING))
+    assert shown == "Not Responding"
     window.stop_timers()
     bridge.stop()
 

@@ -301,6 +301,25 @@ def test_proxy_searches_name_presence_and_routing_and_filters_by_queue(
     check(proxy)
 
 
+def test_queue_counters_do_not_repaint_the_agents_queue_column(
+    agents: AgentsModel, store: Store
+) -> None:
+    agents.update_queues(["q-sales", "q-support"])  # first sight: the column is drawn whole
+    changed: list[tuple[int, int, int]] = []
+    agents.dataChanged.connect(
+        lambda first, last, _roles: changed.append((first.row(), last.row(), first.column()))
+    )
+    store.apply(QueueObserved("q-sales", waiting=9, interacting=4, media_type="voice"))
+    agents.update_queues(["q-sales"])  # counters only: the column shows nothing of them
+    assert changed == []
+    store.apply(QueueMembershipChanged("q-sales", "u-bo", True))  # Bo joins Sales
+    agents.update_queues(["q-sales"])
+    bo = agents.row_of("u-bo")
+    assert changed and all(col == AgentsModel.QUEUES for _, _, col in changed)
+    assert any(first <= bo <= last for first, last, _ in changed)
+    assert "Sales" in str(agents.index(bo, AgentsModel.QUEUES).data())
+
+
 # ================================================================================== queues
 @pytest.fixture
 def queues(store: Store) -> QueuesModel:

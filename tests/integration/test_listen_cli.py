@@ -33,24 +33,28 @@ class Lines:
                     return line
 
 
-async def test_listen_demo_survives_faults_and_writes_the_true_state(tmp_path: Path) -> None:
-    state_file = tmp_path / "state.json"
+async def listen_demo(*args: str) -> tuple[asyncio.subprocess.Process, Lines]:
+    """``python main.py listen --demo ARGS`` as a subprocess, and its JSON lines."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "main.py",
         "listen",
         "--demo",
-        "--state-out",
-        str(state_file),
-        "--kinds",
-        "sandbox,state,gap,change,budget",
+        *args,
         cwd=REPO,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
         limit=16 * 1024 * 1024,
     )
     assert proc.stdout is not None
-    lines = Lines(proc.stdout)
+    return proc, Lines(proc.stdout)
+
+
+async def test_listen_demo_survives_faults_and_writes_the_true_state(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.json"
+    proc, lines = await listen_demo(
+        "--state-out", str(state_file), "--kinds", "sandbox,state,gap,change,budget"
+    )
     try:
         url = (await lines.next_matching(kind="sandbox"))["url"]
         budget = await lines.next_matching(kind="budget")
@@ -100,22 +104,9 @@ async def test_listen_prints_and_journals_an_alert_that_began_in_a_gap(tmp_path:
     from core.storage.journal.journal import Journal
 
     journal_file = tmp_path / "journal.sqlite3"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "main.py",
-        "listen",
-        "--demo",
-        "--journal",
-        str(journal_file),
-        "--kinds",
-        "sandbox,watch,gap,change,alert",
-        cwd=REPO,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        limit=16 * 1024 * 1024,
+    proc, lines = await listen_demo(
+        "--journal", str(journal_file), "--kinds", "sandbox,watch,gap,change,alert"
     )
-    assert proc.stdout is not None
-    lines = Lines(proc.stdout)
     try:
         url = (await lines.next_matching(kind="sandbox"))["url"]
         await lines.next_matching(kind="gap", phase="end")
