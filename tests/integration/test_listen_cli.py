@@ -87,7 +87,7 @@ async def test_listen_demo_survives_faults_and_writes_the_true_state(tmp_path: P
             truth = (await control.get("/sandbox/truth")).json()
     finally:
         proc.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(proc.stdout.read(), DEADLINE_S)
+        await asyncio.wait_for(lines.stream.read(), DEADLINE_S)
         code = await asyncio.wait_for(proc.wait(), DEADLINE_S)
     assert code == 0
     state = json.loads(state_file.read_text(encoding="utf-8"))
@@ -139,7 +139,7 @@ async def test_listen_prints_and_journals_an_alert_that_began_in_a_gap(tmp_path:
         assert [g["phase"] for g in gap_ends[-2:]] == ["start", "end"]
     finally:
         proc.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(proc.stdout.read(), DEADLINE_S)
+        await asyncio.wait_for(lines.stream.read(), DEADLINE_S)
         code = await asyncio.wait_for(proc.wait(), DEADLINE_S)
     assert code == 0
     async with await Journal.open(journal_file) as journal:
