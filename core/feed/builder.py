@@ -59,7 +59,10 @@ def alert_entry(change: AlertChange) -> FeedEntry:
     verb = _ALERT_VERBS.get(change.kind, str(change.kind))
     loud = change.kind is ChangeKind.FIRED and alert.severity is not Severity.INFO
     subject = alert.subject_name or alert.subject_id or "Connection"
-    summary = f"{alert.rule_name} {verb}: {alert.summary or subject}"
+    # The alert's summary says what fired ("... is Not Responding"); repeated on a resolution it
+    # would read as if the condition still held, so an ending names only the subject.
+    said = alert.summary if change.kind is ChangeKind.FIRED else ""
+    summary = f"{alert.rule_name} {verb}: {said or subject}"
     return FeedEntry(
         change.at,
         FeedKind.ALERT,

@@ -62,6 +62,7 @@ STATE_TEXT = {
     "stopped": "Stopped",
 }
 HISTORY_SAMPLE_MS = 10_000
+COLUMN_ROOM_PX = 40  # at least this much room beyond the widest text of a fitted column
 
 
 def _table(model: QSortFilterProxyModel | QueuesModel, name: str) -> QTableView:
@@ -277,6 +278,12 @@ class MainWindow(QMainWindow):
         if not self.settings.contains(f"columns/{self.agents_view.objectName()}"):
             for view in (self.agents_view, self.queues_view):
                 view.resizeColumnsToContents()
+            # Fitted to today's rows, the text columns would cut off the bold rows and the
+            # longer statuses of tomorrow ("Not Responding"): leave them room to grow.
+            header = self.agents_view.horizontalHeader()
+            for column in (AgentsModel.NAME, AgentsModel.PRESENCE, AgentsModel.ROUTING):
+                width = header.sectionSize(column)
+                header.resizeSection(column, width + max(COLUMN_ROOM_PX, width // 4))
         current = self.queue_filter.currentData()
         self.queue_filter.blockSignals(True)
         self.queue_filter.clear()

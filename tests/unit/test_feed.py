@@ -140,7 +140,7 @@ def test_alerts_become_feed_lines_from_firing_to_resolved() -> None:
     assert [c.kind for c in resolved] == [ChangeKind.RESOLVED]
     done = alert_entry(resolved[0])
     assert done.at == T0 + timedelta(seconds=10)
-    assert done.summary.startswith("Calls waiting resolved: ")
+    assert done.summary == "Calls waiting resolved: Sales EN"  # not "5 waiting" again
     assert done.severity == "info"  # a resolution is good news, never a warning line
 
     quiet = Rule("info", "FYI", Condition.QUEUE_WAITING_ABOVE, threshold=0, severity=Severity.INFO)
