@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import sys
@@ -30,7 +31,9 @@ from core.auth.credentials import (
     credential_service_name,
     open_credential_store,
 )
+from core.auth.saved_tokens import delete_entries
 from core.auth.session import Authenticator, BrowserOpener
+from core.auth.sign_out import SignOutResult
 from core.engine.records import EngineState, Record, StateRecord
 from core.engine.selection import Selection, parse_selection_arg
 from core.engine.service import MonitorService
@@ -259,9 +262,13 @@ def sign_in_again_when_needed(
 
 
 def _session_controls(
-    auth: Authenticator, login: _Login, signing_out: asyncio.Event
+    auth: Authenticator, login: _Login, memory: StoredChannelMemory, signing_out: asyncio.Event
 ) -> tuple[SessionControl, SessionControl]:
-    """(sign out, sign in again) for the person: the same org and OAuth client."""
+    """(sign out, sign in again) for the person: the same org and OAuth client.
+
+    Sign-out deletes every entry SECURITY.md lists (tokens, user id, client secret, channel ids)
+    and returns a :class:`SignOutResult` that says what was really done.
+    """
 
     async def sign_in_again() -> object:
         # A new token makes the service roll its channels over.
@@ -269,13 +276,22 @@ def _session_controls(
             return await auth.sign_in_client_credentials()
         return await auth.sign_in_pkce()
 
-    async def sign_out() -> bool:
+    async def sign_out() -> SignOutResult:
         signing_out.set()  # no browser pops up for the sign-in this just ended
-        try:
-            return bool(await auth.sign_out())
-        finally:
-            with contextlib.suppress(CredentialStoreError):
-                await login.credentials.delete(CLIENT_SECRET_ENTRY)
+        memory.seal()
+        result = await auth.sign_out(also_forget=(CLIENT_SECRET_ENTRY, *memory.entry_keys()))
+        if login.credentials is auth.store:
+            return result
+        # A session signed in elsewhere with its own store: its secret and channels live there.
+        done, kept, reasons = await delete_entries(
+            login.credentials, (CLIENT_SECRET_ENTRY, *memory.entry_keys())
+        )
+        return dataclasses.replace(
+            result,
+            forgotten=result.forgotten + done,
+            kept=result.kept + kept,
+            problems=result.problems + reasons,
+        )
 
     return sign_out, sign_in_again
 
@@ -330,7 +346,7 @@ async def build_engine(
         signing_out = asyncio.Event()
         if person and auto_sign_in:
             service.add_listener(sign_in_again_when_needed(auth, signing_out))
-        sign_out, sign_in_again = _session_controls(auth, login, signing_out)
+        sign_out, sign_in_again = _session_controls(auth, login, memory, signing_out)
         closers.append(service.stop)
         return Engine(
             service=service,

@@ -94,3 +94,27 @@ async def delete_token_set(store: CredentialStore) -> None:
             first = first or exc
     if first is not None:
         raise first
+
+
+async def delete_entries(
+    store: CredentialStore, keys: tuple[str, ...]
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Delete every entry in ``keys``, trying them all (sign-out).
+
+    Returns:
+        (deleted, not deleted, the distinct reasons in words); it never raises for a store error,
+        so the caller can say exactly which entries stayed behind.
+    """
+    done: list[str] = []
+    kept: list[str] = []
+    reasons: list[str] = []
+    for key in dict.fromkeys(keys):  # in order, once each
+        try:
+            await store.delete(key)
+        except CredentialStoreError as exc:
+            kept.append(key)
+            if str(exc) not in reasons:
+                reasons.append(str(exc))
+        else:
+            done.append(key)
+    return tuple(done), tuple(kept), tuple(reasons)

@@ -36,16 +36,20 @@ from core.auth.credentials import CredentialStore
 from core.auth.loopback import DEFAULT_REDIRECT_PORTS, LoopbackListener
 from core.auth.pkce import build_authorize_url, code_challenge, make_code_verifier, make_state
 from core.auth.saved_tokens import (
+    ENTRY_KEYS,
     ENTRY_USER_ID,
+    delete_entries,
     delete_token_set,
     load_token_set,
     save_token_set,
 )
+from core.auth.sign_out import NOT_REVOKED, SignOutResult
 from core.auth.token_http import HTTP_TIMEOUT_S, TokenHttpClient
 from core.auth.tokens import TokenSet, token_from_body
 from core.errors import (
     AuthError,
     CredentialStoreError,
+    GenesysTrayError,
     OAuthError,
     SignInRequiredError,
     SignInTimedOutError,
@@ -449,29 +453,61 @@ class Authenticator:
         self._notify(None)
 
     # ------------------------------------------------------------------ sign-out
-    async def sign_out(self) -> bool:
-        """Revoke the token on the server and forget the session here.
+    async def sign_out(self, *, also_forget: Sequence[str] = ()) -> SignOutResult:
+        """Revoke the session at Genesys Cloud and forget it here; say what was really done.
 
-        Local forgetting always happens, even when the server cannot be reached; a 401 means
-        the token was dead already.
+        Local forgetting always happens, even when the server cannot be reached. A live access
+        token is revoked (a 401 means it was dead already). Genesys has no call that revokes a
+        refresh token, so a stored one is used one last time: that retires it, and the access
+        token it returns is revoked at once (the rotated refresh token that comes with it is
+        never stored). This also covers an access token that expired here while its refresh
+        token still lives on the server.
+
+        Args:
+            also_forget: more entries of the same store to delete (channel ids, client secret).
 
         Returns:
-            Whether the server confirmed the revocation (or the token was already dead).
-
-        Raises:
-            CredentialStoreError: the keyring entries could not all be deleted.
+            What was revoked and deleted, and what failed, in words (never raises for either).
         """
         async with self._lock:
             token, self._token, self._user_id = self._token, None, None
-            revoked = True
-            if token is not None and not token.expired(self._clock()):
-                revoked = await self._http.revoke(token.access_token)
             try:
-                await delete_token_set(self._store)
+                revoked = await self._revoke(token)
+                forgotten, kept, reasons = await delete_entries(
+                    self._store, (*ENTRY_KEYS, *also_forget)
+                )
             finally:
                 self._notify(None)
-        logger.info("signed out")
-        return revoked
+        problems = ((NOT_REVOKED,) if not revoked else ()) + reasons
+        result = SignOutResult(revoked, forgotten, kept, problems)
+        if result.complete:
+            logger.info("signed out: revoked, %d entries deleted", len(forgotten))
+        else:
+            logger.warning(
+                "signed out incompletely: revoked=%s, %d entries not deleted", revoked, len(kept)
+            )
+        return result
+
+    async def _revoke(self, token: TokenSet | None) -> bool:
+        """Whether no stored token of ``token`` works at Genesys Cloud any more (lock held)."""
+        if token is None:
+            return True
+        revoked = True
+        if not token.expired(self._clock()):
+            revoked = await self._http.revoke(token.access_token)
+        if token.refresh_token is None:
+            return revoked
+        try:
+            renewed = await self._refresh(token)
+        except OAuthError as exc:
+            if exc.error == "invalid_grant":  # revoked or used already: nothing to retire
+                return revoked
+            logger.warning("could not use the refresh token to sign out (%s)", exc.error)
+            return False
+        except GenesysTrayError as exc:
+            logger.warning("could not use the refresh token to sign out (%s)", type(exc).__name__)
+            return False
+        return await self._http.revoke(renewed.access_token) and revoked
 
     # ------------------------------------------------------------------ life cycle
     async def aclose(self) -> None:

@@ -18,6 +18,11 @@ from core.rest.schema import ChannelInfo, parse_datetime
 
 logger = logging.getLogger(__name__)
 
+# Shard slots are 0..19: one user + OAuth client holds at most 20 channels (genesys-api.md 3.1)
+# and the planner never plans more shards than that. Keyrings cannot list entries, so sign-out
+# deletes every slot's entry by name.
+MAX_SLOTS = 20
+
 
 class ChannelMemory(Protocol):
     """Where channel ids survive a restart. The id is the socket's only credential, so the
@@ -62,9 +67,19 @@ class StoredChannelMemory:
     def __init__(self, store: CredentialStore, prefix: str = "channel") -> None:
         self.store = store
         self.prefix = prefix
+        self._sealed = False
 
     def _key(self, slot: int) -> str:
         return f"{self.prefix}.{slot}"
+
+    def entry_keys(self) -> tuple[str, ...]:
+        """Every entry name a slot may use: what sign-out deletes."""
+        return tuple(self._key(slot) for slot in range(MAX_SLOTS))
+
+    def seal(self) -> None:
+        """Save nothing from now on (sign-out): a rollover that finishes after the entries were
+        deleted must not write a channel id back into the keyring."""
+        self._sealed = True
 
     async def load(self, slot: int) -> ChannelInfo | None:
         """The stored channel of a slot; a damaged record reads as none."""
@@ -84,6 +99,9 @@ class StoredChannelMemory:
 
     async def save(self, slot: int, channel: ChannelInfo) -> None:
         """Remember a slot's channel (best effort: a locked keyring only costs a new channel)."""
+        if self._sealed:
+            logger.debug("channel record %d not saved: signed out", slot)
+            return
         record = {
             "id": channel.id,
             "connect_uri": channel.connect_uri,

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.alerts.model import Severity
+from core.auth.sign_out import NOT_REVOKED, SignOutResult
 from core.storage.settings.model import AppConfig, NotificationSettings, QuietHours, parse_hhmm
 from gui.platform.autostart import Autostart, AutostartError
 from gui.window.theme import THEME_LABELS, apply_theme
@@ -60,6 +61,19 @@ def default_export_name(now: datetime | None = None) -> str:
     """``genesys-tray-diagnostics-YYYYmmdd-HHMMSS.zip``."""
     moment = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
     return f"genesys-tray-diagnostics-{moment}.zip"
+
+
+def sign_out_words(outcome: object) -> tuple[str, bool]:
+    """(what to say, whether it all worked) for what the injected sign-out returned.
+
+    Only what the sign-out reports is claimed: a :class:`SignOutResult` says it itself; a bare
+    False means the revocation failed; anything else claims no revocation at all.
+    """
+    if isinstance(outcome, SignOutResult):
+        return outcome.words(), outcome.complete
+    if outcome is False:
+        return f"Signed out, but not completely. {NOT_REVOKED}", False
+    return "Signed out.", True
 
 
 def _qtime(text: str, fallback: QTime) -> QTime:
@@ -102,7 +116,8 @@ class SettingsDialog(QDialog):
         Args:
             config: the settings to start from.
             save: writes and applies the edited settings; raises with a message on failure.
-            sign_out: revokes the session and clears the keyring; None hides the button.
+            sign_out: revokes the session and clears the keyring; None hides the button. What
+                it returns (a SignOutResult) decides the words shown: never more than it did.
             export: writes the diagnostics zip to a path; None hides the button.
             autostart: the start-at-login switch (default: this platform's).
             choose_export_path: asks where to save the zip (default: a file dialog).
@@ -304,13 +319,14 @@ class SettingsDialog(QDialog):
         self.sign_out_button.setEnabled(False)
         self._show("Signing out…")
         try:
-            await self._sign_out()
+            outcome = await self._sign_out()
         except Exception as exc:
             logger.warning("sign-out failed: %s", exc)
             self._show(f"Signing out did not finish: {exc}", error=True)
             self.sign_out_button.setEnabled(True)
             return False
-        self._show("Signed out. The sign-in is revoked and forgotten on this computer.")
+        text, complete = sign_out_words(outcome)
+        self._show(text, error=not complete)
         self.signed_out.emit()
         return True
 
