@@ -14,6 +14,7 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 from core.app.redact import install
+from core.domain.files import private_folder
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def setup_logging(debug: bool, *, quiet: bool = False, log_file: Path | None = N
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if log_file is not None:
         try:
-            log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_folder(log_file.parent)
             handler = private_log_handler(log_file)
         except OSError as exc:
             logger.warning("no log file at %s (%s)", log_file, exc.strerror or exc)

@@ -9,8 +9,11 @@ Why it is strict:
 * single use: the first answer on the callback path decides the sign-in; anything else a browser
   asks for (``/favicon.ico``, a preconnect that never sends a request) is answered or dropped
   without using it up;
-* the ``state`` must match, or the answer may be a forged link (login CSRF); a mismatch is
-  answered with a 400 page and fails the sign-in instead of waiting for a "better" answer;
+* the ``state`` must match, or the answer may be a forged link (login CSRF). A mismatch is
+  answered with a plain 400 page and otherwise ignored: the ports are fixed and well known, so
+  any web page or local user can send one, and it must not abort the real sign-in;
+* only requests for ``Host: 127.0.0.1:<port>`` are served (a rebound DNS name is refused), and
+  one that names a foreign ``Origin`` is refused too (a real redirect sends none);
 * bound to 127.0.0.1 only, and always closed, also on timeout and cancellation, so the port is
   free for the next attempt.
 
@@ -41,7 +44,15 @@ DEFAULT_REDIRECT_PORTS: tuple[int, ...] = (53682, 53683, 53684)
 MAX_REQUEST_HEAD_BYTES = 16 * 1024
 REQUEST_READ_TIMEOUT_S = 10.0
 RESPONSE_GRACE_S = 2.0
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 410: "Gone"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    410: "Gone",
+}
+_HELPER = "This is the sign-in helper of Genesys Tray."
 
 
 class LoopbackListener:
@@ -78,6 +89,8 @@ class LoopbackListener:
         self._port = 0
         self._result: asyncio.Future[str] | None = None
         self._handlers: dict[asyncio.Task[None], str] = {}  # task -> "reading" | "answering"
+        self._ignored = 0  # answers that did not belong to this sign-in
+        self._refused = 0  # requests for another host or from another site
 
     @property
     def port(self) -> int:
@@ -134,7 +147,7 @@ class LoopbackListener:
             SignInTimedOutError: no redirect came within ``timeout_s``.
             SignInCancelledError: the person declined (``error=access_denied``).
             OAuthError: the redirect carried another OAuth error.
-            AuthError: the ``state`` did not match, or the redirect carried no code.
+            AuthError: the redirect (with the right ``state``) carried no code.
         """
         if self._result is None:
             raise RuntimeError("the listener is not started")
@@ -144,8 +157,14 @@ class LoopbackListener:
         except TimeoutError:
             if self._result.done():
                 return self._result.result()
+            ignored = (
+                " An answer that did not belong to this sign-in (an old tab or another page) "
+                "was ignored."
+                if self._ignored
+                else ""
+            )
             raise SignInTimedOutError(
-                f"The browser did not come back within {timeout_s:g} s. Sign in again."
+                f"The browser did not come back within {timeout_s:g} s.{ignored} Sign in again."
             ) from None
 
     async def aclose(self) -> None:
@@ -207,35 +226,51 @@ class LoopbackListener:
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
 
+    def _origin(self) -> str:
+        """``host:port`` as a browser names this listener in ``Host`` (IPv6 in brackets)."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"{host}:{self._port}"
+
     def _answer(self, head: bytes) -> tuple[int, str, str]:
         """Decide the sign-in from one request head; returns the page to show."""
-        request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+        request_line, *header_lines = head.decode("latin-1").split("\r\n")
         parts = request_line.split(" ")
         if len(parts) != 3 or not parts[2].startswith("HTTP/"):
-            return 400, "Bad request", "This is the sign-in helper of Genesys Tray."
+            return 400, "Bad request", _HELPER
+        headers = _headers(header_lines)
+        hosts = headers.get("host", [])
+        if len(hosts) != 1 or hosts[0].lower() != self._origin():
+            self._refused += 1
+            _log_first(self._refused, "sign-in listener refused a request for another host")
+            return 400, "Bad request", _HELPER
+        origins = headers.get("origin", [])
+        if any(origin.lower() != f"http://{self._origin()}" for origin in origins):
+            self._refused += 1
+            _log_first(self._refused, "sign-in listener refused a request sent by another site")
+            return 403, "Not allowed", _HELPER
         method, target = parts[0], parts[1]
         try:
             url = urlsplit(target)
         except ValueError:  # e.g. "//[" : not a URL a browser would send
-            return 400, "Bad request", "This is the sign-in helper of Genesys Tray."
+            return 400, "Bad request", _HELPER
         if url.path != self._path:
-            return 404, "Not found", "This is the sign-in helper of Genesys Tray."
+            return 404, "Not found", _HELPER
         if method != "GET":
-            return 405, "Not allowed", "This is the sign-in helper of Genesys Tray."
+            return 405, "Not allowed", _HELPER
         result = self._result
         if result is None or result.done():
             return 410, "Sign-in already finished", "You can close this window."
         query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         state = query.get("state", "")
         if not secrets.compare_digest(state.encode(), self._state.encode()):
-            logger.warning("sign-in redirect with a missing or wrong state; failing the sign-in")
-            result.set_exception(
-                AuthError(
-                    "The browser answer did not belong to this sign-in (state mismatch). It may "
-                    "come from an old tab or a forged link. Sign in again."
-                )
+            self._ignored += 1
+            _log_first(self._ignored, "sign-in redirect with a wrong state; ignored, still waiting")
+            return (
+                400,
+                "Not this sign-in",
+                "This answer does not belong to the current sign-in, so it was ignored. If you "
+                "are signing in, finish it in the newest browser tab.",
             )
-            return 400, "Sign-in failed", "This answer does not belong to the current sign-in."
         error = query.get("error")
         if error is not None:
             description = query.get("error_description", "")
@@ -258,6 +293,21 @@ class LoopbackListener:
             "Signed in",
             "Genesys Tray received your sign-in. You can close this window and return to the app.",
         )
+
+
+def _log_first(count: int, message: str) -> None:
+    """A warning for the first stray request, debug after: strangers cannot flood the log."""
+    logger.log(logging.WARNING if count == 1 else logging.DEBUG, "%s (%d so far)", message, count)
+
+
+def _headers(lines: list[str]) -> dict[str, list[str]]:
+    """Header values by lower-cased name; a repeated header keeps every value."""
+    headers: dict[str, list[str]] = {}
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if sep and name and name == name.strip():
+            headers.setdefault(name.lower(), []).append(value.strip())
+    return headers
 
 
 async def _respond(writer: asyncio.StreamWriter, status: int, title: str, message: str) -> None:

@@ -5,7 +5,13 @@ connects to it, sends ``activate`` and is told to exit (``claim`` returns False)
 instance raises its window (:attr:`SingleInstance.activation_requested`).
 
 Where the socket lives on Unix: ``$XDG_RUNTIME_DIR`` (mode 0700, per user), else a 0700 folder of
-ours under the temp dir. Two traps shaped this:
+ours under the temp dir. Three traps shaped this:
+
+* The temp dir is shared: another local user can create ``<tmp>/<name>-<uid>`` first (a
+  symlink, or a folder of theirs) and listen there, so a launch would hand over to them and
+  exit. The folder is checked without following links (owner and mode; a loose one of ours is
+  tightened to 0700); when it is not ours, this launch uses a fresh private folder instead. It
+  then runs unguarded (a second launch cannot find it), which beats not starting at all.
 
 * ``QLocalServer.UserAccessOption`` must not be used for this on Unix: Qt then binds in a temp
   folder and *renames* the socket into place, which silently replaces a live server's socket
@@ -24,10 +30,13 @@ import os
 import re
 import stat
 import sys
+import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QDir, QObject, Signal
 from PySide6.QtNetwork import QAbstractSocket, QLocalServer, QLocalSocket
+
+from core.domain.files import private_folder
 
 logger = logging.getLogger(__name__)
 
@@ -53,35 +62,19 @@ class SingleInstance(QObject):
         super().__init__(parent)
         self._server: QLocalServer | None = None
         self._buffers: dict[QLocalSocket, bytes] = {}
+        self._throwaway: Path | None = None  # a fresh folder of this launch, removed on release
 
     @staticmethod
     def server_name(name: str) -> str:
         """The per-user local socket path (Unix) or pipe name (Windows) for ``name``.
 
+        When the shared temp folder is not ours, each call makes a fresh private folder (see
+        the module docstring); :meth:`claim` removes its own on :meth:`release`.
+
         Raises:
             ValueError: when ``name`` is not 1-64 letters, digits, ".", "_" or "-".
         """
-        if not _NAME.match(name):
-            raise ValueError(f"invalid instance name {name!r}")
-        if sys.platform == "win32":
-            try:
-                user = getpass.getuser()
-            except (OSError, KeyError):
-                user = "user"
-            return f"{name}-{re.sub(r'[^A-Za-z0-9._-]', '_', user)}"
-        uid = os.getuid()
-        runtime = os.environ.get("XDG_RUNTIME_DIR", "")
-        if runtime and _private_dir(Path(runtime), uid):
-            path = Path(runtime) / f"{name}.sock"
-            if len(os.fsencode(path)) <= _UNIX_PATH_MAX:
-                return str(path)
-        folder = Path(QDir.tempPath()) / f"{name}-{uid}"
-        with contextlib.suppress(OSError):
-            folder.mkdir(mode=0o700, exist_ok=True)
-        if _private_dir(folder, uid):
-            return str(folder / "instance.sock")
-        # Someone else owns that folder: fall back to a bare per-user name in the temp dir.
-        return str(Path(QDir.tempPath()) / f"{name}-{uid}.sock")
+        return _server_name(name)[0]
 
     @property
     def claimed(self) -> bool:
@@ -102,7 +95,11 @@ class SingleInstance(QObject):
         """
         if self._server is not None:
             return True
-        full = self.server_name(name)
+        try:
+            full, self._throwaway = _server_name(name)  # a throwaway folder goes on release
+        except OSError as exc:  # not even a fresh private folder could be made
+            logger.warning("single instance: no private folder (%s); running unguarded", exc)
+            return True
         if _send_activate(full):
             return False
         server = QLocalServer(self)
@@ -139,14 +136,17 @@ class SingleInstance(QObject):
     def release(self) -> None:
         """Give the name up (the socket file is removed); safe to call twice."""
         server, self._server = self._server, None
-        if server is None:
-            return
-        server.close()
-        server.deleteLater()
-        for peer in list(self._buffers):
-            peer.abort()
-            peer.deleteLater()
-        self._buffers.clear()
+        throwaway, self._throwaway = self._throwaway, None
+        if server is not None:
+            server.close()
+            server.deleteLater()
+            for peer in list(self._buffers):
+                peer.abort()
+                peer.deleteLater()
+            self._buffers.clear()
+        if throwaway is not None:
+            with contextlib.suppress(OSError):
+                throwaway.rmdir()
 
     # ------------------------------------------------------------------------------- slots
     def _on_server_new_connection(self) -> None:
@@ -190,6 +190,45 @@ class SingleInstance(QObject):
         if self._buffers.pop(peer, None) is not None:
             peer.abort()
             peer.deleteLater()
+
+
+def _server_name(name: str) -> tuple[str, Path | None]:
+    """The socket path or pipe name for ``name``, and the throwaway folder it lies in (if any).
+
+    Raises:
+        ValueError: an invalid name.
+        OSError: the shared folder is not ours and no fresh one could be made.
+    """
+    if not _NAME.match(name):
+        raise ValueError(f"invalid instance name {name!r}")
+    if sys.platform == "win32":
+        try:
+            user = getpass.getuser()
+        except (OSError, KeyError):
+            user = "user"
+        return f"{name}-{re.sub(r'[^A-Za-z0-9._-]', '_', user)}", None
+    uid = os.getuid()
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if runtime and _private_dir(Path(runtime), uid):
+        path = Path(runtime) / f"{name}.sock"
+        if len(os.fsencode(path)) <= _UNIX_PATH_MAX:
+            return str(path), None
+    temp = Path(QDir.tempPath())
+    folder = temp / f"{name}-{uid}"
+    try:
+        ours = private_folder(folder, ours=True)
+    except OSError:  # e.g. a file of someone else's at that path
+        ours = False
+    if ours:
+        return str(folder / "instance.sock"), None
+    fresh = Path(tempfile.mkdtemp(prefix=f"{name}-{uid}-", dir=temp))  # 0700, new, ours
+    logger.warning(
+        "single instance: %s is not a private folder of this user (someone else may have made "
+        "it); running from %s, so a second launch will not find this one",
+        folder,
+        fresh,
+    )
+    return str(fresh / "instance.sock"), fresh
 
 
 def _send_activate(full_name: str) -> bool:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from core.auth.loopback import LoopbackListener
-from core.errors import AuthError, OAuthError, SignInCancelledError
+from core.errors import AuthError, OAuthError, SignInCancelledError, SignInTimedOutError
 
 STATE = "the-state-1234567890"
 
@@ -94,13 +94,6 @@ async def test_redirect_without_code_fails() -> None:
             await listener.wait_for_code(1)
 
 
-async def test_forged_state_in_an_error_redirect_still_fails_on_state() -> None:
-    async with LoopbackListener(STATE) as listener:
-        await _get(f"{listener.redirect_uri}?error=access_denied&state=forged")
-        with pytest.raises(AuthError, match="state mismatch"):
-            await listener.wait_for_code(1)
-
-
 async def test_falls_back_to_the_next_registered_port(busy_port: int) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -131,3 +124,51 @@ async def test_cancelled_wait_closes_the_listener() -> None:
     assert not listener.serving
     with pytest.raises(httpx.ConnectError):
         await _get(f"http://127.0.0.1:{port}/callback")
+
+
+async def test_mismatched_state_is_ignored_and_the_real_answer_still_counts() -> None:
+    """A forged, missing or stale state gets a plain 400 page and does not end the sign-in."""
+    async with LoopbackListener(STATE) as listener:
+        uri = listener.redirect_uri
+        for forged in (
+            f"{uri}?code=evil&state=forged",
+            f"{uri}?code=evil",
+            f"{uri}?error=access_denied&state=forged",
+            f"{uri}?error=access_denied",
+        ):
+            page = await _get(forged)
+            assert page.status_code == 400, forged
+            assert "does not belong to the current sign-in" in page.text
+            assert "evil" not in page.text
+        page = await _get(f"{uri}?code=the-code&state={STATE}")
+        assert page.status_code == 200
+        assert await listener.wait_for_code(1) == "the-code"
+
+
+async def test_mismatched_state_alone_ends_in_a_timeout_that_says_so() -> None:
+    """Only forged answers came: the sign-in waits its time out, then says what it ignored."""
+    async with LoopbackListener(STATE) as listener:
+        assert (await _get(f"{listener.redirect_uri}?code=evil")).status_code == 400
+        with pytest.raises(SignInTimedOutError, match="ignored"):
+            await listener.wait_for_code(0.2)
+
+
+async def test_requests_for_another_host_are_refused() -> None:
+    """DNS rebinding or a hand-made request: only Host 127.0.0.1:<port> is served."""
+    async with LoopbackListener(STATE) as listener:
+        port = listener.port
+        target = f"/callback?code=c&state={STATE}"
+        for head in (
+            f"GET {target} HTTP/1.1\r\nHost: evil.example:{port}\r\n\r\n",
+            f"GET {target} HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n",
+            f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port + 1}\r\n\r\n",
+            f"GET {target} HTTP/1.1\r\n\r\n",
+            f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHost: evil.example\r\n\r\n",
+            f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Origin: https://evil.example\r\n\r\n",
+        ):
+            answer = await _raw(port, head.encode())
+            assert answer.startswith((b"HTTP/1.1 400", b"HTTP/1.1 403")), head
+        ok = await _raw(port, f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        assert ok.startswith(b"HTTP/1.1 200")
+        assert await listener.wait_for_code(1) == "c"

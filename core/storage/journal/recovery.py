@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final, Literal
 
+from core.domain.files import private_folder
 from core.storage.journal.query import register_functions
 from core.storage.journal.schema import (
     SCHEMA_V1,
@@ -134,7 +135,7 @@ class StorageOpener:
     def _open_file(self, path: Path) -> sqlite3.Connection:
         try:
             # Who was on lunch when is personal data: a folder we create is the user's alone.
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_folder(path.parent)
         except OSError as exc:
             raise _OpenFaultError(
                 "unavailable", f"its folder cannot be created: {exc.strerror or exc}"

@@ -36,6 +36,7 @@ from typing import Final
 
 import platformdirs
 
+from core.domain.files import private_folder
 from core.errors import GenesysTrayError
 from core.storage.settings.codec import (
     ParsedConfig,
@@ -174,7 +175,7 @@ def save_config(path: Path, config: AppConfig) -> None:
     text = json.dumps(config_to_json(config), indent=2, ensure_ascii=False) + "\n"
     tmp: str | None = None
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_folder(path.parent)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
