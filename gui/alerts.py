@@ -14,12 +14,11 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from core.alerts.delivery import notice_key
+from core.alerts.delivery import notice_key, until_tomorrow_morning
 from core.alerts.model import Alert, AlertChange, ChangeKind, Rule
 from core.app.pipeline import Pipeline
 from core.engine.service import MonitorService
@@ -33,18 +32,8 @@ from gui.tray.controller import UNTIL_TOMORROW, TrayController
 
 logger = logging.getLogger(__name__)
 
-MORNING_HOUR = 7  # "until tomorrow" ends at this local hour
 BUSY_STATUSES = frozenset({"INTERACTING", "COMMUNICATING"})
 BUSY_PRESENCES = frozenset({"MEETING", "BUSY"})
-
-
-def until_tomorrow(now: datetime) -> float:
-    """Epoch seconds of tomorrow morning (local time)."""
-    local = now.astimezone()
-    morning = (local + timedelta(days=1)).replace(
-        hour=MORNING_HOUR, minute=0, second=0, microsecond=0
-    )
-    return morning.timestamp()
 
 
 def notice_for(alert: Alert) -> Notice:
@@ -188,11 +177,7 @@ class AlertsController(QObject):
             until = None
         else:
             now = self.clock()
-            until = (
-                until_tomorrow(datetime.fromtimestamp(now).astimezone())
-                if seconds == UNTIL_TOMORROW
-                else now + seconds
-            )
+            until = until_tomorrow_morning(now) if seconds == UNTIL_TOMORROW else now + seconds
             self.notifier.snooze(until)
         self.config.snooze_until = until
         self._save()

@@ -9,12 +9,13 @@ and the backends and asks this module what to do.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from datetime import time as clock_time
 from typing import Final, Generic, TypeVar
 
 SNOOZE_S: Final = 15 * 60  # what "Snooze 15 min" on a notification means
 DEFAULT_COALESCE_WINDOW_S: Final = 5.0
+MORNING_HOUR: Final = 7  # "until tomorrow" ends at this local hour
 
 # Why a notice is held back (what :meth:`DeliveryPolicy.suppression` answers).
 SNOOZED: Final = "snoozed"
@@ -31,6 +32,21 @@ def notice_key(rule_id: str, subject_id: str) -> str:
     another, and the alert resolving withdraws it: both need the same key, so it is built here.
     """
     return f"{rule_id}:{subject_id}"
+
+
+def until_tomorrow_morning(now: float, zone: tzinfo | None = None) -> float:
+    """Epoch seconds of tomorrow's ``MORNING_HOUR``:00 on the local wall clock.
+
+    Built from tomorrow's date and the wall time, then given the offset the zone's rules have
+    at that moment: adding a day to an aware datetime keeps today's offset, which is an hour
+    off on the night the clocks change. ``zone`` defaults to the system's local time.
+    """
+    if zone is None:  # naive datetimes are local wall time; timestamp() asks the system's rules
+        today = datetime.fromtimestamp(now).date()
+        return datetime.combine(today + timedelta(days=1), clock_time(MORNING_HOUR)).timestamp()
+    today = datetime.fromtimestamp(now, zone).date()
+    morning = datetime.combine(today + timedelta(days=1), clock_time(MORNING_HOUR), tzinfo=zone)
+    return morning.timestamp()
 
 
 def in_quiet_hours(moment: clock_time, start: clock_time, end: clock_time) -> bool:

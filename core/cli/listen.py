@@ -8,14 +8,19 @@ acceptance checks) can follow the engine without Qt.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import enum
 import json
 import logging
+import queue
+import threading
+import time
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Final
 
 from core.alerts.model import AlertChange, Rule
 from core.alerts.presets import demo_rules
@@ -34,6 +39,9 @@ from core.state.store import Store, queue_snapshot
 from core.storage.settings.file import config_path, load_config
 
 logger = logging.getLogger(__name__)
+
+MAX_PENDING: Final = 10_000  # lines waiting for a slow reader; beyond this they are dropped
+CLOSE_TIMEOUT_S: Final = 5.0  # at exit, how long to wait for a reader to take what is left
 
 _KIND = {
     StateRecord: "state",
@@ -79,12 +87,33 @@ def alert_to_json(change: AlertChange) -> dict[str, Any]:
 
 
 class JsonLinesWriter:
-    """A record and alert listener that prints each one as one JSON line and flushes it."""
+    """A record and alert listener that prints each one as one JSON line, off the event loop.
 
-    def __init__(self, stream: IO[str], *, kinds: frozenset[str] | None = None) -> None:
+    A reader that is slow or gone (a full pipe) must not stall the loop, and with it the
+    stream's watchdog and the token keeper: lines go into a bounded queue that a writer thread
+    drains, writing what has piled up in one go and flushing once per batch. When the queue is
+    full a line is dropped whole and counted (with a warning), never cut or reordered.
+
+    Attributes:
+        lines: lines accepted for writing.
+        dropped: lines dropped because the reader did not keep up.
+    """
+
+    def __init__(
+        self,
+        stream: IO[str],
+        *,
+        kinds: frozenset[str] | None = None,
+        max_pending: int = MAX_PENDING,
+    ) -> None:
         self.stream = stream
         self.kinds = kinds
         self.lines = 0
+        self.dropped = 0
+        self._dropping = 0  # drops since the last line that got through (one warning per run)
+        self._pending: queue.Queue[str | None] = queue.Queue(max_pending)
+        self._thread: threading.Thread | None = None
+        self._closed = False
 
     def __call__(self, record: Record) -> None:
         """Write ``record`` unless its kind is filtered out."""
@@ -98,9 +127,67 @@ class JsonLinesWriter:
     def _write(self, data: dict[str, Any]) -> None:
         if self.kinds is not None and data["kind"] not in self.kinds:
             return
-        self.stream.write(json.dumps(data, separators=(",", ":")) + "\n")
-        self.stream.flush()
+        if self._closed:
+            self.dropped += 1
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._drain, name="listen-stdout", daemon=True)
+            self._thread.start()
+        try:
+            self._pending.put_nowait(json.dumps(data, separators=(",", ":")) + "\n")
+        except queue.Full:
+            self.dropped += 1
+            self._dropping += 1
+            if self._dropping == 1:
+                logger.warning("listen: the output is not being read; dropping lines")
+            return
         self.lines += 1
+        if self._dropping:
+            logger.warning("listen: %d lines dropped while the output was not read", self._dropping)
+            self._dropping = 0
+
+    def _drain(self) -> None:
+        """The writer thread: write whatever is queued in one go, flush, wait for more."""
+        while True:
+            line = self._pending.get()
+            batch: list[str] = []
+            while line is not None:
+                batch.append(line)
+                try:
+                    line = self._pending.get_nowait()
+                except queue.Empty:
+                    break
+            if batch and not self._emit("".join(batch)):
+                return
+            if line is None:  # close() asked us to end, after everything before it
+                return
+
+    def _emit(self, text: str) -> bool:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError) as exc:  # the reader went away or the stream was closed
+            logger.warning("listen: cannot write the output any more (%s)", type(exc).__name__)
+            self._closed = True
+            return False
+        return True
+
+    def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
+        """Write what is queued and stop the thread (blocking, up to ``timeout`` seconds)."""
+        self._closed = True
+        thread, self._thread = self._thread, None
+        if thread is None or not thread.is_alive():  # never started, or the output broke
+            return
+        deadline = time.monotonic() + timeout
+        with contextlib.suppress(queue.Full):  # the reader is stuck: the thread cannot end
+            self._pending.put(None, timeout=timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            logger.warning("listen: the output was not read; its last lines may be lost")
+
+    async def aclose(self) -> None:
+        """:meth:`close` off the loop, for the end of ``listen``."""
+        await asyncio.to_thread(self.close)
 
 
 def state_snapshot(

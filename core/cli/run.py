@@ -47,6 +47,7 @@ def attach_sinks(
 ) -> Pipeline:
     """Where the engine's records go: the app's pipeline (feed, journal, alerts), then stdout."""
     writer = JsonLinesWriter(out, kinds=options.kinds)
+    engine.closers.insert(0, writer.aclose)  # closed last: the final records are written too
     return listen_pipeline(engine.service, writer, rules=rules, journal=journal)
 
 

@@ -382,8 +382,7 @@ class ChannelShard:
         self._retire_at = float("inf")
         self._live = None
         self.dedup.close()
-        for live in lives:
-            await _close_quietly(live)
+        await _close_quietly(*lives)
 
     def _retire_soon(self) -> None:
         """Close the retired sockets once the overlap window has passed.
@@ -396,8 +395,7 @@ class ChannelShard:
     async def _retire_old(self) -> None:
         self._retire_at = float("inf")
         retired, self._retired = self._retired, []
-        for live in retired:
-            await _close_quietly(live)
+        await _close_quietly(*retired)
 
     # ------------------------------------------------------------------ serving a socket
     async def _serve(self) -> _SocketEnded:
@@ -580,9 +578,14 @@ class ChannelShard:
             self.sink.shard_malformed(self.slot, frame)
 
 
-async def _close_quietly(live: _Live) -> None:
-    live.reader.cancel()
-    with contextlib.suppress(BaseException):
-        await asyncio.wait_for(live.socket.close(), timeout=3)
-    with contextlib.suppress(BaseException):
-        await live.reader
+async def _close_quietly(*lives: _Live) -> None:
+    """End sockets and their readers: their failures are expected and swallowed, but a
+    cancellation of the caller propagates (else a stopped task runs on as if never asked)."""
+    for live in lives:
+        live.reader.cancel()  # all first: a cancellation midway leaves none of them reading
+    for live in lives:
+        try:
+            await asyncio.wait_for(live.socket.close(), timeout=3)
+        except Exception as exc:  # TimeoutError, ConnectionClosed, OSError: it is gone anyway
+            logger.debug("closing a socket failed: %s", type(exc).__name__)
+        await asyncio.wait([live.reader])  # raises only when *this* task is cancelled
