@@ -3,19 +3,26 @@
 One zip: the app's log files with every line passed through :func:`core.app.redact.redact`, the
 connection timeline (:mod:`core.engine.timeline`) and the settings (which hold no secret; they are
 redacted all the same), plus a short ``about.json``. Blocking: call it from a thread.
+
+The zip is the person's own (0600): it is built in a temporary file in the target's folder and
+moved into place, so a failure leaves any older bundle whole, and a symlink at the target is
+refused rather than followed (it could point at any file the person owns).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import platform
 import sys
+import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Any, Final
 
 from core.app.redact import redact
 from core.errors import GenesysTrayError
@@ -75,32 +82,67 @@ def write_diagnostics(
         "platform": platform.platform(),
         **(about or {}),
     }
-    missing: list[str] = []
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
-            used: set[str] = set()
-            for path in log_files:
-                try:
-                    text = _read_tail(path)
-                except OSError:
-                    missing.append(path.name)
-                    continue
-                name = f"logs/{path.name}"
-                while name in used:
-                    name = f"logs/_{name.removeprefix('logs/')}"
-                used.add(name)
-                bundle.writestr(name, redact_lines(text))
-            info["missing_logs"] = missing
-            timeline_text = json.dumps(list(timeline), indent=1, ensure_ascii=False)
-            bundle.writestr(TIMELINE_NAME, redact_lines(timeline_text) + "\n")
-            settings_text = json.dumps(settings, indent=2, ensure_ascii=False)
-            bundle.writestr(SETTINGS_NAME, redact_lines(settings_text) + "\n")
-            about_text = json.dumps(info, indent=2, ensure_ascii=False)
-            bundle.writestr(ABOUT_NAME, redact_lines(about_text) + "\n")
+        if target.is_symlink():
+            raise DiagnosticsError(
+                f"The diagnostics could not be saved to {target}: it is a link to another file."
+                " Choose another name."
+            )
+        handle, temp_name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".part", dir=target.parent
+        )
     except OSError as exc:
-        raise DiagnosticsError(
-            f"The diagnostics could not be saved to {target} ({exc.strerror or exc})."
-        ) from exc
+        raise _save_error(target, exc) from exc
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(handle, "wb") as raw:
+            _write_bundle(raw, log_files, timeline, settings, info)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(temp, target)  # replaces a link or file at target, never writes through it
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        if isinstance(exc, OSError):
+            raise _save_error(target, exc) from exc
+        raise
     logger.info("diagnostics written to %s", target)
     return target
+
+
+def _save_error(target: Path, exc: OSError) -> DiagnosticsError:
+    return DiagnosticsError(
+        f"The diagnostics could not be saved to {target} ({exc.strerror or exc})."
+    )
+
+
+def _write_bundle(
+    raw: IO[bytes],
+    log_files: Sequence[Path],
+    timeline: Iterable[dict[str, Any]],
+    settings: dict[str, Any],
+    info: dict[str, Any],
+) -> None:
+    """Write the zip's members to ``raw``: logs, timeline, settings, about (all redacted)."""
+    missing: list[str] = []
+    with zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        used: set[str] = set()
+        for path in log_files:
+            try:
+                text = _read_tail(path)
+            except OSError:
+                missing.append(path.name)
+                continue
+            name = f"logs/{path.name}"
+            while name in used:
+                name = f"logs/_{name.removeprefix('logs/')}"
+            used.add(name)
+            bundle.writestr(name, redact_lines(text))
+        info["missing_logs"] = missing
+        timeline_text = json.dumps(list(timeline), indent=1, ensure_ascii=False)
+        bundle.writestr(TIMELINE_NAME, redact_lines(timeline_text) + "\n")
+        settings_text = json.dumps(settings, indent=2, ensure_ascii=False)
+        bundle.writestr(SETTINGS_NAME, redact_lines(settings_text) + "\n")
+        about_text = json.dumps(info, indent=2, ensure_ascii=False)
+        bundle.writestr(ABOUT_NAME, redact_lines(about_text) + "\n")
