@@ -4,17 +4,23 @@
 own timestamp) is ignored, a repeat changes nothing, so duplicates around reconnects and
 rollovers and re-sync results that race the live stream all converge to the same state
 (genesys-api.md 8.18). Every effective change is returned as a :class:`Change` record.
+
+The store is the one place server text becomes display text: names, presence labels, messages
+and statuses are made plain (:func:`core.domain.text.plain_line`) as they are set, whoever sets
+them, so no board, feed line, notification or tooltip shows a bidi override or a faked line.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, assert_never
+from typing import Any, Final, assert_never
 
 from core.domain.format import status_text
 from core.domain.media import WHOLE_QUEUE, MediaCounts, busy_groups, media_totals
+from core.domain.text import plain_line
 from core.streaming.events import (
     ActiveQueuesChanged,
     ConversationSummaryChanged,
@@ -28,6 +34,28 @@ from core.streaming.events import (
 )
 
 logger = logging.getLogger(__name__)
+
+PLAIN_FIELDS: Final = frozenset({"name", "presence_message", "system_presence", "routing_status"})
+"""The fields that hold the server's text: always stored as one plain line."""
+
+
+def _plain(key: str, value: Any) -> Any:
+    return plain_line(value) if key in PLAIN_FIELDS and isinstance(value, str) else value
+
+
+class PresenceLabels(dict[str, str]):
+    """The org's presence labels by definition id, each stored as one plain line."""
+
+    def __setitem__(self, key: str, value: str) -> None:
+        super().__setitem__(key, plain_line(value))
+
+    def update(  # type: ignore[override]  # the two forms the app uses, not keyword items
+        self, other: Mapping[str, str] | Iterable[tuple[str, str]] = ()
+    ) -> None:
+        """Set every label of ``other`` (plain, like one set by key)."""
+        items = other.items() if isinstance(other, Mapping) else other
+        for key, value in items:
+            self[key] = value
 
 
 @dataclass(slots=True)
@@ -45,6 +73,10 @@ class UserState:
     active_queue_ids: tuple[str, ...] | None = None
     active_conversations: int = 0
     acw_conversations: int = 0
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        # The store's rows are set from outside too (the watch, rule replay): text stays plain.
+        object.__setattr__(self, key, _plain(key, value))
 
 
 @dataclass(slots=True)
@@ -70,6 +102,9 @@ class QueueState:
     # conversation id -> (waiting | alerting | interacting, when it started waiting)
     conversations: dict[str, tuple[str, datetime | None]] = field(default_factory=dict)
 
+    def __setattr__(self, key: str, value: Any) -> None:
+        object.__setattr__(self, key, _plain(key, value))
+
 
 @dataclass(frozen=True, slots=True)
 class Change:
@@ -93,7 +128,7 @@ class Store:
     def __init__(self) -> None:
         self.users: dict[str, UserState] = {}
         self.queues: dict[str, QueueState] = {}
-        self.presence_labels: dict[str, str] = {}  # org presence definition id -> label
+        self.presence_labels = PresenceLabels()  # org presence definition id -> label
         self.ignored_stale = 0
 
     def user(self, user_id: str) -> UserState:
@@ -136,6 +171,7 @@ class Store:
         assert_never(event)
 
     def _set(self, kind: str, state: UserState | QueueState, **values: Any) -> list[Change]:
+        values = {k: _plain(k, v) for k, v in values.items()}  # compared as they will be kept
         names = tuple(k for k, v in values.items() if getattr(state, k) != v)
         if not names:
             return []

@@ -24,6 +24,7 @@ from core.engine.records import BudgetRecord, SelectionPreview
 from core.rest.schema import RejectedTopic
 from core.streaming.planner import Budget
 from gui.dialogs.watch_text import admin_request, budget_text, subjects_text, topic_label
+from gui.plain_text import plain_tooltip
 
 
 class BudgetPanel(QGroupBox):
@@ -118,7 +119,7 @@ class BudgetPanel(QGroupBox):
             item = QTreeWidgetItem([label, ", ".join(topic.missing_permissions) or "?"])
             item.setData(0, Qt.ItemDataRole.UserRole, topic.id)
             item.setToolTip(0, topic.id)
-            item.setToolTip(1, topic.reason)
+            item.setToolTip(1, plain_tooltip(topic.reason) or "")
             self.rejected_list.addTopLevelItem(item)
         self.rejected_list.setVisible(bool(rejected))
         self.no_rejections.setVisible(not rejected)

@@ -271,6 +271,7 @@ class WelcomeDialog(QDialog):
         box.addLayout(form)
         self.error_label = QLabel("")
         self.error_label.setWordWrap(True)
+        self.error_label.setTextFormat(Qt.TextFormat.PlainText)  # may quote the server's words
         self.error_label.setStyleSheet("color: #c5221f;")
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         box.addWidget(self.error_label)

@@ -44,6 +44,7 @@ from gui.models.table_base import (
     refresh_rows,
     utc_now,
 )
+from gui.plain_text import plain_tooltip
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +208,7 @@ class AgentsModel(TableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return RIGHT if column == self.TIME else None
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(user_id, state, column, alert)
+            return plain_tooltip(self._tooltip(user_id, state, column, alert))
         if role == Qt.ItemDataRole.AccessibleTextRole and alert and column == self.ROUTING:
             return f"Warning: {status_text(state.routing_status if state else None)}"
         return None

@@ -33,6 +33,7 @@ from gui.models.table_base import (
     begin_filter_change,
     end_filter_change,
 )
+from gui.plain_text import plain_tooltip
 
 logger = logging.getLogger(__name__)
 
@@ -226,7 +227,7 @@ class FeedModel(TableModel):
             if column == self.TIME:
                 return f"{entry.at.astimezone():%Y-%m-%d %H:%M:%S %Z}"
             if column == self.SUMMARY:
-                return entry.summary
+                return plain_tooltip(entry.summary)
             return None
         if role == Qt.ItemDataRole.AccessibleTextRole and warning and column == self.SUMMARY:
             return f"Warning: {entry.summary}"

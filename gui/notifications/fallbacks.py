@@ -7,10 +7,20 @@ from collections.abc import Callable, Sequence
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QSystemTrayIcon
 
+from core.domain.text import plain_line
 from gui.notifications.backend import NotifierBackend
 from gui.notifications.dbus import DBusNotifier
 from gui.notifications.notice import ACTION_OPEN, Notice
 from gui.tray.controller import TrayController
+
+
+def balloon_body(body: str) -> str:
+    """A balloon's body as plain lines: its own line breaks stay, nothing hidden in a line does.
+
+    The balloon shows text as it is (Qt's XEmbed balloon is plain text), so no escaping: what
+    goes is every bidi override and control character a line could hide, and overlong lines.
+    """
+    return "\n".join(plain_line(line) for line in body.split("\n"))
 
 
 class TrayBalloonNotifier(NotifierBackend):
@@ -57,7 +67,8 @@ class TrayBalloonNotifier(NotifierBackend):
             self.failed.emit(0, "no system tray")
             return 0
         self._last_handle = replaces or self._next_handle()
-        self._tray.show_balloon(notice.title, notice.body, notice.severity)
+        title, body = plain_line(notice.title), balloon_body(notice.body)
+        self._tray.show_balloon(title, body, notice.severity)
         return self._last_handle
 
     def stop(self) -> None:

@@ -47,6 +47,7 @@ from gui.dialogs.journal_dialog import JournalDialog
 from gui.models.agents import AgentsFilterProxy, AgentsModel
 from gui.models.feed import FEED_CAPACITY, FeedFilterProxy, FeedModel
 from gui.models.queues import QueuesModel
+from gui.plain_text import plain_tooltip
 from gui.window.delegates import CountSplitDelegate, SparklineDelegate
 from gui.window.sign_in_banner import SignInBanner
 
@@ -366,7 +367,7 @@ class MainWindow(QMainWindow):
 
     def _on_bridge_state_changed(self, state: EngineState, detail: str) -> None:
         self.state_label.setText(STATE_TEXT.get(state, state))
-        self.state_label.setToolTip(detail)
+        self.state_label.setToolTip(plain_tooltip(detail) or "")  # may quote the server
         self.sign_in_banner.set_state(state, detail, datetime.now(UTC))
 
     def _on_bridge_health_changed(self, health: LinkHealth) -> None:

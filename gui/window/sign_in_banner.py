@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.engine.records import EngineState
+from gui.plain_text import plain_tooltip
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ class SignInBanner(QFrame):
 
     def _say(self, rich_text: str) -> None:
         self.label.setText(rich_text)
-        self.label.setToolTip(self._detail)
+        self.label.setToolTip(plain_tooltip(self._detail) or "")
 
     def _on_button_clicked(self) -> None:
         self.sign_in_requested.emit()

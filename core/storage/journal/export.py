@@ -89,12 +89,27 @@ def snapshot_reader(connect: Callable[[], sqlite3.Connection]) -> Iterator[Reade
         conn.close()
 
 
+_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A cell a spreadsheet shows as text: one starting like a formula gets a leading quote.
+
+    Names and summaries come from the org's server; ``=HYPERLINK(...)`` written raw would be a
+    live formula when the file is opened (OWASP's CSV injection advice).
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv_writer(out: TextIO) -> Callable[[Sequence[Row]], None]:
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
 
     def write(rows: Sequence[Row]) -> None:
-        writer.writerows((iso_z(row[0]), *row[1:7]) for row in rows)
+        # data (row[6]) is JSON we wrote ourselves: an object, or at worst a plain number
+        writer.writerows((iso_z(row[0]), *map(csv_cell, row[1:6]), row[6]) for row in rows)
 
     return write
 
