@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import math
 import secrets
 import time
 import webbrowser
@@ -45,7 +46,7 @@ from core.auth.saved_tokens import (
 )
 from core.auth.sign_out import NOT_REVOKED, SignOutResult
 from core.auth.token_http import HTTP_TIMEOUT_S, TokenHttpClient
-from core.auth.tokens import TokenSet, token_from_body
+from core.auth.tokens import MIN_TOKEN_LIFETIME_S, TokenSet, token_from_body
 from core.errors import (
     AuthError,
     CredentialStoreError,
@@ -118,6 +119,8 @@ class Authenticator:
         self._store = store
         self._client_secret = client_secret
         self._clock = clock
+        # Only the sandbox on loopback hands out second-long tokens on purpose.
+        self._min_lifetime_s = 0.0 if env.is_loopback else MIN_TOKEN_LIFETIME_S
         self._open_browser: BrowserOpener = open_browser or open_system_browser
         if redirect_ports is None:
             redirect_ports = (0,) if env.is_loopback else DEFAULT_REDIRECT_PORTS
@@ -236,7 +239,12 @@ class Authenticator:
             new = await self._request_client_credentials(self._client_secret)
         else:
             left = token.expires_at - now
-            when = "has expired" if left <= 0 else f"expires in {max(1, round(left / 60))} min"
+            broken = not math.isfinite(left)  # a remembered expiry that is NaN or infinite
+            when = (
+                "has expired"
+                if broken or left <= 0
+                else f"expires in {max(1, round(left / 60))} min"
+            )
             raise SignInRequiredError(
                 f"Your Genesys Cloud sign-in {when} and cannot be renewed without you. "
                 "Sign in again."
@@ -319,7 +327,9 @@ class Authenticator:
             }
             now = self._clock()
             body = await self._http.token(form)
-            token = token_from_body(body, grant="pkce", now=now)
+            token = token_from_body(
+                body, grant="pkce", now=now, min_lifetime_s=self._min_lifetime_s
+            )
         finally:
             self._signing_in = False
         logger.info("signed in through the browser (PKCE)")
@@ -375,7 +385,9 @@ class Authenticator:
         body = await self._http.token(
             {"grant_type": "client_credentials"}, basic=(self.client_id, secret)
         )
-        return token_from_body(body, grant="client_credentials", now=now)
+        return token_from_body(
+            body, grant="client_credentials", now=now, min_lifetime_s=self._min_lifetime_s
+        )
 
     async def _refresh(self, token: TokenSet) -> TokenSet:
         assert token.refresh_token is not None
@@ -388,7 +400,11 @@ class Authenticator:
         now = self._clock()
         body = await self._http.token(form, basic=basic)
         return token_from_body(
-            body, grant=token.grant, now=now, previous_refresh=token.refresh_token
+            body,
+            grant=token.grant,
+            now=now,
+            previous_refresh=token.refresh_token,
+            min_lifetime_s=self._min_lifetime_s,
         )
 
     # ------------------------------------------------------------------ remembering

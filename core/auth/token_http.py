@@ -63,7 +63,7 @@ class TokenHttpClient:
             ) from exc
         try:
             body = resp.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than we can follow
             body = None
         if resp.status_code == 200 and isinstance(body, dict):
             return body

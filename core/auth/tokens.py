@@ -7,6 +7,7 @@ session's HTTP or keyring machinery.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -20,6 +21,9 @@ Grant = Literal["pkce", "client_credentials"]
 RENEW_MARGIN_MAX_S = 300.0  # renew at most 5 min before expiry ...
 RENEW_MARGIN_FRACTION = 0.1  # ... or with 10 % of the lifetime left, whichever is less
 DEFAULT_TOKEN_LIFETIME_S = 3600.0  # only if a server ever omits expires_in
+MIN_TOKEN_LIFETIME_S = 60.0  # shorter would renew in a tight loop
+MAX_TOKEN_LIFETIME_S = 7 * 24 * 3600.0  # beyond any org's setting: a broken answer
+INVALID_TOKEN_LIFETIME_S = 300.0  # NaN, infinite or negative: trust it briefly, renew soon
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -67,8 +71,8 @@ class TokenSet:
         return min(RENEW_MARGIN_MAX_S, RENEW_MARGIN_FRACTION * lifetime)
 
     def expired(self, now: float) -> bool:
-        """Whether the token is past its expiry."""
-        return now >= self.expires_at
+        """Whether the token is past its expiry; a broken (NaN, infinite) expiry counts as past."""
+        return not math.isfinite(self.expires_at) or now >= self.expires_at
 
     def needs_renewal(self, now: float) -> bool:
         """Whether less than :attr:`renewal_margin_s` is left (or it has expired)."""
@@ -80,8 +84,42 @@ class TokenSet:
         return self.refresh_token is not None or self.grant == "client_credentials"
 
 
+def usable_lifetime(expires_in: object, min_s: float = MIN_TOKEN_LIFETIME_S) -> float:
+    """``expires_in`` clamped to a sane range, so no answer can make renewal spin or overflow.
+
+    NaN made every renewal check false (a busy loop), a huge integer overflowed ``float``; both
+    come only from a broken or hostile server, and the clamp is logged. ``min_s`` is lowered
+    for the sandbox on loopback only, whose tests use lifetimes of a second.
+    """
+    if expires_in is None:
+        logger.warning("token answer without expires_in; assuming %.0f s", DEFAULT_TOKEN_LIFETIME_S)
+        return DEFAULT_TOKEN_LIFETIME_S
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+        logger.warning(
+            "token answer with an unusable expires_in; assuming %.0f s", INVALID_TOKEN_LIFETIME_S
+        )
+        return INVALID_TOKEN_LIFETIME_S
+    # Compared before float(): a huge integer overflows it.
+    huge = isinstance(expires_in, int) and expires_in > MAX_TOKEN_LIFETIME_S
+    seconds = MAX_TOKEN_LIFETIME_S + 1 if huge else float(expires_in)
+    if not math.isfinite(seconds) or seconds < 0:
+        logger.warning(
+            "token answer with expires_in %s; assuming %.0f s", seconds, INVALID_TOKEN_LIFETIME_S
+        )
+        return INVALID_TOKEN_LIFETIME_S
+    clamped = min(MAX_TOKEN_LIFETIME_S, max(min_s, seconds))
+    if clamped != seconds:
+        logger.warning("token answer with expires_in %g s; using %.0f s", seconds, clamped)
+    return clamped
+
+
 def token_from_body(
-    body: Mapping[str, Any], *, grant: Grant, now: float, previous_refresh: str | None = None
+    body: Mapping[str, Any],
+    *,
+    grant: Grant,
+    now: float,
+    previous_refresh: str | None = None,
+    min_lifetime_s: float = MIN_TOKEN_LIFETIME_S,
 ) -> TokenSet:
     """The token set of a token endpoint answer obtained at ``now`` (epoch seconds).
 
@@ -90,6 +128,7 @@ def token_from_body(
         grant: how it was obtained, which decides how it is renewed.
         now: when the request was sent: expiry counts from there, never from a late answer.
         previous_refresh: the refresh token used, kept when the answer brings no new one.
+        min_lifetime_s: the shortest lifetime believed (see :func:`usable_lifetime`).
 
     Raises:
         OAuthError: ``invalid_response`` when the answer carries no access token.
@@ -97,18 +136,13 @@ def token_from_body(
     access = body.get("access_token")
     if not isinstance(access, str) or not access:
         raise OAuthError("invalid_response", "The token answer carried no access_token.")
-    expires_in = body.get("expires_in")
-    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float) or expires_in < 0:
-        logger.warning(
-            "token answer without a usable expires_in; assuming %.0f s", DEFAULT_TOKEN_LIFETIME_S
-        )
-        expires_in = DEFAULT_TOKEN_LIFETIME_S
+    lifetime = usable_lifetime(body.get("expires_in"), min_lifetime_s)
     refresh = body.get("refresh_token")
     if not isinstance(refresh, str) or not refresh:
         refresh = previous_refresh  # RFC 6749 6: no new refresh token means keep the old one
     return TokenSet(
         access_token=access,
-        expires_at=now + float(expires_in),
+        expires_at=now + lifetime,
         refresh_token=refresh,
         grant=grant,
         issued_at=now,

@@ -18,6 +18,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -25,8 +26,9 @@ from urllib.parse import quote
 
 import httpx
 
-from core.errors import ForbiddenError, NotFoundError, TransportError
+from core.errors import ApiError, ForbiddenError, NotFoundError, TransportError
 from core.rest import paging
+from core.rest.connect_uri import check_connect_uri
 from core.rest.failures import error_from_response, invalid_answer
 from core.rest.observations import QueueObservation, parse_queue_observations
 from core.rest.paging import Json, QueryValue, chunks, query_params, unique
@@ -77,6 +79,7 @@ PAGE_SIZE = 100  # users, queues, members: stay ≤ 100 (genesys-api.md 6.2, 6.7
 MAX_USER_IDS = 100  # GET /api/v2/users?id=... (6.2: unconfirmed, stay ≤ 100)
 MAX_PRESENCE_IDS = 50  # presence bulk (6.4, confirmed)
 MAX_OBSERVATION_QUEUES = 100  # observations query predicates (6.8)
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024  # far above any real answer; stops a flood
 USER_EXPAND = "presence,routingStatus"
 OBSERVATION_METRICS = (
     "oWaiting",
@@ -195,9 +198,7 @@ class ApiClient:
             headers = {"Authorization": f"Bearer {token}"}
             started = time.monotonic()
             try:
-                response = await self._client.request(
-                    method, path, params=query, json=body, headers=headers
-                )
+                response = await self._send(method, path, query, body, headers)
             except httpx.TransportError as exc:
                 self.stats.transport_errors += 1
                 retryable = isinstance(exc, NOT_SENT_ERRORS) or (
@@ -256,6 +257,67 @@ class ApiClient:
             logger.log(level, "%s → %d after %d attempt(s): %s", key, status, attempt, error.code)
             raise error
 
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        query: httpx.QueryParams | Mapping[str, str],
+        body: Any,
+        headers: dict[str, str],
+    ) -> httpx.Response:
+        """Send and read the answer, stopping at :data:`MAX_RESPONSE_BYTES`.
+
+        Without a cap a broken or hostile server could stream until memory runs out; the cap
+        counts decoded bytes, so a small compressed bomb is stopped as well.
+
+        Raises:
+            ApiError: ``invalid.response`` for an answer over the cap or one not unpackable.
+            httpx.TransportError: the connection failed while sending or reading.
+        """
+        request = self._client.build_request(method, path, params=query, json=body, headers=headers)
+        try:
+            response = await self._client.send(request, stream=True)
+            try:
+                content = await self._read_capped(response, method, path)
+            finally:
+                await response.aclose()
+        except httpx.DecodingError:  # a Content-Encoding the body does not follow
+            raise invalid_answer(200, "The answer could not be unpacked.", method, path) from None
+        # The body is decoded already: drop the headers that describe the wire form.
+        wire = {"content-encoding", "content-length", "transfer-encoding"}
+        return httpx.Response(
+            response.status_code,
+            headers=[(k, v) for k, v in response.headers.multi_items() if k.lower() not in wire],
+            content=content,
+            request=request,
+            extensions=response.extensions,
+        )
+
+    async def _read_capped(self, response: httpx.Response, method: str, path: str) -> bytes:
+        """The decoded body, refused unread when announced too large, cut off when it grows so."""
+        announced = response.headers.get("Content-Length", "")
+        if announced.isdigit() and int(announced) > MAX_RESPONSE_BYTES:
+            raise self._too_large(response, method, path)
+        parts: list[bytes] = []
+        size = 0
+        async for part in response.aiter_bytes():
+            size += len(part)
+            if size > MAX_RESPONSE_BYTES:
+                raise self._too_large(response, method, path)
+            parts.append(part)
+        return b"".join(parts)
+
+    @staticmethod
+    def _too_large(response: httpx.Response, method: str, path: str) -> ApiError:
+        logger.warning(
+            "%s %s → %d: the answer is over %d MB; not read",
+            method,
+            redact_path(path),
+            response.status_code,
+            MAX_RESPONSE_BYTES // (1024 * 1024),
+        )
+        return invalid_answer(response.status_code, "The answer was too large.", method, path)
+
     async def _pause(self, delay: float) -> float:
         self.stats.retries += 1
         self.stats.waited_s += delay
@@ -279,6 +341,10 @@ class ApiClient:
         except ValueError:
             raise invalid_answer(
                 response.status_code, "The answer was not JSON.", method, path
+            ) from None
+        except RecursionError:  # nested deeper than the parser can follow: broken or hostile
+            raise invalid_answer(
+                response.status_code, "The answer was nested too deeply.", method, path
             ) from None
 
     # ------------------------------------------------------------------ paging
@@ -453,6 +519,7 @@ class ApiClient:
         channel = parse_channel(await self._json("POST", path), datetime.now(UTC))
         if channel is None:
             raise invalid_answer(200, _LACKING, "POST", path)
+        check_connect_uri(channel.connect_uri, self.env, method="POST", path=path)
         return channel
 
     async def channel_exists(self, channel_id: str) -> bool:
@@ -470,7 +537,17 @@ class ApiClient:
         )
         entities = raw.get("entities") if isinstance(raw, dict) else None
         parsed = (parse_listed_channel(e) for e in (entities if isinstance(entities, list) else []))
-        return [c for c in parsed if c is not None]
+        return [self._own_socket(c) for c in parsed if c is not None]
+
+    def _own_socket(self, channel: ListedChannel) -> ListedChannel:
+        """The channel without its socket URL when that URL is not the org's own."""
+        if channel.connect_uri is None:
+            return channel
+        try:
+            check_connect_uri(channel.connect_uri, self.env)
+        except ApiError:
+            return replace(channel, connect_uri=None)
+        return channel
 
     async def put_subscriptions(
         self, channel_id: str, topics: Sequence[str], *, ignore_errors: bool = True

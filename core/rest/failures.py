@@ -40,7 +40,7 @@ def error_from_response(
     if response.content:
         try:
             payload = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than we can follow
             payload = None
     error_body: dict[str, Any] = payload if isinstance(payload, dict) else {}
     message = error_body.get("message")

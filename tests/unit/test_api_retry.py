@@ -311,7 +311,11 @@ async def test_a_post_that_may_have_arrived_is_not_resent(
 async def test_a_post_that_never_arrived_is_resent(
     make: Callable[..., ApiClient], sleeps: Sleeps
 ) -> None:
-    channel = {"id": "streaming-1-abc", "connectUri": "wss://x/y", "expires": "2026-11-28T09:00Z"}
+    channel = {
+        "id": "streaming-1-abc",
+        "connectUri": "wss://streaming.mypurecloud.de/y",
+        "expires": "2026-11-28T09:00Z",
+    }
     for first in (httpx.ConnectError("refused"), error(503), error(429, retry_after="1")):
         client = make(Script(first, ok(channel)))
         assert (await client.create_channel()).id == "streaming-1-abc"
