@@ -3,8 +3,8 @@
 The rules run in the Qt-free :class:`core.app.pipeline.Pipeline` (the same one ``listen`` runs);
 this controller is driven by its alert changes (through the bridge), turns fired alerts into
 :class:`gui.notifications.notice.Notice` values, keeps the tray's alert badge and snooze state
-true, opens the Filters & alerts dialog and persists what the person saves (core.storage.settings,
-written off the loop).
+true, opens the Filters & alerts dialog and persists what the person saves through the app's one
+settings writer (core.storage.settings.writer: in order, off the loop, the last change wins).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from core.alerts.model import Alert, AlertChange, ChangeKind, Rule
 from core.app.pipeline import Pipeline
 from core.engine.service import MonitorService
 from core.storage.journal.journal import Journal
-from core.storage.settings.file import ConfigError, save_config
 from core.storage.settings.model import AppConfig, parse_hhmm
+from core.storage.settings.writer import SettingsWriter
 from gui.dialogs.filter_dialog import FilterDialog
 from gui.notifications.notice import SIGN_IN_KEY, Notice
 from gui.notifications.notifier import Notifier
@@ -78,9 +78,12 @@ class AlertsController(QObject):
         journal: Journal | None = None,
         self_user_id: Callable[[], str | None] = lambda: None,
         clock: Callable[[], float] = time.time,
+        writer: SettingsWriter | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        # The one writer of the settings file (the app shares it): saves never race.
+        self.writer = writer if writer is not None else SettingsWriter(config_path)
         self.pipeline = pipeline
         self.service = service
         self.config = config
@@ -91,7 +94,6 @@ class AlertsController(QObject):
         self.self_user_id = self_user_id
         self.clock = clock
         self.dialog: FilterDialog | None = None
-        self._saving: asyncio.Future[None] | None = None
         notifier.action_invoked.connect(self._on_notifier_action_invoked)
         notifier.snoozed_changed.connect(self._on_notifier_snoozed_changed)
         self._configure_notifier()
@@ -179,7 +181,8 @@ class AlertsController(QObject):
             now = self.clock()
             until = until_tomorrow_morning(now) if seconds == UNTIL_TOMORROW else now + seconds
             self.notifier.snooze(until)
-        self.config.snooze_until = until
+        # A new object, never an edit in place: others (the Settings dialog) hold the old one.
+        self.config = dataclasses.replace(self.config, snooze_until=until)
         self._save()
 
     def _on_tray_snooze_requested(self, seconds: float) -> None:
@@ -193,7 +196,7 @@ class AlertsController(QObject):
         if key == SIGN_IN_KEY:
             return  # not an alert: the app answers it (gui.app.GuiApp.request_sign_in)
         if action == "snooze":
-            self.config.snooze_until = self.notifier.snoozed_until
+            self.config = dataclasses.replace(self.config, snooze_until=self.notifier.snoozed_until)
             self._save()
             return
         alert = next(
@@ -241,20 +244,16 @@ class AlertsController(QObject):
         self.pipeline.evaluate()
 
     def _save(self) -> None:
-        if self.config_path is None:
+        """Hand a snapshot of the settings to the writer; a failure is shown, not raised."""
+        if self.writer.path is None:
             return
-        path, config = self.config_path, dataclasses.replace(self.config)
+        self.writer.submit(self.config).add_done_callback(self._on_saved)
 
-        async def write() -> None:
-            try:
-                await asyncio.to_thread(save_config, path, config)
-            except ConfigError as exc:
-                logger.warning("settings not saved: %s", exc)
-                self.config_problem.emit(f"Your settings could not be saved: {exc}")
-
-        self._saving = asyncio.ensure_future(write())
+    def _on_saved(self, done: asyncio.Future[None]) -> None:
+        problem = None if done.cancelled() else done.exception()
+        if problem is not None:  # the writer logged it already
+            self.config_problem.emit(f"Your settings could not be saved: {problem}")
 
     async def flush(self) -> None:
-        """Wait for the last save (shutdown, tests)."""
-        if self._saving is not None:
-            await self._saving
+        """Wait until every save asked for so far is written (shutdown, tests)."""
+        await self.writer.drain()

@@ -32,8 +32,9 @@ from core.engine.timeline import ConnectionTimeline
 from core.errors import GenesysTrayError
 from core.storage.journal.journal import Journal
 from core.storage.settings.codec import config_to_json
-from core.storage.settings.file import ConfigError, save_config
+from core.storage.settings.file import ConfigError
 from core.storage.settings.model import AppConfig, WatchSettings, default_config
+from core.storage.settings.writer import SettingsWriter
 from gui.alerts import AlertsController
 from gui.bridge import EngineBridge, LinkHealth
 from gui.dialogs.settings_dialog import SettingsDialog
@@ -155,6 +156,7 @@ class GuiApp(QObject):
             config_path=options.config_path,
             journal=options.journal,
             self_user_id=lambda: options.self_user_id,
+            writer=SettingsWriter(options.config_path),  # every save of the settings goes here
             parent=self,
         )
         self.window.feed_proxy.set_kinds(config.feed_kinds)
@@ -261,9 +263,7 @@ class GuiApp(QObject):
         journal = self.options.journal
         if journal is not None:
             journal.set_retention(merged.journal_retention_days)
-        path = self.options.config_path
-        if path is not None:
-            await asyncio.to_thread(save_config, path, dataclasses.replace(merged))
+        await self.alerts.writer.submit(merged)  # in order with the other saves: last wins
 
     # ------------------------------------------------------------------ what to watch
     def open_watch(self) -> WatchDialog:
@@ -303,12 +303,10 @@ class GuiApp(QObject):
         self.alerts.config = dataclasses.replace(
             self.alerts.config.with_watch(watch), feed_kinds=list(kinds)
         )
-        path = self.options.config_path
-        if path is not None:
-            try:
-                await asyncio.to_thread(save_config, path, dataclasses.replace(self.alerts.config))
-            except ConfigError as exc:
-                self.window.show_problem("Settings", f"What to watch was not saved: {exc}")
+        try:
+            await self.alerts.writer.submit(self.alerts.config)
+        except ConfigError as exc:
+            self.window.show_problem("Settings", f"What to watch was not saved: {exc}")
         return budget
 
     async def export_diagnostics(self, target: Path) -> Path:
