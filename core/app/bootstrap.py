@@ -34,6 +34,7 @@ from core.auth.credentials import (
 from core.auth.saved_tokens import delete_entries
 from core.auth.session import Authenticator, BrowserOpener
 from core.auth.sign_out import SignOutResult
+from core.engine.offline import OFFLINE_ERRORS
 from core.engine.records import EngineState, Record, StateRecord
 from core.engine.selection import Selection, parse_selection_arg
 from core.engine.service import MonitorService
@@ -185,8 +186,14 @@ async def _org_login(
 
 async def _authenticate(
     login: _Login, closers: list[Closer], timeline: ConnectionTimeline, *, interactive: bool
-) -> Authenticator:
+) -> tuple[Authenticator, SessionControl | None]:
     """The session's authenticator, signed in: remembered, client credentials or the browser.
+
+    A service account whose org does not answer yet (no network at login) is not an error:
+    its sign-in is returned, to be done by the engine once the org answers (it retries).
+
+    Returns:
+        (the authenticator, the sign-in still to do or None).
 
     Raises:
         SignInRequiredError: nothing remembered and ``interactive`` is False (the GUI asks).
@@ -205,12 +212,16 @@ async def _authenticate(
             timeline.on_token(auth.token)
     elif await auth.restore() is None:
         if login.secret is not None:
-            await auth.sign_in_client_credentials()
+            try:
+                await auth.sign_in_client_credentials()
+            except OFFLINE_ERRORS as exc:
+                logger.warning("signing in when the org answers: %s", exc)
+                return auth, auth.sign_in_client_credentials
         elif not interactive:
             raise SignInRequiredError("Your sign-in was not remembered. Sign in again.")
         else:
             await auth.sign_in_pkce()
-    return auth
+    return auth, None
 
 
 def parse_selection(queues: str, users: str) -> Selection:
@@ -336,13 +347,17 @@ async def build_engine(
             login = await _demo_login(demo_speed, closers)
         else:
             login = await _org_login(environment, client_id, client_secret, grant, open_store)
-        auth = await _authenticate(login, closers, timeline, interactive=interactive_sign_in)
+        auth, sign_in_later = await _authenticate(
+            login, closers, timeline, interactive=interactive_sign_in
+        )
         api = ApiClient(login.env, auth.access_token, on_unauthorized=auth.renew_rejected)
         closers.append(api.aclose)
         person = login.secret is None  # a person, not a service account
         user_id = await _signed_in_user(api) if person else None
         memory = StoredChannelMemory(login.credentials)
-        service = MonitorService(api, auth, parse_selection(queues, users), memory=memory)
+        service = MonitorService(
+            api, auth, parse_selection(queues, users), memory=memory, first_sign_in=sign_in_later
+        )
         signing_out = asyncio.Event()
         if person and auto_sign_in:
             service.add_listener(sign_in_again_when_needed(auth, signing_out))

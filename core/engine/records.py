@@ -22,6 +22,7 @@ class EngineState(enum.StrEnum):
     """What the tray shows about the connection."""
 
     STARTING = "starting"
+    OFFLINE = "offline"  # the org cannot be reached yet; retrying with backoff
     LIVE = "live"
     STALE = "stale"
     RECONNECTING = "reconnecting"

@@ -13,15 +13,16 @@ knows about Qt.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import logging
 import random
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from core.engine.freshness import StreamFreshness
 from core.engine.gaps import GapTracker
+from core.engine.offline import OFFLINE_ERRORS, OfflineSettings, StartRetry
 from core.engine.ports import ServiceApi
 from core.engine.readback import ReadBack
 from core.engine.records import (
@@ -45,11 +46,13 @@ from core.engine.selection import (
     read_selection,
 )
 from core.engine.shard_pool import OPEN_PHASES, ShardPool
+from core.engine.supervisor import Supervisor, SupervisorSettings
 from core.engine.token_keeper import TokenKeeper, TokenSource
 from core.engine.watch import WatchKeeper, subject_of
 from core.errors import (
     ApiError,
     AuthError,
+    GenesysTrayError,
     SignInRequiredError,
     TransportError,
 )
@@ -61,7 +64,8 @@ from core.streaming.planner import Budget, Plan, queue_topics, user_topic
 from core.streaming.ports import Connector, ShardPhase
 from core.streaming.protocol import Malformed, TopicEvent
 from core.streaming.reconnect import ChannelSettings
-from core.streaming.shard import ChannelShard, websockets_connector
+from core.streaming.shard import ChannelShard
+from core.streaming.sockets import websockets_connector
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +88,9 @@ class MonitorService:
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        supervision: SupervisorSettings | None = None,
+        offline: OfflineSettings | None = None,
+        first_sign_in: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self.api = api
         self.session = session
@@ -108,7 +115,17 @@ class MonitorService:
             "confirmations": 0,
         }
         self._listeners: list[Listener] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Every background task has an owner: an unexpected exception is logged once, the task
+        # restarted with backoff, and a lasting failure shown ("Re-sync failing: ...").
+        self._supervisor = Supervisor(
+            on_health=self._on_health,
+            on_failed=lambda _name: self._recompute_state(),
+            settings=supervision,
+            rng=self.rng,
+            monotonic=monotonic,
+        )
+        self._tasks = self._supervisor.tasks
+        self.health: dict[str, str] = {}  # what keeps failing, by the work's name
         self._resync_wanted = asyncio.Event()
         self._resyncing = False
         self._gap = GapTracker()
@@ -122,6 +139,10 @@ class MonitorService:
         self._selection_lock = asyncio.Lock()
         self._progressed = asyncio.Event()  # set on every state recompute (set_selection waits)
         self._confirming = False  # a counter confirmation is scheduled or running
+        # The first contact, retried while the org does not answer (see core.engine.offline).
+        self._first_sign_in = first_sign_in  # a sign-in the org was not there for yet
+        self._started = False  # channels planned, workers running
+        self._offline: str | None = None  # the words while waiting for the org
         self.pool = ShardPool(
             api=api,
             sink=self,
@@ -140,6 +161,14 @@ class MonitorService:
             on_state=self._recompute_state,
             on_new_token=self.pool.rollover_all,
             clock=clock,
+        )
+        self._start_retry = StartRetry(
+            attempt=self._first_contact,
+            stopping=self._stopping,
+            on_state=self._on_start_retry,
+            wait_for_sign_in=self.tokens.wait_for_token,
+            settings=offline,
+            rng=self.rng,
         )
 
     @property
@@ -180,7 +209,7 @@ class MonitorService:
         if state != self.state:
             self.state = state
             logger.info("engine: %s (%s)", state.value, detail)
-            self._emit(StateRecord(state, detail))
+            self._emit(StateRecord(state, "; ".join(self.health.values()) or detail))
 
     def _recompute_state(self, detail: str = "") -> None:
         self._progressed.set()
@@ -188,6 +217,8 @@ class MonitorService:
             self._set_state(EngineState.STOPPED, detail or "stopped")
         elif self.tokens.sign_in_needed:
             self._set_state(EngineState.SIGN_IN_NEEDED, detail or "sign-in needed")
+        elif self._offline is not None:
+            self._set_state(EngineState.OFFLINE, self._offline)
         elif not self.working_shards:
             self._set_state(EngineState.STARTING, detail or "starting")
         else:
@@ -215,15 +246,49 @@ class MonitorService:
 
     # ------------------------------------------------------------------ life cycle
     async def start(self) -> None:
-        """Resolve the selection, subscribe, connect; returns once the shards are running."""
+        """Resolve the selection, subscribe, connect; returns once the shards are running.
+
+        While the org does not answer (no network yet) it returns at once, OFFLINE, and keeps
+        trying with backoff; the rest then starts by itself (see :mod:`core.engine.offline`).
+        """
         self._stopping.clear()
         self._set_state(EngineState.STARTING, "resolving what to watch")
         self.tokens.attach()
-        await self._load_presence_labels()
+        try:
+            await self._first_contact()
+        except OFFLINE_ERRORS as exc:
+            # Kept by the supervisor: even an unexpected error there cannot strand us OFFLINE.
+            self._supervisor.keep("start", functools.partial(self._start_when_online, exc), "Start")
+            return
+        self._begin()
+
+    async def _first_contact(self) -> None:
+        """What needs the org: the sign-in it was not there for, and the selection's reads."""
+        if self._first_sign_in is not None:
+            if self.session.token is None:
+                await self._first_sign_in()
+            self._first_sign_in = None
         await self._resolve()
+        await self._load_presence_labels()
+
+    async def _start_when_online(self, first: GenesysTrayError) -> None:
+        """Retry the first contact until the org answers, then start the rest."""
+        if await self._start_retry.run(first):
+            self._begin()
+
+    def _on_start_retry(self, state: EngineState, detail: str) -> None:
+        """Show the start's retry: OFFLINE while waiting, STARTING while trying again."""
+        self._offline = detail if state is EngineState.OFFLINE else None
+        if state is EngineState.SIGN_IN_NEEDED:
+            self.tokens.sign_in_needed = True
+        self._recompute_state(detail)
+
+    def _begin(self) -> None:
+        """The org answered: plan the channels and run the workers."""
+        self._started = True
         self._apply_plan()
-        self._spawn(self._resync_worker(), "resync")
-        self._spawn(self.tokens.run(), "token-keeper")
+        self._supervisor.keep("resync", self._resync_worker, "Re-sync")
+        self._supervisor.keep("token-keeper", self.tokens.run, "Token renewal")
         self._recompute_state()
 
     async def stop(self) -> None:
@@ -231,20 +296,23 @@ class MonitorService:
         self._stopping.set()
         if self._replan_handle is not None:
             self._replan_handle.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await self._supervisor.stop()
         await self.pool.stop()
         self.tokens.detach()
+        self._started = False
+        self._offline = None
         self._recompute_state("stopped")
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._supervisor.once(coro, name)
+
+    def _on_health(self, label: str, message: str | None) -> None:
+        """Show a background task that keeps failing (or that it works again)."""
+        if message is None:
+            self.health.pop(label, None)
+        else:
+            self.health[label] = message
+        self._emit(StateRecord(self.state, "; ".join(self.health.values()) or self.state_detail))
 
     def link_stats(self) -> LinkStats:
         """Channels, topics and the age of the last frame (the status bar polls it)."""
@@ -252,6 +320,7 @@ class MonitorService:
 
     def check_now(self) -> None:
         """Health-check every channel now (after sleep/resume or a network change)."""
+        self._start_retry.wake()  # still waiting for the org: try it now
         self.pool.check_now()
 
     # ------------------------------------------------------------------ selection
@@ -314,7 +383,7 @@ class MonitorService:
             report(SelectionProgress("planning"))
             self.selection = selection
             self._adopt(resolution)
-            if not self._tasks or self._stopping.is_set():
+            if not self._started or self._stopping.is_set():
                 self._emit(self.budget_report())  # not running: start() subscribes
                 report(SelectionProgress("done"))
                 return self.budget_report()
@@ -465,13 +534,17 @@ class MonitorService:
         self._recompute_state("re-syncing")
         try:
             result, changed = await self._readback.resync(self._resynced)
-        except (ApiError, TransportError, AuthError) as exc:
-            logger.warning("re-sync failed, will retry: %s", exc)
-            if isinstance(exc, SignInRequiredError):
-                self.tokens.sign_in_needed = True
+        except Exception as exc:
+            # The re-sync stays due. An unexpected error goes on to the supervisor, which logs it
+            # once and runs the worker again after a backoff: RESYNCING until then, never stuck.
             self._resyncing = False
             self._resync_wanted.set()
+            if isinstance(exc, SignInRequiredError):
+                self.tokens.sign_in_needed = True
             self._recompute_state()
+            if not isinstance(exc, (ApiError, TransportError, AuthError)):
+                raise
+            logger.warning("re-sync failed, will retry: %s", exc)
             await asyncio.sleep(self.settings.first_backoff_s)
             return
         self.counters["resyncs"] += 1

@@ -24,7 +24,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.errors import (
@@ -39,7 +38,6 @@ from core.streaming.dedup import OverlapDedup
 from core.streaming.memory import ChannelMemory, MemoryChannelMemory
 from core.streaming.ports import ChannelApi, Connector, ShardPhase, ShardSink, Socket
 from core.streaming.protocol import (
-    MAX_FRAME_BYTES,
     PING_FRAME,
     Heartbeat,
     Liveness,
@@ -52,23 +50,11 @@ from core.streaming.protocol import (
     decode_frame,
 )
 from core.streaming.reconnect import Backoff, ChannelSettings, EvictionGuard
+from core.streaming.sockets import Live as _Live
+from core.streaming.sockets import close_quietly as _close_quietly
+from core.streaming.sockets import websockets_connector
 
 logger = logging.getLogger(__name__)
-
-
-async def websockets_connector(uri: str) -> Socket:
-    """Open a socket with the ``websockets`` library; liveness is our JSON watchdog's job."""
-    from websockets.asyncio.client import connect
-
-    connection = await connect(
-        uri,
-        max_size=MAX_FRAME_BYTES,
-        ping_interval=None,
-        open_timeout=15,
-        close_timeout=3,
-        user_agent_header="genesys-tray",
-    )
-    return connection
 
 
 class _SocketEnded(enum.Enum):
@@ -86,14 +72,6 @@ class _SocketEnded(enum.Enum):
 # How a socket ended that cannot be a second client taking the channel over: no close frame
 # at all (a dropped or reset connection) or the server going away / restarting / overloaded.
 _NOT_A_KICK = frozenset({None, 1001, 1006, 1011, 1012, 1013, 1014})
-
-
-@dataclass(slots=True)
-class _Live:
-    """The current socket and its reader."""
-
-    socket: Socket
-    reader: asyncio.Task[None]
 
 
 class ChannelShard:
@@ -146,6 +124,7 @@ class ChannelShard:
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._restart: asyncio.TimerHandle | None = None  # a start after an unexpected error
         self._healthy = False  # the live socket saw a heartbeat or an event
         self._rollover_deadline = float("inf")
         self.dedup = OverlapDedup(monotonic)
@@ -175,17 +154,35 @@ class ChannelShard:
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"channel-shard-{self.slot}"
             )
+            self._task.add_done_callback(self._on_task_done)
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        """An unexpected exception must not end the channel for good, unseen: log it once and
+        start again after a backoff (its connection handling covers the expected ones)."""
+        if task.cancelled() or task.exception() is None or self._stop.is_set():
+            return
+        delay = self.backoff.next_delay()
+        logger.error(
+            "channel shard %d failed; restarting in %.1f s",
+            self.slot,
+            delay,
+            exc_info=task.exception(),
+        )
+        self._set_phase(ShardPhase.RECONNECTING, "restarting after an unexpected error")
+        self._restart = asyncio.get_running_loop().call_later(delay, self.start)
 
     async def stop(self) -> None:
         """Close the socket and end the background task."""
         self._stop.set()
         self._signals.put_nowait(_SocketEnded.STOP)
+        if self._restart is not None:
+            self._restart.cancel()
         if self._task is not None:
             # Cancel rather than wait: a REST call in flight may be honouring Retry-After or
             # backing off from 5xx for up to a minute, a handshake may hang for its timeout.
+            # (wait, not await: a task that already failed was logged; its error is not ours.)
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait([self._task])
             self._task = None
         await self._close_all()
         self._set_phase(ShardPhase.STOPPED, "stopped")
@@ -516,8 +513,16 @@ class ChannelShard:
         assert old is not None
         new = await self.api.create_channel()
         self.counters["channels_created"] += 1
-        await self._subscribe(new)
-        socket = await self.connector(new.connect_uri)
+        try:
+            await self._subscribe(new)
+            socket = await self.connector(new.connect_uri)
+        except BaseException as exc:
+            # Keep the new channel as the one to connect to next (its subscriptions unknown):
+            # dropped, it sat in the user's pool of 20 until it expired. The old socket ends.
+            self.channel, self.subscribed = new, None
+            if isinstance(exc, Exception):
+                await self.memory.save(self.slot, new)
+            raise
         self.channel = new
         self._adopt(socket)  # before the next await: a cancelled stop must not leak the socket
         self._schedule_rollover(new)
@@ -576,16 +581,3 @@ class ChannelShard:
         else:
             self.counters["malformed"] += 1
             self.sink.shard_malformed(self.slot, frame)
-
-
-async def _close_quietly(*lives: _Live) -> None:
-    """End sockets and their readers: their failures are expected and swallowed, but a
-    cancellation of the caller propagates (else a stopped task runs on as if never asked)."""
-    for live in lives:
-        live.reader.cancel()  # all first: a cancellation midway leaves none of them reading
-    for live in lives:
-        try:
-            await asyncio.wait_for(live.socket.close(), timeout=3)
-        except Exception as exc:  # TimeoutError, ConnectionClosed, OSError: it is gone anyway
-            logger.debug("closing a socket failed: %s", type(exc).__name__)
-        await asyncio.wait([live.reader])  # raises only when *this* task is cancelled

@@ -26,6 +26,7 @@ STATE_LABELS: dict[str, str] = {
     "reconnecting": "Reconnecting",
     "resyncing": "Catching up",
     "starting": "Starting",
+    "offline": "Offline",
     "sign_in_needed": "Sign-in needed",
     "stopped": "Stopped",
 }

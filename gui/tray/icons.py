@@ -2,8 +2,8 @@
 
 Every state differs in SHAPE, not only in colour, so the icon reads for colour-blind users and on
 monochrome panels: live is a disc with a check cut out, stale an hourglass, reconnecting two
-circular arrows, resyncing one long arrow around a dot, starting a spinner of dots,
-sign_in_needed a warning triangle with "!", stopped a hollow ring.
+circular arrows, resyncing one long arrow around a dot, starting a spinner of dots, offline a
+rounded square with an X cut out, sign_in_needed a warning triangle with "!", stopped a hollow ring.
 
 Overlays are drawn here with QPainter, on whole pixels: paused dims the state glyph and puts a
 plate with pause bars in the bottom-left corner; snoozed puts a plate with a "Z" there instead
@@ -49,6 +49,7 @@ STATES: tuple[str, ...] = (
     "reconnecting",
     "resyncing",
     "starting",
+    "offline",
     "sign_in_needed",
     "stopped",
 )
@@ -62,6 +63,7 @@ STATE_COLOURS: dict[str, tuple[str, str]] = {
     "reconnecting": ("#1967d2", "#8ab4f8"),
     "resyncing": ("#8430ce", "#d7aefb"),
     "starting": ("#007b83", "#78d9ec"),
+    "offline": ("#455a64", "#b0bec5"),
     "sign_in_needed": ("#c5221f", "#f28b82"),
     "stopped": ("#5f6368", "#bdc1c6"),
 }

@@ -55,6 +55,7 @@ logger = logging.getLogger(__name__)
 
 STATE_TEXT = {
     "starting": "Connecting…",
+    "offline": "Offline: retrying",
     "live": "Live",
     "stale": "Stale: no heartbeat",
     "reconnecting": "Reconnecting…",

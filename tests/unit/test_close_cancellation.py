@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
-from core.streaming.shard import _close_quietly, _Live
+from core.streaming.sockets import Live as _Live
+from core.streaming.sockets import close_quietly as _close_quietly
 
 
 class _StuckSocket:
