@@ -14,7 +14,7 @@ import logging
 from urllib.parse import urlsplit
 
 from core.errors import ApiError
-from core.rest.regions import Environment
+from core.rest.regions import Environment, is_loopback
 
 logger = logging.getLogger(__name__)
 
@@ -41,15 +41,6 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_connect_uri(uri: str, env: Environment, *, method: str = "", path: str = "") -> str:
     """``uri`` when the socket may be opened there.
 
@@ -66,7 +57,7 @@ def check_connect_uri(uri: str, env: Environment, *, method: str = "", path: str
     scheme = parts.scheme.lower() if parts is not None else ""
     ok = bool(host) and parts is not None and not (parts.username or parts.password)
     if ok and env.is_loopback:
-        ok = scheme in ("ws", "wss") and _is_loopback(host)
+        ok = scheme in ("ws", "wss") and is_loopback(host)
     elif ok:
         family = domain_family(env)
         ok = scheme == "wss" and (host == family or host.endswith("." + family))

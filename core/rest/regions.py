@@ -69,7 +69,7 @@ class Environment:
     @property
     def is_loopback(self) -> bool:
         """Whether the API host is this machine (the only place plain http is allowed)."""
-        return _is_loopback(urlsplit(self.api_base).hostname or "")
+        return is_loopback(urlsplit(self.api_base).hostname or "")
 
     @property
     def storage_key(self) -> str:
@@ -87,7 +87,8 @@ class Environment:
         )
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses (where plain http and ws are allowed)."""
     if host == "localhost":
         return True
     try:
@@ -149,7 +150,7 @@ def _parse_url(raw: str) -> Environment:
         if scheme != "https":
             raise InvalidEnvironmentError("Genesys Cloud regions are only reached over https.")
         return Environment.for_region(region)
-    if scheme == "http" and not _is_loopback(host):
+    if scheme == "http" and not is_loopback(host):
         raise InvalidEnvironmentError(
             "Plain http is only allowed for this machine (127.0.0.1 or localhost); "
             "use https for any other host."
