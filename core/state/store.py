@@ -171,13 +171,14 @@ class Store:
         assert_never(event)
 
     def _set(self, kind: str, state: UserState | QueueState, **values: Any) -> list[Change]:
-        values = {k: _plain(k, v) for k, v in values.items()}  # compared as they will be kept
+        for k in PLAIN_FIELDS.intersection(values):  # compared as they will be kept
+            values[k] = _plain(k, values[k])
         names = tuple(k for k, v in values.items() if getattr(state, k) != v)
         if not names:
             return []
         before = tuple(getattr(state, k) for k in names)
         for k in names:
-            setattr(state, k, values[k])
+            object.__setattr__(state, k, values[k])  # already plain: skip the rows' own hook
         return [Change(kind, state.id, names, before, tuple(values[k] for k in names))]
 
     def _presence(self, event: PresenceChanged) -> list[Change]:
