@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -87,3 +90,36 @@ async def client_token(
 def bearer(token: str) -> dict[str, str]:
     """The Authorization header of an API call."""
     return {"Authorization": f"Bearer {token}"}
+
+
+class Captured(logging.Handler):
+    """Formats every record the way the app's log handlers do, into ``lines``."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@contextmanager
+def redacted_log(*loud: str) -> Iterator[Captured]:
+    """Every record, through the app's redaction filter, with the ``loud`` loggers at DEBUG."""
+    from core.app.redact import RedactingFilter
+
+    handler = Captured()
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    loggers = [root, *(logging.getLogger(name) for name in loud)]
+    levels = [lg.level for lg in loggers]
+    root.addHandler(handler)
+    for lg in loggers:
+        lg.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+        root.removeHandler(handler)

@@ -14,39 +14,16 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidURI
 
-from core.app.redact import MASK, RedactingFilter
-from tests.integration.helpers import bearer
+from core.app.redact import MASK
+from tests.integration.helpers import Captured, bearer, redacted_log
 
 CHANNELS = "/api/v2/notifications/channels"
 
 
-class Captured(logging.Handler):
-    """Formats every record the way the app's file handler would."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-
 @pytest.fixture
 def captured() -> Iterator[Captured]:
-    handler = Captured()
-    handler.addFilter(RedactingFilter())
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    loud = logging.getLogger("websockets")
-    old_loud = loud.level
-    loud.setLevel(logging.DEBUG)
-    yield handler
-    loud.setLevel(old_loud)
-    root.removeHandler(handler)
-    root.setLevel(old_level)
+    with redacted_log("websockets") as handler:
+        yield handler
 
 
 async def test_channel_ids_and_connect_uris_never_reach_a_log_line(

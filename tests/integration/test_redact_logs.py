@@ -8,40 +8,15 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from core.app.redact import MASK, RedactingFilter, redact
+from core.app.redact import MASK, redact
 from sandbox.server import Sandbox
-from tests.integration.helpers import REDIRECT_URI, pkce_pair
-
-
-class Captured(logging.Handler):
-    """Formats every record the way the app's console handler would."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
+from tests.integration.helpers import REDIRECT_URI, Captured, pkce_pair, redacted_log
 
 
 @pytest.fixture
 def captured() -> Iterator[Captured]:
-    handler = Captured()
-    handler.addFilter(RedactingFilter())
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    loud = [logging.getLogger(n) for n in ("httpx", "httpcore")]
-    levels = [lg.level for lg in loud]
-    for lg in loud:
-        lg.setLevel(logging.DEBUG)
-    yield handler
-    for lg, level in zip(loud, levels, strict=True):
-        lg.setLevel(level)
-    root.removeHandler(handler)
-    root.setLevel(old_level)
+    with redacted_log("httpx", "httpcore") as handler:
+        yield handler
 
 
 def test_masks_headers_query_parameters_and_json_fields() -> None:
