@@ -11,13 +11,10 @@ refused rather than followed (it could point at any file the person owns).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import platform
 import sys
-import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -25,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from core.app.redact import redact
+from core.domain.files import atomic_private_file
 from core.errors import GenesysTrayError
 
 logger = logging.getLogger(__name__)
@@ -89,24 +87,10 @@ def write_diagnostics(
                 f"The diagnostics could not be saved to {target}: it is a link to another file."
                 " Choose another name."
             )
-        handle, temp_name = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=".part", dir=target.parent
-        )
+        with atomic_private_file(target) as raw:
+            _write_bundle(raw, log_files, timeline, settings, info)
     except OSError as exc:
         raise _save_error(target, exc) from exc
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(handle, "wb") as raw:
-            _write_bundle(raw, log_files, timeline, settings, info)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(temp, target)  # replaces a link or file at target, never writes through it
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        if isinstance(exc, OSError):
-            raise _save_error(target, exc) from exc
-        raise
     logger.info("diagnostics written to %s", target)
     return target
 

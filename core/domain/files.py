@@ -9,11 +9,16 @@ folder or in /tmp never changes those folders' modes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 logger = logging.getLogger(__name__)
 
@@ -57,3 +62,26 @@ def private_folder(folder: Path, *, ours: bool | None = None) -> bool:
         return True
     finally:
         os.close(fd)
+
+
+@contextmanager
+def atomic_private_file(target: Path) -> Iterator[IO[bytes]]:
+    """A file that becomes ``target`` only once written whole: private, atomic, never partial.
+
+    The bytes go to a ``0600`` temporary file in the same folder, are synced, and replace
+    ``target`` in one rename (a link at ``target`` is replaced, never written through). On any
+    error the temporary file is removed and an older ``target`` stays as it was.
+    """
+    handle, temp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".part", dir=target.parent
+    )
+    try:
+        with os.fdopen(handle, "wb") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp_name, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise

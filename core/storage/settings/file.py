@@ -24,11 +24,8 @@ Saving is atomic (a temporary file renamed over the old one) and the file is pri
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +33,7 @@ from typing import Final
 
 import platformdirs
 
-from core.domain.files import private_folder
+from core.domain.files import atomic_private_file, private_folder
 from core.errors import GenesysTrayError
 from core.storage.settings.codec import (
     ParsedConfig,
@@ -173,22 +170,11 @@ def save_config(path: Path, config: AppConfig) -> None:
         ConfigError: the file could not be written.
     """
     text = json.dumps(config_to_json(config), indent=2, ensure_ascii=False) + "\n"
-    tmp: str | None = None
     try:
         private_folder(path.parent)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-        tmp = None
+        with atomic_private_file(path) as out:
+            out.write(text.encode("utf-8"))
     except OSError as exc:
         raise ConfigError(
             f"The settings could not be saved to {path} ({exc.strerror or exc})."
         ) from exc
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
