@@ -93,3 +93,11 @@ class TransportError(GenesysTrayError):
 
 class CredentialStoreError(GenesysTrayError):
     """The OS keyring could not be read or written."""
+
+
+class KeyringLockedError(CredentialStoreError):
+    """The OS keyring is locked and was not unlocked (the unlock prompt was dismissed or absent)."""
+
+
+class KeyringNotAnsweringError(CredentialStoreError):
+    """The OS keyring does not answer (a hung D-Bus call, an unanswered password prompt)."""

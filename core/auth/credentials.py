@@ -7,13 +7,14 @@ refused: the session then lives in memory only and the store says so in words a 
 understands, because a weaker secret store must always be announced and a token must never land
 on disk in plain text.
 
-keyring is blocking (D-Bus round trips, possibly a password prompt), so every call runs in a
-thread and is bounded by a timeout.
+keyring is blocking (D-Bus round trips, possibly a password prompt), so every call runs on the
+app's one keyring thread (:mod:`core.auth.keyring_worker`) and is bounded by a timeout: a hung
+keyring costs one thread, never the app's shared executor. A locked keyring and one that does not
+answer get their own errors, in words a person can act on.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import Protocol, TypeVar
@@ -21,9 +22,10 @@ from typing import Protocol, TypeVar
 import keyring
 from keyring.backend import KeyringBackend
 from keyring.backends.chainer import ChainerBackend
-from keyring.errors import PasswordDeleteError
+from keyring.errors import KeyringLocked, PasswordDeleteError
 
-from core.errors import CredentialStoreError
+from core.auth.keyring_worker import KeyringNotAnswering, KeyringWorker, default_worker
+from core.errors import CredentialStoreError, KeyringLockedError, KeyringNotAnsweringError
 from core.rest.regions import Environment
 
 logger = logging.getLogger(__name__)
@@ -32,6 +34,13 @@ _T = TypeVar("_T")
 KEYRING_TIMEOUT_S = 30.0
 SERVICE_PREFIX = "genesys-tray"
 NOT_REMEMBERED = "tokens will not be remembered after you quit"
+UNLOCK_HINT = "unlock it (log in to your desktop keyring)"
+LOCKED = {
+    "store": f"The system keyring is locked; {UNLOCK_HINT} and the sign-in will be saved.",
+    "read": f"The system keyring is locked, so the saved sign-in could not be read; {UNLOCK_HINT}.",
+    "delete": f"The system keyring is locked, so the saved sign-in could not be deleted; "
+    f"{UNLOCK_HINT}.",
+}
 
 # Backends that keep secrets encrypted for the logged-in person. Matched on the class and its
 # bases, so KWallet's versioned subclasses count too. Everything else is refused.
@@ -150,6 +159,7 @@ class KeyringCredentialStore:
         *,
         backend: KeyringBackend | None = None,
         timeout_s: float = KEYRING_TIMEOUT_S,
+        worker: KeyringWorker | None = None,
     ) -> None:
         """Bind to a keyring service.
 
@@ -159,10 +169,12 @@ class KeyringCredentialStore:
                 :func:`open_credential_store`, which refuses insecure backends.
             timeout_s: how long one keyring call may take before it counts as failed (a locked
                 keyring may sit on an unanswered password prompt forever).
+            worker: the thread that runs the calls; None is the app's one keyring thread.
         """
         self.service = service
         self._backend = backend if backend is not None else keyring.get_keyring()
         self._timeout_s = timeout_s
+        self._worker = worker if worker is not None else default_worker()
         self.secure = _is_secure(self._backend)
         self.insecure_reason = "" if self.secure else f"{backend_name(self._backend)} is not secure"
 
@@ -178,12 +190,19 @@ class KeyringCredentialStore:
 
     async def _call(self, what: str, key: str, func: Callable[..., _T], *args: str) -> _T:
         try:
-            return await asyncio.wait_for(asyncio.to_thread(func, *args), self._timeout_s)
+            return await self._worker.call(self._timeout_s, func, *args)
+        except KeyringNotAnswering:
+            raise KeyringNotAnsweringError(
+                f"The system keyring is not answering (an earlier request is still waiting, "
+                f"perhaps for a password), so it could not {what} '{key}'."
+            ) from None
         except TimeoutError:
-            raise CredentialStoreError(
-                f"The keyring did not answer within {self._timeout_s:.0f} s while trying to "
+            raise KeyringNotAnsweringError(
+                f"The keyring did not answer within {self._timeout_s:g} s while trying to "
                 f"{what} '{key}'; it may be locked and waiting for a password."
             ) from None
+        except KeyringLocked:
+            raise KeyringLockedError(LOCKED[what]) from None
         except PasswordDeleteError:
             raise
         except Exception as exc:

@@ -29,7 +29,6 @@ import time
 import webbrowser
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import Literal
 
 import httpx
 
@@ -39,10 +38,12 @@ from core.auth.pkce import build_authorize_url, code_challenge, make_code_verifi
 from core.auth.saved_tokens import (
     ENTRY_KEYS,
     ENTRY_USER_ID,
+    SAVE_RETRY_S,
+    ProblemListener,
+    TokenSaver,
     delete_entries,
     delete_token_set,
     load_token_set,
-    save_token_set,
 )
 from core.auth.sign_out import NOT_REVOKED, SignOutResult
 from core.auth.token_http import HTTP_TIMEOUT_S, TokenHttpClient
@@ -97,6 +98,7 @@ class Authenticator:
         redirect_ports: Sequence[int] | None = None,
         sign_in_timeout_s: float = DEFAULT_SIGN_IN_TIMEOUT_S,
         http_timeout_s: float = HTTP_TIMEOUT_S,
+        save_retry_s: Sequence[float] = SAVE_RETRY_S,
     ) -> None:
         """Create a signed-out session.
 
@@ -113,10 +115,12 @@ class Authenticator:
                 for a loopback (sandbox) environment, :data:`DEFAULT_REDIRECT_PORTS` otherwise.
             sign_in_timeout_s: how long a browser sign-in may take.
             http_timeout_s: timeout of each token/revoke request.
+            save_retry_s: backoff between tries to save a token the store did not take.
         """
         self.env = env
         self.client_id = client_id
         self._store = store
+        self._saver = TokenSaver(store, retry_s=save_retry_s)
         self._client_secret = client_secret
         self._clock = clock
         # Only the sandbox on loopback hands out second-long tokens on purpose.
@@ -153,6 +157,23 @@ class Authenticator:
     def store(self) -> CredentialStore:
         """Where the session is remembered."""
         return self._store
+
+    @property
+    def storage_problem(self) -> str | None:
+        """Why the sign-in is not (yet) remembered, in plain words; None when all is saved.
+
+        Set while the keyring is locked or not answering: the session works from memory and the
+        save is retried until it lands (then this goes back to None).
+        """
+        return self._saver.problem
+
+    def add_storage_listener(self, listener: ProblemListener) -> Callable[[], None]:
+        """Call ``listener(storage_problem)`` on every change of it; returns the remover."""
+        return self._saver.add_listener(listener)
+
+    def retry_save(self) -> None:
+        """Try a pending save at once (e.g. the person says they unlocked the keyring)."""
+        self._saver.retry_now()
 
     def add_listener(self, listener: TokenListener) -> Callable[[], None]:
         """Call ``listener(token_set_or_None)`` on every change; returns the remover.
@@ -230,7 +251,6 @@ class Authenticator:
                         token.access_token, token.expires_at, None, token.grant, token.issued_at
                     ),
                     notify=False,
-                    persist_errors="log",
                 )
                 raise SignInRequiredError(
                     "Your Genesys Cloud sign-in can no longer be renewed. Sign in again."
@@ -250,7 +270,7 @@ class Authenticator:
                 "Sign in again."
             )
         logger.info("renewed the %s token; it is good for %.0f s", new.grant, new.expires_at - now)
-        await self._adopt(new, persist_errors="log")
+        await self._adopt(new)
         return new
 
     # ------------------------------------------------------------------ sign-in
@@ -281,7 +301,6 @@ class Authenticator:
             SignInTimedOutError: the browser did not come back in time.
             AuthError: the redirect did not match this sign-in (state), ports busy, no browser.
             TransportError: the login host could not be reached.
-            CredentialStoreError: signed in, but the session could not be remembered.
         """
         if self._signing_in:
             raise AuthError("A sign-in is already in progress.")
@@ -334,7 +353,7 @@ class Authenticator:
             self._signing_in = False
         logger.info("signed in through the browser (PKCE)")
         async with self._lock:
-            await self._adopt(token, persist_errors="raise", forget_user=True)
+            await self._adopt(token, forget_user=True)
         return token
 
     async def _check_client_known(self, redirect_uri: str) -> None:
@@ -368,7 +387,6 @@ class Authenticator:
         Raises:
             OAuthError: ``invalid_client`` for an unknown id or a wrong secret, among others.
             TransportError: the login host could not be reached.
-            CredentialStoreError: signed in, but the session could not be remembered.
         """
         secret = client_secret if client_secret is not None else self._client_secret
         if not secret:
@@ -377,7 +395,7 @@ class Authenticator:
         self._client_secret = secret
         logger.info("signed in with client credentials")
         async with self._lock:
-            await self._adopt(token, persist_errors="raise", forget_user=True)
+            await self._adopt(token, forget_user=True)
         return token
 
     async def _request_client_credentials(self, secret: str) -> TokenSet:
@@ -412,15 +430,22 @@ class Authenticator:
         """Load the remembered session at start-up; None when there is none (or it is broken).
 
         A restored token may be close to expiry; :meth:`access_token` decides what that means.
-
-        Raises:
-            CredentialStoreError: the keyring could not be read (e.g. locked).
+        A keyring that is locked or does not answer counts as nothing remembered (yet), and
+        :attr:`storage_problem` says why; calling this again later may find the session.
         """
         async with self._lock:
-            token = await load_token_set(self._store)
+            try:
+                token = await load_token_set(self._store)
+                user_id = await self._store.get(ENTRY_USER_ID) if token is not None else None
+            except CredentialStoreError as exc:
+                logger.warning("could not read the remembered session: %s", exc)
+                self._saver.report(str(exc))
+                return None
+            if self._saver.problem is not None and not self._saver.pending:
+                self._saver.report(None)
             if token is None:
                 return None
-            self._user_id = await self._store.get(ENTRY_USER_ID)
+            self._user_id = user_id
             self._token = token
         logger.info("restored the remembered %s session", token.grant)
         self._notify(token)
@@ -430,31 +455,28 @@ class Authenticator:
         """Record who is signed in (the engine learns it from ``/api/v2/users/me``).
 
         Raises:
-            CredentialStoreError: the keyring could not be written.
+            CredentialStoreError: the keyring could not be written (and no save was pending).
         """
         self._user_id = user_id
-        await self._store.set(ENTRY_USER_ID, user_id)
+        await self._saver.save_user(user_id)
 
     async def _adopt(
         self,
         token: TokenSet,
         *,
-        persist_errors: Literal["raise", "log"],
         notify: bool = True,
         forget_user: bool = False,
     ) -> None:
-        """Make ``token`` current, remember it, tell the listeners (lock held)."""
+        """Make ``token`` current, remember it, tell the listeners (lock held).
+
+        A store that does not take the token never fails the caller: the saver keeps it and
+        retries (see :attr:`storage_problem`).
+        """
         self._token = token
         if forget_user:  # possibly another person: the engine tells us who (remember_user)
             self._user_id = None
         try:
-            if forget_user:
-                await self._store.delete(ENTRY_USER_ID)
-            await save_token_set(self._store, token)
-        except CredentialStoreError as exc:
-            if persist_errors == "raise":
-                raise
-            logger.warning("could not remember the renewed session: %s", exc)
+            await self._saver.save(token, forget_user=forget_user)
         finally:
             if notify:
                 self._notify(token)
@@ -462,6 +484,7 @@ class Authenticator:
     async def _forget_locked(self) -> None:
         self._token = None
         self._user_id = None
+        await self._saver.drop()  # an unsaved token must not land after it was forgotten
         try:
             await delete_token_set(self._store)
         except CredentialStoreError as exc:
@@ -488,6 +511,7 @@ class Authenticator:
         async with self._lock:
             token, self._token, self._user_id = self._token, None, None
             try:
+                await self._saver.drop()
                 revoked = await self._revoke(token)
                 forgotten, kept, reasons = await delete_entries(
                     self._store, (*ENTRY_KEYS, *also_forget)
@@ -527,7 +551,8 @@ class Authenticator:
 
     # ------------------------------------------------------------------ life cycle
     async def aclose(self) -> None:
-        """Close the HTTP client (the session stays remembered)."""
+        """Close the HTTP client and stop retrying a save (the session stays remembered)."""
+        await self._saver.aclose()
         await self._http.aclose()
 
     async def __aenter__(self) -> Authenticator:

@@ -118,7 +118,7 @@ class MonitorService:
         # Every background task has an owner: an unexpected exception is logged once, the task
         # restarted with backoff, and a lasting failure shown ("Re-sync failing: ...").
         self._supervisor = Supervisor(
-            on_health=self._on_health,
+            on_health=self.set_health,
             on_failed=lambda _name: self._recompute_state(),
             settings=supervision,
             rng=self.rng,
@@ -161,6 +161,7 @@ class MonitorService:
             on_state=self._recompute_state,
             on_new_token=self.pool.rollover_all,
             clock=clock,
+            monotonic=monotonic,
         )
         self._start_retry = StartRetry(
             attempt=self._first_contact,
@@ -306,8 +307,8 @@ class MonitorService:
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         self._supervisor.once(coro, name)
 
-    def _on_health(self, label: str, message: str | None) -> None:
-        """Show a background task that keeps failing (or that it works again)."""
+    def set_health(self, label: str, message: str | None) -> None:
+        """Show work that keeps failing (a task, the keyring), or that it works again (None)."""
         if message is None:
             self.health.pop(label, None)
         else:
@@ -321,6 +322,7 @@ class MonitorService:
     def check_now(self) -> None:
         """Health-check every channel now (after sleep/resume or a network change)."""
         self._start_retry.wake()  # still waiting for the org: try it now
+        self.tokens.check_now()  # a suspend may have outlived the token
         self.pool.check_now()
 
     # ------------------------------------------------------------------ selection

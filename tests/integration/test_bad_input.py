@@ -47,12 +47,10 @@ async def test_an_unreadable_keyring_at_start_is_a_clear_credential_store_error(
     store = KeyringCredentialStore("genesys-tray/test", backend=LockedKeyring())  # type: ignore[no-untyped-call]
     auth = Authenticator(env, "client-id", store, client_secret="the-client-secret")
     try:
-        with pytest.raises(CredentialStoreError) as caught:
-            await auth.restore()
-        message = str(caught.value)
-        assert "keyring" in message.lower()
-        assert "could not read" in message
-        assert "KeyringLocked" in message
+        assert await auth.restore() is None  # nothing remembered yet: the app starts anyway
+        message = auth.storage_problem or ""
+        assert "keyring is locked" in message
+        assert "could not be read" in message
         assert auth.token is None
         with pytest.raises(CredentialStoreError) as writing:
             await store.set("access_token", "a-token-value")

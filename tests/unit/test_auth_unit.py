@@ -41,7 +41,7 @@ from core.auth.saved_tokens import (
     save_token_set,
 )
 from core.auth.tokens import RENEW_MARGIN_MAX_S, TokenSet, token_from_body
-from core.errors import AuthError, CredentialStoreError, OAuthError
+from core.errors import AuthError, CredentialStoreError, KeyringLockedError, OAuthError
 from core.rest.regions import parse_environment
 
 # RFC 7636 appendix B: the verifier is base64url of these 32 octets.
@@ -346,7 +346,7 @@ async def test_keyring_store_translates_keyring_errors() -> None:
     await store.delete("k")
     await store.delete("k")  # PasswordDeleteError for a missing entry is swallowed
     backend.fail_with = KeyringLocked("Failed to unlock the collection!")
-    with pytest.raises(CredentialStoreError, match=r"could not read 'k'.*KeyringLocked"):
+    with pytest.raises(KeyringLockedError, match="keyring is locked, so the saved sign-in could"):
         await store.get("k")
     backend.fail_with = PasswordSetError("echoing the-value")
     with pytest.raises(CredentialStoreError) as caught:

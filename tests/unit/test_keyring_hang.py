@@ -1,0 +1,75 @@
+"""A hung keyring costs the app at most one thread, and the store works again once it answers."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from keyring.backend import KeyringBackend
+from keyring.errors import PasswordDeleteError
+
+from core.auth.credentials import KeyringCredentialStore
+from core.errors import CredentialStoreError
+
+CALLS = 20
+
+
+class HangingKeyring(KeyringBackend):
+    """A real backend whose calls block until the test opens ``gate`` (an unanswered prompt)."""
+
+    viable = False  # never picked by keyring's own detection in later tests
+    priority = -1
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.gate = threading.Event()
+        self.values: dict[tuple[str, str], str] = {}
+
+    def _wait(self) -> None:
+        if not self.gate.wait(60):
+            raise RuntimeError("the test never opened the gate")
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self._wait()
+        return self.values.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self._wait()
+        self.values[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self._wait()
+        if self.values.pop((service, username), None) is None:
+            raise PasswordDeleteError("not there")
+
+
+async def test_twenty_timeouts_leak_no_threads_and_the_store_recovers() -> None:
+    backend = HangingKeyring()
+    store = KeyringCredentialStore("genesys-tray/test-hang", backend=backend, timeout_s=0.05)
+    before = threading.active_count()
+    messages: list[str] = []
+    try:
+        for i in range(CALLS):
+            with pytest.raises(CredentialStoreError) as caught:
+                if i % 2:
+                    await store.set("access_token", "secret-value")
+                else:
+                    await store.get("access_token")
+            messages.append(str(caught.value))
+        assert threading.active_count() - before <= 1  # one keyring thread, not one per call
+        # The app's default executor is not starved: every other to_thread still runs.
+        assert await asyncio.wait_for(asyncio.to_thread(lambda: 1), 5) == 1
+        assert "did not answer" in messages[0]
+        assert all("not answering" in m or "did not answer" in m for m in messages)
+        assert all("secret-value" not in m for m in messages)
+    finally:
+        backend.gate.set()
+    # The hung call returns; the keyring thread takes calls again, with no action by anyone
+    # (a store with an everyday timeout on the same thread, so a loaded machine cannot flake).
+    store = KeyringCredentialStore("genesys-tray/test-hang", backend=backend)
+    await store.set("access_token", "fresh")
+    assert await store.get("access_token") == "fresh"
+    await store.delete("access_token")
+    assert await store.get("access_token") is None
+    assert threading.active_count() - before <= 2  # the keyring thread + to_thread's one
