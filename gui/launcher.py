@@ -184,6 +184,7 @@ async def welcome(
             request.grant,
             request.client_secret,
             open_store=open_store,
+            trusted_hosts=(request.trusted_host,),
         )
         return SignInResult(store_warning=session.credentials_warning, session=session)
 
@@ -259,6 +260,7 @@ async def _build(
         interactive_sign_in=profile is None,
         auto_sign_in=False,  # the GUI asks first: a notification, the tray, the banner
         open_store=open_store,
+        trusted_hosts=(profile.trusted_host,) if profile else (),
     )
 
 

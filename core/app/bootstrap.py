@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from core.app.sign_in import (
@@ -171,9 +171,18 @@ async def _org_login(
     client_secret: str | None,
     grant: str | None,
     open_store: CredentialStoreFactory | None,
+    *,
+    trusted_hosts: Iterable[str] = (),
 ) -> _Login:
-    """An org's login: ``environment`` (else ``GENESYS_ENVIRONMENT``) and its OAuth client."""
-    env = parse_environment(environment or os.environ.get("GENESYS_ENVIRONMENT", ""))
+    """An org's login: ``environment`` (else ``GENESYS_ENVIRONMENT``) and its OAuth client.
+
+    A custom host outside Genesys Cloud gets the client secret only when it is among
+    ``trusted_hosts`` or in ``GENESYS_TRUST_HOST`` (the token client refuses it otherwise).
+    """
+    trusted = [*trusted_hosts, os.environ.get("GENESYS_TRUST_HOST", "")]
+    env = parse_environment(
+        environment or os.environ.get("GENESYS_ENVIRONMENT", ""), trusted_hosts=trusted
+    )
     client_id, secret, grant = _oauth_client(client_id, client_secret, grant)
     credentials = await asyncio.to_thread(
         open_store or open_credential_store, credential_service_name(env, client_id)
@@ -182,6 +191,18 @@ async def _org_login(
     if secret is None and grant == CLIENT_CREDENTIALS:
         secret = await _remembered_secret(credentials)
     return _Login(env, client_id, secret, credentials, warning)
+
+
+def _report_storage(auth: Authenticator, service: MonitorService) -> None:
+    """A sign-in the keyring cannot keep yet (locked, not answering) is a health message on the
+    engine's state: the tray, the status bar and ``listen`` say it, and it clears once saved."""
+
+    def report(problem: str | None) -> None:
+        service.set_health("Keyring", f"Sign-in not saved yet: {problem}" if problem else None)
+
+    auth.add_storage_listener(report)
+    if auth.storage_problem:
+        report(auth.storage_problem)
 
 
 async def _authenticate(
@@ -218,6 +239,11 @@ async def _authenticate(
                 logger.warning("signing in when the org answers: %s", exc)
                 return auth, auth.sign_in_client_credentials
         elif not interactive:
+            if auth.storage_problem:  # locked or silent keyring: say that, not "forgotten"
+                raise SignInRequiredError(
+                    f"Your sign-in could not be read: {auth.storage_problem} "
+                    "Unlock the keyring and start again, or sign in again."
+                )
             raise SignInRequiredError("Your sign-in was not remembered. Sign in again.")
         else:
             await auth.sign_in_pkce()
@@ -321,6 +347,7 @@ async def build_engine(
     interactive_sign_in: bool = True,
     auto_sign_in: bool = True,
     open_store: CredentialStoreFactory | None = None,
+    trusted_hosts: Iterable[str] = (),
 ) -> Engine:
     """Sign in and assemble the engine for ``listen`` and the GUI alike.
 
@@ -337,6 +364,8 @@ async def build_engine(
         auto_sign_in: True (``listen``): open the browser by itself when a PKCE session needs
             a new sign-in. False (the GUI): only ``Engine.sign_in_again``, when the person asks.
         open_store: the credential store factory for an org (default: the OS keyring).
+        trusted_hosts: custom hosts outside Genesys Cloud confirmed to receive the client
+            secret (the profile's, or ``listen --trust-host``).
     """
     closers: list[Closer] = []
     timeline = ConnectionTimeline()
@@ -346,7 +375,14 @@ async def build_engine(
         elif demo:
             login = await _demo_login(demo_speed, closers)
         else:
-            login = await _org_login(environment, client_id, client_secret, grant, open_store)
+            login = await _org_login(
+                environment,
+                client_id,
+                client_secret,
+                grant,
+                open_store,
+                trusted_hosts=trusted_hosts,
+            )
         auth, sign_in_later = await _authenticate(
             login, closers, timeline, interactive=interactive_sign_in
         )
@@ -358,6 +394,7 @@ async def build_engine(
         service = MonitorService(
             api, auth, parse_selection(queues, users), memory=memory, first_sign_in=sign_in_later
         )
+        _report_storage(auth, service)
         signing_out = asyncio.Event()
         if person and auto_sign_in:
             service.add_listener(sign_in_again_when_needed(auth, signing_out))

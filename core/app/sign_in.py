@@ -7,7 +7,7 @@ never into the settings file; a weaker store is announced through ``credentials_
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import httpx
@@ -55,18 +55,20 @@ async def sign_in_session(
     *,
     open_browser: BrowserOpener | None = None,
     open_store: CredentialStoreFactory | None = None,
+    trusted_hosts: Iterable[str] = (),
 ) -> SignedIn:
     """Sign in to an org (PKCE through the browser, or client credentials).
 
     A client secret goes only into the credential store (the OS keyring when there is a secure
     one; memory otherwise, and ``credentials_warning`` says so), never into the settings file.
-    ``open_browser`` and ``open_store`` are seams for tests and the demo.
+    ``open_browser`` and ``open_store`` are seams for tests and the demo. ``trusted_hosts``:
+    custom hosts the person confirmed may receive the client secret.
 
     Raises:
         InvalidEnvironmentError, OAuthError, SignInCancelledError, SignInTimedOutError,
         TransportError, CredentialStoreError: for the welcome dialog to explain.
     """
-    env = parse_environment(environment)
+    env = parse_environment(environment, trusted_hosts=trusted_hosts)
     credentials = await asyncio.to_thread(
         open_store or open_credential_store, credential_service_name(env, client_id)
     )

@@ -35,6 +35,14 @@ def add_listen_parser(
         help="region (mypurecloud.de, eu_central_1, ...) or base URL (http://127.0.0.1:8765)",
     )
     listen.add_argument(
+        "--trust-host",
+        metavar="HOST",
+        action="append",
+        default=[],
+        help="a custom host outside Genesys Cloud that may receive the client secret "
+        "(refused otherwise; also GENESYS_TRUST_HOST)",
+    )
+    listen.add_argument(
         "--users", default="mine", help="all | mine (members of the queues) | ID,ID,..."
     )
     listen.add_argument("--queues", default="mine", help="all | mine | a name with * | ID,ID,...")
@@ -62,6 +70,7 @@ class ListenOptions:
     state_out: Path | None = None
     kinds: frozenset[str] | None = None
     journal: Path | None = None
+    trust_hosts: tuple[str, ...] = ()  # custom hosts that may receive the client secret
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ListenOptions:
@@ -76,4 +85,5 @@ class ListenOptions:
             state_out=args.state_out,
             kinds=kinds,
             journal=args.journal,
+            trust_hosts=tuple(getattr(args, "trust_host", None) or ()),
         )

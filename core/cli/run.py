@@ -26,6 +26,7 @@ from core.cli.options import ListenOptions
 from core.cli.process import EXIT_FAILED, EXIT_OK, EXIT_USAGE, install_stop_signals
 from core.engine.service import MonitorService
 from core.errors import GenesysTrayError, InvalidEnvironmentError
+from core.rest.hosts import UnconfirmedHostError
 from core.storage.journal.journal import Journal
 
 
@@ -62,9 +63,13 @@ async def run_listen(options: ListenOptions, *, out: IO[str] | None = None) -> i
             environment=options.environment,
             queues=options.queues,
             users=options.users,
+            trusted_hosts=options.trust_hosts,
         )
     except (UsageError, InvalidEnvironmentError) as exc:  # what the person typed: exit 2
-        print(f"listen: {exc}", file=sys.stderr)
+        hint = ""
+        if isinstance(exc, UnconfirmedHostError):
+            hint = f" If it is yours, add --trust-host {exc.host}."
+        print(f"listen: {exc}{hint}", file=sys.stderr)
         return EXIT_USAGE
     try:
         _announce(engine, options, out)

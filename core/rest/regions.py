@@ -3,17 +3,21 @@
 People paste whatever they have: ``mypurecloud.de``, ``api.mypurecloud.de``,
 ``https://login.mypurecloud.de/``, ``eu_central_1``. All of them name one region, and every host
 is derived from its domain. A custom base URL (the sandbox's ``http://127.0.0.1:PORT``) is used
-as-is for OAuth and REST, the way the official SDK treats a host without ``api.``.
+as-is for OAuth and REST, the way the official SDK treats a host without ``api.``, once its host
+passed :func:`core.rest.hosts.ascii_host`. A custom host outside the regions' domains and this
+machine receives the client secret only when the person confirmed it (``trusted_hosts``).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from core.errors import InvalidEnvironmentError
+from core.rest.hosts import ascii_host, escaped, hidden_problem, normalised_hosts
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +64,8 @@ class Environment:
     login_base: str  # e.g. https://login.mypurecloud.de (no trailing slash)
     api_base: str  # e.g. https://api.mypurecloud.de
     region: Region | None = None
+    # The person confirmed this custom host may receive the client secret (not part of identity).
+    host_confirmed: bool = field(default=False, compare=False)
 
     @property
     def is_custom(self) -> bool:
@@ -70,6 +76,21 @@ class Environment:
     def is_loopback(self) -> bool:
         """Whether the API host is this machine (the only place plain http is allowed)."""
         return is_loopback(urlsplit(self.api_base).hostname or "")
+
+    @property
+    def host(self) -> str:
+        """The API host (ASCII form)."""
+        return urlsplit(self.api_base).hostname or ""
+
+    @property
+    def may_receive_secret(self) -> bool:
+        """Whether a client secret may go here: a Genesys host, this machine, or confirmed."""
+        return (
+            self.region is not None
+            or self.host_confirmed
+            or is_loopback(self.host)
+            or is_genesys_host(self.host)
+        )
 
     @property
     def storage_key(self) -> str:
@@ -97,6 +118,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def is_genesys_host(host: str) -> bool:
+    """True for a region's domain and any host under it (``gateway.mypurecloud.de``)."""
+    host = host.lower().rstrip(".")
+    return any(host == r.domain or host.endswith("." + r.domain) for r in REGIONS)
+
+
 def _region_for_host(host: str) -> Region | None:
     host = host.lower().rstrip(".")
     if host in _BY_DOMAIN:
@@ -107,15 +134,24 @@ def _region_for_host(host: str) -> Region | None:
     return None
 
 
-def parse_environment(text: str) -> Environment:
+def parse_environment(text: str, *, trusted_hosts: Iterable[str] = ()) -> Environment:
     """Normalise what a person typed into an :class:`Environment`.
 
+    Args:
+        text: a region key or domain, or a base URL.
+        trusted_hosts: custom hosts the person confirmed may receive the client secret (a
+            host or a base URL each; see :attr:`Environment.may_receive_secret`).
+
     Raises:
-        InvalidEnvironmentError: with a message that says what is wrong and what would work.
+        InvalidEnvironmentError: with a message that says what is wrong and what would work;
+            what was typed is quoted with its hidden characters escaped.
     """
     raw = text.strip()
     if not raw:
         raise InvalidEnvironmentError("No region given. Choose a region such as mypurecloud.de.")
+    problem = None if raw.isprintable() else hidden_problem(raw)
+    if problem is not None:  # before urlsplit, which drops tabs and newlines without a word
+        raise InvalidEnvironmentError(problem)
     key = raw.lower().replace("-", "_")
     if key in _BY_KEY:
         return Environment.for_region(_BY_KEY[key])
@@ -124,27 +160,42 @@ def parse_environment(text: str) -> Environment:
         if region is not None:
             return Environment.for_region(region)
         raise InvalidEnvironmentError(
-            f"'{raw}' is not a Genesys Cloud region. Use a region such as mypurecloud.de or "
-            "eu_central_1, or a full base URL such as http://127.0.0.1:8765."
+            f"'{escaped(raw)}' is not a Genesys Cloud region. Use a region such as "
+            "mypurecloud.de or eu_central_1, or a full base URL such as http://127.0.0.1:8765."
         )
-    return _parse_url(raw)
+    return _parse_url(raw, trusted_hosts)
 
 
-def _parse_url(raw: str) -> Environment:
+def _port(raw: str, netloc: str) -> int | None:
+    """The URL's port; a missing one is None, anything but 1..65535 is refused."""
+    _, colon, digits = netloc.rpartition("]")[2].rpartition(":")
+    if not colon:
+        return None
+    if not digits.isascii() or not digits.isdigit() or not 1 <= int(digits) <= 65535:
+        raise InvalidEnvironmentError(
+            f"'{escaped(raw)}' is not a valid URL: its port must be a number from 1 to 65535."
+        )
+    return int(digits)
+
+
+def _parse_url(raw: str, trusted_hosts: Iterable[str]) -> Environment:
     try:
         parts = urlsplit(raw)
-        port = parts.port
     except ValueError as exc:
-        raise InvalidEnvironmentError(f"'{raw}' is not a valid URL: {exc}.") from None
-    scheme, host = parts.scheme.lower(), (parts.hostname or "")
-    if scheme not in ("http", "https") or not host:
-        raise InvalidEnvironmentError(f"'{raw}' must be an http(s) URL with a host.")
-    if parts.username or parts.password:
+        raise InvalidEnvironmentError(
+            f"'{escaped(raw)}' is not a valid URL ({escaped(str(exc), 60)})."
+        ) from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidEnvironmentError(f"'{escaped(raw)}' must be an http(s) URL with a host.")
+    if "@" in parts.netloc:
         raise InvalidEnvironmentError("The URL must not contain a user name or password.")
+    port = _port(raw, parts.netloc)
+    host = ascii_host(parts.hostname or "")
     if parts.query or parts.fragment:
         raise InvalidEnvironmentError("The URL must not contain a query or fragment.")
     if parts.path not in ("", "/"):
-        raise InvalidEnvironmentError(f"'{raw}' must be a base URL without a path.")
+        raise InvalidEnvironmentError(f"'{escaped(raw)}' must be a base URL without a path.")
     region = _region_for_host(host)
     if region is not None:
         if scheme != "https":
@@ -157,4 +208,7 @@ def _parse_url(raw: str) -> Environment:
         )
     netloc = f"[{host}]" if ":" in host else host
     base = f"{scheme}://{netloc}" + (f":{port}" if port is not None else "")
-    return Environment(name=base, login_base=base, api_base=base, region=None)
+    confirmed = host in normalised_hosts(trusted_hosts)
+    return Environment(
+        name=base, login_base=base, api_base=base, region=None, host_confirmed=confirmed
+    )

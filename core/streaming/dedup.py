@@ -48,11 +48,13 @@ class OverlapDedup:
         # The same notification carries the same CorrelationId on every socket; a body alone is
         # no identity: counters that go 0 → 1 → 0 repeat the first body, and dropping that
         # repeat would leave the store at 1 (found by the chaos soak).
-        key = (
-            (frame.topic, frame.correlation_id)
-            if frame.correlation_id
-            else (frame.topic, json.dumps(frame.body, sort_keys=True, separators=(",", ":")))
-        )
+        if frame.correlation_id:
+            key = (frame.topic, frame.correlation_id)
+        else:
+            try:
+                key = (frame.topic, json.dumps(frame.body, sort_keys=True, separators=(",", ":")))
+            except RecursionError:  # nested past json's reach (a hostile server): not a repeat
+                return False
         if key in self._recent:
             return True
         self._recent[key] = None

@@ -6,6 +6,11 @@ sign in: through the browser (PKCE; the page shows that it waits for the browser
 cancelled) or with client credentials (the secret is handed to the injected sign-in, which puts
 it in the keyring; it never reaches the settings file).
 
+A custom base URL outside Genesys Cloud (and this machine) gets a service account's secret only
+after the person said so ("<host> is not a Genesys Cloud address. Send your client secret to
+it?", No by default); the answer is kept in the profile, so it is asked once per host, and the
+token client refuses an unconfirmed host in any case.
+
 The dialog awaits an injected ``sign_in`` callable, so tests (and the demo) need no browser; the
 app passes one that builds an Authenticator and signs in. Errors are said in words a person
 understands (:func:`describe_sign_in_error`).
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -29,6 +35,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QRadioButton,
@@ -65,11 +72,12 @@ class SignInRequest:
     client_id: str
     grant: Grant
     client_secret: str | None = field(default=None, repr=False)
+    trusted_host: str = ""  # a custom host the person confirmed may receive the secret
 
     @property
     def profile(self) -> Profile:
         """The settings-file profile of this request (no secret)."""
-        return Profile(self.environment, self.client_id, self.grant)
+        return Profile(self.environment, self.client_id, self.grant, self.trusted_host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +201,8 @@ class WelcomeDialog(QDialog):
         self._task: asyncio.Task[SignInResult] | None = None
         self._request: SignInRequest | None = None
         self._pending: WelcomeChoice | None = None
+        self._trusted_host = ""  # the profile's confirmed custom host
+        self.host_question: QMessageBox | None = None  # open while the person is asked
         self.choice: WelcomeChoice | None = None
 
         layout = QVBoxLayout(self)
@@ -335,6 +345,7 @@ class WelcomeDialog(QDialog):
             self.region.setCurrentIndex(self.region.findData(CUSTOM))
             self.custom_url.setText(profile.environment)
         self.client_id.setText(profile.client_id)
+        self._trusted_host = profile.trusted_host
         (self.cc_radio if profile.grant == "client_credentials" else self.pkce_radio).setChecked(
             True
         )
@@ -372,6 +383,14 @@ class WelcomeDialog(QDialog):
         except InvalidEnvironmentError as exc:
             self._error(str(exc))
             return None
+        confirmed = await self._confirm_host(request)
+        if confirmed is None:
+            self._error(
+                "The client secret was not sent. Choose your org's region, or the address of "
+                "a host you trust."
+            )
+            return None
+        request = confirmed
         self._request = request
         self._error("")
         where = environment_label(request.environment)
@@ -414,6 +433,51 @@ class WelcomeDialog(QDialog):
             return choice
         self._finish(choice)
         return choice
+
+    async def _confirm_host(self, request: SignInRequest) -> SignInRequest | None:
+        """``request``, with the custom host it may send the secret to; None: the person said No.
+
+        Only a service account's sign-in sends a secret; a Genesys Cloud host or this machine
+        needs no confirmation, and a host confirmed once (the profile's) is not asked again.
+        """
+        if request.grant != "client_credentials":
+            return request
+        env = parse_environment(request.environment, trusted_hosts=[self._trusted_host])
+        if not env.may_receive_secret:
+            if not await self._ask_host(env.host):
+                return None
+            self._trusted_host = env.host
+        elif not env.host_confirmed:
+            return request  # Genesys Cloud or this machine: nothing to confirm
+        return dataclasses.replace(request, trusted_host=env.host)
+
+    async def _ask_host(self, host: str) -> bool:
+        """Yes/No (No by default): may ``host`` (its ASCII form) receive the client secret?"""
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Not a Genesys Cloud address",
+            f"{host} is not a Genesys Cloud address. Send your client secret to it?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            self,
+        )
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.setEscapeButton(QMessageBox.StandardButton.No)
+        answered: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+        def on_finished(_result: int) -> None:
+            yes = box.standardButton(box.clickedButton()) == QMessageBox.StandardButton.Yes
+            if not answered.done():
+                answered.set_result(yes)
+
+        box.finished.connect(on_finished)
+        self.host_question = box
+        box.open()
+        try:
+            return await answered
+        finally:
+            self.host_question = None
+            box.deleteLater()
 
     def cancel_sign_in(self) -> None:
         """Stop waiting for the browser (the sign-in task is cancelled)."""
@@ -463,6 +527,8 @@ class WelcomeDialog(QDialog):
 
     def reject(self) -> None:
         """Closing the dialog (Quit, Escape) also stops a sign-in that still waits."""
+        if self.host_question is not None:  # an open question ends as No
+            self.host_question.reject()
         self.cancel_sign_in()
         super().reject()
 

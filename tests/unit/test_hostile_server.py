@@ -22,7 +22,9 @@ import pytest
 from core.auth.credentials import MemoryCredentialStore
 from core.auth.saved_tokens import save_token_set
 from core.auth.session import Authenticator
+from core.auth.token_http import MAX_TOKEN_ANSWER_BYTES
 from core.auth.tokens import (
+    DEFAULT_TOKEN_LIFETIME_S,
     INVALID_TOKEN_LIFETIME_S,
     MAX_TOKEN_LIFETIME_S,
     MIN_TOKEN_LIFETIME_S,
@@ -36,6 +38,9 @@ from core.rest.connect_uri import check_connect_uri
 from core.rest.regions import parse_environment
 from core.rest.retry import RetryPolicy
 from core.rest.schema import TokenInfo
+from core.streaming.dedup import OverlapDedup
+from core.streaming.events import parse_event
+from core.streaming.protocol import TopicEvent, decode_frame
 
 ENV = parse_environment("mypurecloud.de")
 LOOPBACK = parse_environment("http://127.0.0.1:8765")
@@ -371,3 +376,140 @@ async def test_a_body_that_cannot_be_unpacked_is_an_invalid_answer() -> None:
         with pytest.raises(ApiError) as caught:
             await asyncio.wait_for(api.me(), PROMPT_S)
     assert caught.value.code == "invalid.response"
+
+
+# ------------------------------------------------------------------------------ token endpoint
+async def test_an_oversized_token_answer_is_refused_without_reading_it_all() -> None:
+    """A 40 MB answer from the token endpoint: refused at the cap, the rest never read.
+
+    Before, the whole body was read into memory and parsed (``resp.json()``).
+    """
+    chunk = b" " * (1024 * 1024)
+    sent = [0]
+
+    async def endless() -> AsyncIterator[bytes]:
+        while sent[0] < 40:
+            sent[0] += 1
+            await asyncio.sleep(0)
+            yield chunk
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=endless(), headers={"Content-Type": "application/json"})
+
+    session = Authenticator(
+        ENV,
+        "client-id",
+        MemoryCredentialStore(),
+        client_secret="secret",
+        transport=httpx.MockTransport(handler),
+        clock=lambda: NOW,
+    )
+    async with session:
+        with pytest.raises(OAuthError) as caught:
+            await asyncio.wait_for(session.sign_in_client_credentials(), PROMPT_S)
+    assert caught.value.error == "invalid_response"
+    assert "too large" in str(caught.value)
+    assert sent[0] <= MAX_TOKEN_ANSWER_BYTES // len(chunk) + 2
+
+
+async def test_an_announced_oversized_token_answer_is_refused_unread() -> None:
+    read = [False]
+
+    async def body() -> AsyncIterator[bytes]:
+        read[0] = True
+        yield b"{}"
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        headers = {"Content-Length": str(40 * 1024 * 1024)}
+        return httpx.Response(200, content=body(), headers=headers)
+
+    session = Authenticator(
+        ENV,
+        "client-id",
+        MemoryCredentialStore(),
+        client_secret="secret",
+        transport=httpx.MockTransport(handler),
+        clock=lambda: NOW,
+    )
+    async with session:
+        with pytest.raises(OAuthError, match="too large"):
+            await asyncio.wait_for(session.sign_in_client_credentials(), PROMPT_S)
+    assert not read[0]
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "lifetime"),
+    [
+        (b"NaN", INVALID_TOKEN_LIFETIME_S),
+        (b"Infinity", INVALID_TOKEN_LIFETIME_S),
+        (b"1e400", INVALID_TOKEN_LIFETIME_S),  # json reads it as infinity
+        (b"1" + b"0" * 400, MAX_TOKEN_LIFETIME_S),  # 10**400 as digits
+        (b"-3600", INVALID_TOKEN_LIFETIME_S),
+        (b'"3600"', INVALID_TOKEN_LIFETIME_S),
+        (b'"NaN"', INVALID_TOKEN_LIFETIME_S),
+        (b"null", DEFAULT_TOKEN_LIFETIME_S),  # as if left out: RFC 6749 makes it optional
+        (b"true", INVALID_TOKEN_LIFETIME_S),
+        (b"[3600]", INVALID_TOKEN_LIFETIME_S),
+    ],
+    ids=[
+        "nan",
+        "inf",
+        "1e400",
+        "10e400",
+        "negative",
+        "string",
+        "string-nan",
+        "null",
+        "bool",
+        "list",
+    ],
+)
+async def test_a_token_answer_with_a_broken_expires_in_signs_in_with_a_sane_lifetime(
+    expires_in: bytes, lifetime: float
+) -> None:
+    """Through the real token client: the answer's number as the wire carries it."""
+    answer = b'{"access_token": "tok", "expires_in": ' + expires_in + b"}"
+    session = Authenticator(
+        ENV,
+        "client-id",
+        MemoryCredentialStore(),
+        client_secret="secret",
+        transport=_token_server(answer),
+        clock=lambda: NOW,
+    )
+    async with session:
+        token = await asyncio.wait_for(session.sign_in_client_credentials(), PROMPT_S)
+    assert token.lifetime_s == lifetime
+    assert token.expires_at == NOW + lifetime
+
+
+async def test_a_token_answer_with_5000_digits_is_an_invalid_answer() -> None:
+    """10**5000 written out: past Python's digit limit for int(); refused, not a crash."""
+    answer = b'{"access_token": "tok", "expires_in": 1' + b"0" * 5000 + b"}"
+    session = Authenticator(
+        ENV,
+        "client-id",
+        MemoryCredentialStore(),
+        client_secret="secret",
+        transport=_token_server(answer),
+        clock=lambda: NOW,
+    )
+    async with session:
+        with pytest.raises(OAuthError) as caught:
+            await asyncio.wait_for(session.sign_in_client_credentials(), PROMPT_S)
+    assert caught.value.error == "invalid_response"
+
+
+# ------------------------------------------------------------------------------ socket frames
+def test_a_deep_frame_in_a_switch_over_window_does_not_end_the_socket() -> None:
+    """1,000 levels pass the frame decoder (orjson follows 1,024), but the overlap check's
+    ``json.dumps`` raised RecursionError on them: the socket's reader died with it, so a hostile
+    server could cut every rollover's socket. Now such a frame is simply not a repeat."""
+    deep = '{"a":' * 1_000 + "1" + "}" * 1_000
+    frame = decode_frame('{"topicName": "v2.users.u1.presence", "eventBody": ' + deep + "}")
+    assert isinstance(frame, TopicEvent) and not frame.correlation_id
+    dedup = OverlapDedup(monotonic=lambda: 0.0)
+    dedup.open_window(10.0)
+    assert dedup.is_duplicate(frame) is False
+    assert dedup.is_duplicate(frame) is False  # cannot be told apart: never dropped
+    assert parse_event(frame) is None  # and not understood either: counted as unparsed

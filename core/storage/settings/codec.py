@@ -190,11 +190,14 @@ def config_to_json(config: AppConfig) -> dict[str, Any]:
 
 def profile_to_json(profile: Profile) -> dict[str, str]:
     """A profile as the settings file stores it (it holds no secret)."""
-    return {
+    data = {
         "environment": profile.environment,
         "client_id": profile.client_id,
         "grant": profile.grant,
     }
+    if profile.trusted_host:
+        data["trusted_host"] = profile.trusted_host
+    return data
 
 
 def watch_to_json(watch: WatchSettings) -> dict[str, str | list[str]]:
@@ -331,7 +334,9 @@ def read_profile(value: Any) -> Any:
         or grant not in PROFILE_GRANTS
     ):
         return _BAD
-    return Profile(environment.strip(), client_id.strip(), str(grant))
+    trusted = value.get("trusted_host")  # a confirmed custom host; anything else: none
+    trusted = trusted.strip() if isinstance(trusted, str) else ""
+    return Profile(environment.strip(), client_id.strip(), str(grant), trusted)
 
 
 def _profiles(value: Any) -> Any:

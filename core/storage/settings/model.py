@@ -109,11 +109,14 @@ class Profile:
         environment: A region key or domain (``eu_central_1``, ``mypurecloud.de``) or a base URL.
         client_id: The OAuth client id (not a secret).
         grant: ``"pkce"`` (a person in a browser) or ``"client_credentials"``.
+        trusted_host: a custom host outside Genesys Cloud the person confirmed may receive the
+            client secret (asked once, in the welcome dialog); "" for none.
     """
 
     environment: str
     client_id: str
     grant: str = "pkce"
+    trusted_host: str = ""
 
 
 def org_key(profile: Profile | None) -> str:
