@@ -31,6 +31,7 @@ from core.engine.records import (
 from core.feed.builder import FeedBuilder, alert_entry
 from core.feed.entry import FeedEntry
 from core.state.store import Store
+from core.storage.journal.picture import PictureKeeper
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class Pipeline:
         feed: FeedBuilder | None = None,
         batch_s: float = BATCH_S,
         tick_s: float = TICK_S,
+        picture: PictureKeeper | None = None,
     ) -> None:
         self.store = store
         self.feed = feed or FeedBuilder(store)
@@ -81,6 +83,7 @@ class Pipeline:
         self.evaluations = 0
         self.events = 0
         self._journal = journal
+        self._picture = picture  # the journal's last known picture, saved while live
         self._batch_s = batch_s
         self._tick_s = tick_s
         self._record_listeners: list[RecordListener] = []
@@ -129,6 +132,8 @@ class Pipeline:
             return
         self._loop = asyncio.get_running_loop()
         self._tick = self._loop.call_later(self._tick_s, self._on_tick)
+        if self._picture is not None:
+            self._picture.start()
 
     def stop(self) -> None:
         """Stop the timers; records are still turned into entries (the engine's last ones)."""
@@ -137,6 +142,8 @@ class Pipeline:
                 handle.cancel()
         self._batch = self._tick = None
         self._loop = None
+        if self._picture is not None:
+            self._picture.stop()  # the final save, before the journal closes
 
     # ------------------------------------------------------------------ from the engine
     def on_record(self, record: Record) -> None:
@@ -151,6 +158,8 @@ class Pipeline:
             self._publish_entries(entries)
         if isinstance(record, StateRecord):
             self.state = record.state
+        if self._picture is not None:
+            self._picture.on_record(record)
         for listener in self._record_listeners:
             listener(record)
         if isinstance(record, ChangeRecord):

@@ -22,6 +22,7 @@ from core.domain.format import clock_text, status_text
 from core.state.store import Store, UserState
 from gui.models.presence_style import (
     ALERT_ROUTING,
+    STALE_TEXT,
     WARNING_BACKGROUND,
     WARNING_FOREGROUND,
     colour_chip,
@@ -42,11 +43,20 @@ from gui.models.table_base import (
     bold_font,
     end_filter_change,
     refresh_rows,
+    stale_font,
     utc_now,
 )
 from gui.plain_text import plain_tooltip
 
 logger = logging.getLogger(__name__)
+
+STALE_ROLES = frozenset(
+    {
+        int(Qt.ItemDataRole.ForegroundRole),
+        int(Qt.ItemDataRole.FontRole),
+        int(Qt.ItemDataRole.BackgroundRole),
+    }
+)
 
 
 class AgentsModel(TableModel):
@@ -79,8 +89,25 @@ class AgentsModel(TableModel):
         self._bold: QFont | None = None
         # What of each queue the active-queues column shows: its name and who is joined.
         self._queue_looks: dict[str, tuple[str, frozenset[str]]] = {}
+        self._stale_at: datetime | None = None
 
     # ------------------------------------------------------------------ feeding
+    def use_store(self, store: Store, stale_at: datetime | None = None) -> None:
+        """Read ``store`` from now on (follow with :meth:`set_users`, which resets the rows).
+
+        With ``stale_at`` the store is an old picture (the journal's last known one): the rows
+        are greyed and italic, and time in state stays as it was then instead of running on.
+        """
+        self._store = store
+        self._stale_at = stale_at
+        self._now = stale_at if stale_at is not None else self._clock()
+        self._queue_looks.clear()
+
+    @property
+    def stale(self) -> bool:
+        """True while the rows show an old picture, not the engine's store."""
+        return self._stale_at is not None
+
     def set_users(self, user_ids: Iterable[str]) -> None:
         """Show exactly these users, in this order (a model reset)."""
         self.beginResetModel()
@@ -127,6 +154,8 @@ class AgentsModel(TableModel):
 
     def tick(self, now: datetime | None = None) -> None:
         """Advance the clock: one dataChanged for the time column, nothing else."""
+        if self._stale_at is not None:
+            return  # an old picture: its times stay as they were when it was taken
         self._now = now if now is not None else self._clock()
         self._column_changed(self.TIME, [int(DISPLAY), SORT_ROLE])
 
@@ -189,6 +218,8 @@ class AgentsModel(TableModel):
         alert = state is not None and state.routing_status in ALERT_ROUTING
         if role == ALERT_ROLE:
             return alert
+        if self._stale_at is not None and role in STALE_ROLES:
+            return self._stale_style(role, alert)
         if role == Qt.ItemDataRole.DecorationRole:
             if column == self.PRESENCE and state is not None and state.system_presence:
                 return colour_chip(presence_colour(state.system_presence))
@@ -212,6 +243,13 @@ class AgentsModel(TableModel):
         if role == Qt.ItemDataRole.AccessibleTextRole and alert and column == self.ROUTING:
             return f"Warning: {status_text(state.routing_status if state else None)}"
         return None
+
+    def _stale_style(self, role: int, alert: bool) -> Any:
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return QBrush(shade(STALE_TEXT))
+        if role == Qt.ItemDataRole.FontRole:
+            return stale_font(bold=alert)
+        return None  # no warning or presence tints on an old picture
 
     def _name(self, user_id: str, state: UserState | None) -> str:
         return state.name if state is not None and state.name else user_id[:8]

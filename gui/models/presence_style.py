@@ -69,6 +69,9 @@ WARNING_FOREGROUND = Shade("#b71c1c", "#ff8a80")
 WARNING_BACKGROUND = Shade("#ffebee", "#4a1c1c")
 #: Tint for a queue cell with callers waiting: noticeable, not alarming.
 WAITING_TINT = Shade("#fff3d6", "#4a3a12")
+# The text of a board that shows the last known picture (old rows): grey, yet over 5:1 on the
+# base and the alternate rows of both palettes, so it reads as stale, not as disabled.
+STALE_TEXT = Shade("#5f5f5f", "#a3a3a3")
 
 CHIP_SIZE_PX = 12
 ICON_SIZE_PX = 16

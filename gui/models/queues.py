@@ -20,7 +20,7 @@ from core.domain.format import clock_text
 from core.domain.media import WHOLE_QUEUE
 from core.domain.media_names import media_label, media_rank
 from core.state.store import QueueState, Store
-from gui.models.presence_style import WAITING_TINT, shade
+from gui.models.presence_style import STALE_TEXT, WAITING_TINT, shade
 from gui.models.table_base import (
     DISPLAY,
     HISTORY_INTERVAL_S,
@@ -35,6 +35,7 @@ from gui.models.table_base import (
     TableModel,
     bold_font,
     refresh_rows,
+    stale_font,
     utc_now,
 )
 
@@ -142,6 +143,23 @@ class QueuesModel(TableModel):
         self._rows = IdRows()
         self._bold: QFont | None = None
         self._split_columns: frozenset[int] | None = None  # columns where some row has a split
+        self._stale_at: datetime | None = None
+
+    def use_store(self, store: Store, stale_at: datetime | None = None) -> None:
+        """Read ``store`` from now on (follow with :meth:`set_queues`, which resets the rows).
+
+        With ``stale_at`` the store is an old picture: greyed, italic, its longest waits as they
+        were then, and never sampled into the trend (the history is of the live queues only).
+        """
+        self._store = store
+        self._stale_at = stale_at
+        self._now = stale_at if stale_at is not None else self._clock()
+        self._split_columns = None
+
+    @property
+    def stale(self) -> bool:
+        """True while the rows show an old picture, not the engine's store."""
+        return self._stale_at is not None
 
     # ------------------------------------------------------------------ feeding
     def set_queues(self, queue_ids: Iterable[str]) -> None:
@@ -159,11 +177,15 @@ class QueuesModel(TableModel):
 
     def tick(self, now: datetime | None = None) -> None:
         """Advance the clock: one dataChanged for the longest-wait column."""
+        if self._stale_at is not None:
+            return
         self._now = now if now is not None else self._clock()
         self._column_changed(self.LONGEST_WAIT, [int(DISPLAY), SORT_ROLE])
 
     def sample(self, now: datetime | None = None) -> None:
         """Record every shown queue's current waiting count in the history (unknown: skipped)."""
+        if self._stale_at is not None:
+            return
         at = now if now is not None else self._clock()
         for queue_id in self._rows.ids:
             queue = self._store.queues.get(queue_id)
@@ -222,6 +244,12 @@ class QueuesModel(TableModel):
             return self._sort_value(queue_id, column)
         waiting = queue.waiting if queue is not None else None
         busy = column == self.WAITING and waiting is not None and waiting > 0
+        if self._stale_at is not None and role == Qt.ItemDataRole.ForegroundRole:
+            return QBrush(shade(STALE_TEXT))
+        if self._stale_at is not None and role == Qt.ItemDataRole.FontRole:
+            return stale_font(bold=busy)
+        if self._stale_at is not None and role == Qt.ItemDataRole.BackgroundRole:
+            return None
         if role == Qt.ItemDataRole.BackgroundRole:
             return QBrush(shade(WAITING_TINT)) if busy else None
         if role == Qt.ItemDataRole.FontRole:

@@ -53,6 +53,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def stale_font(bold: bool = False) -> QFont:
+    """Italic (bold when the row needs attention): an old picture is not only told by colour."""
+    font = QFont()
+    font.setItalic(True)
+    font.setBold(bold)
+    return font
+
+
 def bold_font() -> QFont:
     # Only the weight is set (resolved): the view's own family and size still apply.
     font = QFont()

@@ -6,6 +6,7 @@ asked of the engine through signals the app wires up (design.md: widgets never c
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import deque
@@ -42,6 +43,7 @@ from core.engine.records import BudgetRecord, EngineState, WatchRecord
 from core.feed.entry import KINDS, FeedEntry
 from core.state.store import Store
 from core.storage.journal.journal import Journal
+from core.storage.journal.picture import load_picture
 from gui.bridge import EngineBridge, LinkHealth
 from gui.dialogs.journal_dialog import JournalDialog
 from gui.models.agents import AgentsFilterProxy, AgentsModel
@@ -50,6 +52,7 @@ from gui.models.queues import QueuesModel
 from gui.plain_text import plain_tooltip
 from gui.window.delegates import CountSplitDelegate, SparklineDelegate
 from gui.window.sign_in_banner import SignInBanner
+from gui.window.stale_picture import StalePictureBanner
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +131,11 @@ class MainWindow(QMainWindow):
         self._dirty_users: set[str] = set()
         self._dirty_queues: set[str] = set()
         self._feed_backlog: deque[FeedEntry] = deque(maxlen=FEED_CAPACITY)
+        # Until the engine is first live the boards may show the journal's last known picture.
+        self._watch = WatchRecord({}, {})  # the engine's selection, applied once live
+        self._state = EngineState.STARTING
+        self._went_live = False
+        self._picture_task: asyncio.Task[None] | None = None
         self.setWindowTitle("Genesys Tray")
         self.setObjectName("MainWindow")
         self.resize(1100, 680)
@@ -146,10 +154,12 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self._feed_tab(), "&Feed")
         self.tabs.currentChanged.connect(self._on_tabs_current_changed)
         self.sign_in_banner = SignInBanner(dims=self.tabs)  # while the boards wait for a sign-in
+        self.picture_banner = StalePictureBanner()  # while they show the last known picture
         central = QWidget()
         central_box = QVBoxLayout(central)
         central_box.setContentsMargins(0, 0, 0, 0)
         central_box.addWidget(self.sign_in_banner)
+        central_box.addWidget(self.picture_banner)
         central_box.addWidget(self.tabs)
         self.setCentralWidget(central)
         self._status_bar()
@@ -275,6 +285,11 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ bridge slots
     def _on_bridge_watch_changed(self, watch: WatchRecord) -> None:
+        self._watch = watch
+        if not self.showing_picture:  # else applied when the engine is live
+            self._apply_watch(watch)
+
+    def _apply_watch(self, watch: WatchRecord) -> None:
         self.agents.set_users(list(watch.users))
         self.queues.set_queues(list(watch.queues))
         if not self.settings.contains(f"columns/{self.agents_view.objectName()}"):
@@ -302,6 +317,8 @@ class MainWindow(QMainWindow):
 
     def _on_bridge_users_changed(self, ids: list[str]) -> None:
         self._last_update = datetime.now(UTC)
+        if self.showing_picture:
+            return  # the whole live picture replaces the old one at once
         if self.boards_resting:
             self._dirty_users.update(ids)
             return
@@ -309,6 +326,8 @@ class MainWindow(QMainWindow):
 
     def _on_bridge_queues_changed(self, ids: list[str]) -> None:
         self._last_update = datetime.now(UTC)
+        if self.showing_picture:
+            return
         if self.boards_resting:
             self._dirty_queues.update(ids)
             return
@@ -370,6 +389,43 @@ class MainWindow(QMainWindow):
         self.state_label.setText(STATE_TEXT.get(state, state))
         self.state_label.setToolTip(plain_tooltip(detail) or "")  # may quote the server
         self.sign_in_banner.set_state(state, detail, datetime.now(UTC))
+        self._state = state
+        if state is EngineState.LIVE:
+            self._went_live = True
+            self._end_picture()
+        elif self.showing_picture:
+            self.picture_banner.set_state(state, datetime.now(UTC))
+
+    # ------------------------------------------------------------------ last known picture
+    @property
+    def showing_picture(self) -> bool:
+        """True while the boards show the journal's last known picture, greyed as stale."""
+        return self.agents.stale
+
+    def start_last_picture(self, org: str = "") -> None:
+        """Read the last known picture of ``org`` (off the GUI thread); show it until live."""
+        if self.journal is not None and self._picture_task is None:
+            self._picture_task = asyncio.ensure_future(self._show_last_picture(self.journal, org))
+
+    async def _show_last_picture(self, journal: Journal, org: str) -> None:
+        picture = await load_picture(journal, org)
+        if picture is None or self._went_live:
+            return  # nothing saved (the boards stay empty), or the live picture came first
+        logger.info("showing the last known picture of %s", picture.taken_at.isoformat())
+        store = picture.to_store()
+        self.agents.use_store(store, picture.taken_at)
+        self.queues.use_store(store, picture.taken_at)
+        self._apply_watch(picture.watch())
+        self.picture_banner.show_picture(picture.taken_at, self._state, datetime.now(UTC))
+
+    def _end_picture(self) -> None:
+        """The engine is live: the whole live picture replaces the old one, greying and all."""
+        if not self.showing_picture:
+            return
+        self.agents.use_store(self.store)
+        self.queues.use_store(self.store)
+        self.picture_banner.end()
+        self._apply_watch(self._watch)
 
     def _on_bridge_health_changed(self, health: LinkHealth) -> None:
         age = health.last_frame_age_s
@@ -379,6 +435,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ own slots
     def _on_bridge_clock_ticked(self) -> None:
         now = datetime.now(UTC)
+        self.picture_banner.refresh(now)
         if not self.boards_resting:
             self.agents.tick(now)
             self.queues.tick(now)
@@ -474,6 +531,8 @@ class MainWindow(QMainWindow):
     def stop_timers(self) -> None:
         """Part of the staged shutdown: the clock-driven columns stop moving."""
         self.bridge.clock_ticked.disconnect(self._on_bridge_clock_ticked)
+        if self._picture_task is not None:
+            self._picture_task.cancel()
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
         """The boards wake before the window paints, so it never shows a stale row."""

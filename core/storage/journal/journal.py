@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import math
 import os
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -27,8 +27,8 @@ from core.storage.journal.errors import JournalError
 from core.storage.journal.export import ExportFormat, run_export
 from core.storage.journal.query import build_filter, count_sql, search_page
 from core.storage.journal.reader import JournalReader
-from core.storage.journal.rows import to_epoch
-from core.storage.journal.writer import JournalStats, JournalWriter
+from core.storage.journal.rows import Row, to_epoch
+from core.storage.journal.writer import JournalStats, JournalWriter, WriteJob
 
 APP_DIR_NAME: Final = "genesys-tray"
 JOURNAL_FILE_NAME: Final = "journal.sqlite3"
@@ -203,6 +203,22 @@ class Journal:
             JournalError: the entries could not be written (they stay queued and are retried).
         """
         await self._writer.flush()
+
+    def submit(self, job: WriteJob) -> None:
+        """Run ``job(connection)`` in the writer thread, in its own transaction (see the writer).
+
+        Raises:
+            JournalError: the journal is closed.
+        """
+        self._writer.submit(job)
+
+    async def select(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        """Run one SELECT on the read connection in a worker thread (never on the loop).
+
+        Raises:
+            JournalError: the journal is closed, or SQLite failed.
+        """
+        return await asyncio.to_thread(self._reader.read, sql, params)
 
     def set_retention(self, days: float) -> None:
         """Keep entries for ``days`` from now on (0: forever); old ones go at the next cycle."""

@@ -43,6 +43,27 @@ SCHEMA_V1: Final = (
     "CREATE INDEX IF NOT EXISTS entries_at ON entries (at)",
     "CREATE INDEX IF NOT EXISTS entries_kind_at ON entries (kind, at)",
 )
+# The last known picture of the boards (core.storage.journal.picture): one row per watched
+# subject (kind "user" or "queue") and one "taken" row saying when it was last known true. An
+# additive table made on first use with IF NOT EXISTS, so the version stays 1: a bump would make
+# an older app move the whole journal aside as "written by a newer version".
+PICTURE_TABLE: Final = """CREATE TABLE IF NOT EXISTS picture (
+        kind TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        data TEXT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (kind, subject_id)
+    )"""
+PICTURE_UPSERT: Final = (
+    "INSERT OR REPLACE INTO picture (kind, subject_id, name, data, at) VALUES (?, ?, ?, ?, ?)"
+)
+PICTURE_DELETE: Final = "DELETE FROM picture WHERE kind = ? AND subject_id = ?"
+PICTURE_CLEAR: Final = "DELETE FROM picture"
+PICTURE_EXISTS: Final = (
+    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'picture'"
+)
+PICTURE_SELECT: Final = "SELECT kind, subject_id, name, data, at FROM picture"
 _FTS_TABLE: Final = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5("
     "subject, summary, content='entries', content_rowid='id', tokenize='trigram')"

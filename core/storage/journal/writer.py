@@ -37,6 +37,9 @@ IDLE_WAKE_S: Final = 60.0  # an idle writer still wakes this often to look at th
 RETRY_AFTER_FAILURE_S: Final = 5.0
 PRUNE_CHUNK_ROWS: Final = 10_000
 
+WriteJob = Callable[[sqlite3.Connection], None]
+"""A write beside the entries (the last known picture): in the writer thread, one transaction."""
+
 
 @dataclass(frozen=True, slots=True)
 class JournalStats:
@@ -112,6 +115,7 @@ class JournalWriter:
         self._pending: deque[FeedEntry] = deque()
         self._first_pending_at: float | None = None
         self._waiters: list[_Waiter] = []
+        self._jobs: list[WriteJob] = []
         self._prune_requested = False
         self._stopping = False
         self._closed = False
@@ -249,6 +253,18 @@ class JournalWriter:
             self._cond.notify()
         await future
 
+    def submit(self, job: WriteJob) -> None:
+        """Run ``job`` in the writer thread soon, in a transaction of its own (never on the loop).
+
+        Raises:
+            JournalError: the journal is closed.
+        """
+        with self._cond:
+            if self._closed:
+                raise JournalError("The journal is closed; the write was not done.")
+            self._jobs.append(job)
+            self._cond.notify()
+
     def set_retention(self, days: float) -> None:
         """Keep entries for ``days`` from now on (0: forever); old ones go at the next cycle."""
         if days < 0:
@@ -284,12 +300,14 @@ class JournalWriter:
                 batch = [self._pending.popleft() for _ in range(count)]
                 self._first_pending_at = time.monotonic() if self._pending else None
                 waiters, self._waiters = self._waiters, []
+                jobs, self._jobs = self._jobs, []
                 prune, self._prune_requested = self._prune_requested, False
                 stopping = self._stopping
             error: JournalError | None = None
             try:
                 if batch:
                     error = self._write(batch)
+                self._run_jobs(jobs)
                 if prune or self._prune_due():
                     self._prune()
             except Exception as exc:  # a bug: keep the entries' fate visible, keep running
@@ -317,7 +335,7 @@ class JournalWriter:
         """Block (lock held) until there is something to do; see the module docstring."""
         while True:
             now = time.monotonic()
-            if self._stopping or self._waiters or self._prune_requested:
+            if self._stopping or self._waiters or self._prune_requested or self._jobs:
                 return
             if self._pending:
                 due = self._retry_at
@@ -382,6 +400,16 @@ class JournalWriter:
             logger.warning("journal: entries are being saved again")
             self._write_error = None
         return None
+
+    def _run_jobs(self, jobs: list[WriteJob]) -> None:
+        conn = self._write_conn
+        for job in jobs:
+            assert conn is not None  # the thread holds it from open to finish
+            try:
+                with self._write_lock, transaction(conn):
+                    job(conn)
+            except sqlite3.Error as exc:  # the entries go on; the job's owner tries again later
+                logger.warning("journal: a write beside the entries failed (%s)", exc)
 
     def _settle(self, waiters: list[_Waiter], error: JournalError | None) -> None:
         keep: list[_Waiter] = []
