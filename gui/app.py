@@ -31,6 +31,7 @@ from core.engine.service import MonitorService
 from core.engine.timeline import ConnectionTimeline
 from core.errors import GenesysTrayError
 from core.storage.journal.journal import Journal
+from core.storage.journal.picture import PictureKeeper
 from core.storage.settings.codec import config_to_json
 from core.storage.settings.file import ConfigError
 from core.storage.settings.model import AppConfig, WatchSettings, default_config
@@ -132,6 +133,11 @@ class GuiApp(QObject):
             service.store,
             rules=config.rules,
             journal=options.journal.append if options.journal is not None else None,
+            picture=(
+                PictureKeeper(service.store, options.journal, org=options.active_profile)
+                if options.journal is not None
+                else None
+            ),
         )
         service.add_listener(self.pipeline.on_record)
         self.bridge = EngineBridge(self.pipeline, health=self._link_health)
@@ -484,6 +490,7 @@ class GuiApp(QObject):
         self.wake.start()
         if self.options.watch_network:
             self.network.start()
+        self.window.start_last_picture(self.options.active_profile)  # shown until live
         try:
             await self.service.start()
             await self.stop_requested.wait()
@@ -495,25 +502,34 @@ class GuiApp(QObject):
         return 0
 
     async def shutdown(self) -> None:
-        """Staged: stop the UI's timers, close the engine, then the windows and the tray."""
+        """Staged, so that no part runs into one that already stopped.
+
+        1. Input stops: the wake and network watchers, the UI's timers, the dialogs' work.
+        2. The engine stops. Its last records (STOPPED included) still go through the pipeline:
+           journaled, evaluated, and their alert changes reach alerts and a running notifier.
+        3. Then the pipeline's timers, the alerts and the notifier stop; saves are flushed.
+        4. Last, the dialogs, the window and the tray go.
+        """
         logger.info("shutting down")
         self.wake.stop()
         self.network.stop()
+        self.bridge.stop()  # its timers only: state and alert changes still go out at once
+        self.window.stop_timers()
         if self.settings_dialog is not None:
             self.settings_dialog.close()
         if self.watch_dialog is not None:
             self.watch_dialog.cancel_tasks()
             self.watch_dialog.close()
+        if self.alerts.dialog is not None:
+            await self.alerts.dialog.cancel_tasks()  # a test against the journal, mid-way
         if self.sign_in_task is not None and not self.sign_in_task.done():
             self.sign_in_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.sign_in_task
-        self.bridge.stop()
-        self.alerts.stop()
-        self.notifier.stop()
-        self.window.stop_timers()
         await self.service.stop()
         self.pipeline.stop()  # after the engine's last records (journaled, evaluated)
+        self.alerts.stop()
+        self.notifier.stop()
         with contextlib.suppress(Exception):
             await self.alerts.flush()
         # The dialogs are windows without a Qt parent, each in a reference cycle (with this app,

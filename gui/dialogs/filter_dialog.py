@@ -10,12 +10,15 @@ persists the configuration and applies it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
+import threading
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
+import shiboken6
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -43,13 +46,13 @@ from core.alerts.model import (
     Severity,
     subject_kind,
 )
-from core.alerts.replay import replay
+from core.alerts.replay import REPLAY_LIMIT, ReplayResult, ReplayStoppedError, cap_note, replay
 from core.alerts.validation import validate_rule
 from core.alerts.words import describe_rule
 from core.domain.format import status_text
 from core.domain.media_names import ALL_MEDIA, RULE_MEDIA, media_label, rule_media
 from core.domain.presence import SYSTEM_PRESENCES
-from core.feed.entry import KINDS
+from core.feed.entry import KINDS, FeedEntry
 from core.storage.journal.errors import JournalError
 from core.storage.journal.journal import Journal
 
@@ -57,6 +60,12 @@ logger = logging.getLogger(__name__)
 
 ANY = "__any__"
 REPLAY_WINDOWS = (("last hour", timedelta(hours=1)), ("last day", timedelta(days=1)))
+
+
+def _span(window: timedelta) -> str:
+    """The tested stretch in words ("the last hour")."""
+    label = next((label for label, span in REPLAY_WINDOWS if span == window), None)
+    return f"the {label}" if label else f"the last {window}"
 
 
 def _number(text: str) -> float | None:
@@ -448,19 +457,27 @@ class FilterDialog(QDialog):
         self._task = asyncio.ensure_future(self.test_against_journal(rule, window))
 
     async def test_against_journal(self, rule: Rule, window: timedelta) -> str:
-        """How often ``rule`` would have fired in the last ``window``; also shown inline."""
+        """How often ``rule`` would have fired in the last ``window``; also shown inline.
+
+        The journal is read and the rule replayed in worker threads, so the app stays
+        responsive over a big journal; progress is shown, and when only the newest entries
+        could be read, the answer says so.
+        """
         assert self.journal is not None
         end = datetime.now(UTC)
         start = end - window
-        self.replay_result.setText("Reading the journal…")
+        before = end + timedelta(seconds=1)
+        self._show_replay("Reading the journal…")
+        total: int | None = None
         try:
             # The scene before ``start`` matters (who was already waiting): read a little more.
-            entries = await self.journal.search(limit=100_000, before=end + timedelta(seconds=1))
+            entries = await self.journal.search(limit=REPLAY_LIMIT, before=before)
+            if len(entries) >= REPLAY_LIMIT and entries[-1].at > start:  # the cap cut the span
+                total = await self.journal.count(before=before)
+                total -= await self.journal.count(before=start)
         except JournalError as exc:
-            text = f"The journal could not be read: {exc}"
-            self.replay_result.setText(text)
-            return text
-        result = replay(rule, reversed(entries), start, end)
+            return self._show_replay(f"The journal could not be read: {exc}")
+        result = await self._replay_off_loop(rule, entries, start, end)
         if result.note:
             text = result.note
         elif result.fired == 0:
@@ -469,8 +486,55 @@ class FilterDialog(QDialog):
             first = result.first.astimezone().strftime("%H:%M:%S") if result.first else "?"
             times = "once" if result.fired == 1 else f"{result.fired} times"
             text = f"Would have fired {times} (first at {first})."
-        self.replay_result.setText(text)
+        cap = None if total is None else cap_note(len(entries), total, _span(window))
+        return self._show_replay(f"{text} {cap}" if cap and not result.note else text)
+
+    async def _replay_off_loop(
+        self, rule: Rule, entries: list[FeedEntry], start: datetime, end: datetime
+    ) -> ReplayResult:
+        """:func:`replay` in a worker thread; cancelling stops the thread too, and waits for it."""
+        loop = asyncio.get_running_loop()
+        stop = threading.Event()
+
+        def progress(done: int, total: int) -> None:  # in the worker thread
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody to tell
+                loop.call_soon_threadsafe(self._show_progress, stop, done, total)
+
+        work = asyncio.ensure_future(
+            asyncio.to_thread(replay, rule, entries, start, end, progress=progress, stop=stop)
+        )
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            stop.set()  # the thread sees it within a few milliseconds
+            await asyncio.wait([work])
+            problem = None if work.cancelled() else work.exception()
+            if problem is not None and not isinstance(problem, ReplayStoppedError):
+                logger.warning("a cancelled test against the journal failed: %r", problem)
+            raise
+
+    def _show_progress(self, stop: threading.Event, done: int, total: int) -> None:
+        if not stop.is_set():  # a cancelled replay's last reports are dropped
+            self._show_replay(f"Checking the journal: {done:,} of {total:,} entries…")
+
+    def _show_replay(self, text: str) -> str:
+        if shiboken6.isValid(self.replay_result):
+            self.replay_result.setText(text)
         return text
+
+    def done(self, result: int) -> None:
+        """Closing cancels a test against the journal that is still running."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        super().done(result)
+
+    async def cancel_tasks(self) -> None:
+        """Cancel the running test against the journal and wait until it stopped (shutdown)."""
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+        if task is not None:
+            await asyncio.wait([task])
 
     # ------------------------------------------------------------------ save
     def feed_kinds(self) -> list[str]:

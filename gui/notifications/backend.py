@@ -45,6 +45,12 @@ class NotifierBackend(QObject):
         """Why the last :meth:`available` said no ("" when it said yes)."""
         return self._unavailable_reason
 
+    @property
+    def pending(self) -> bool:
+        """Whether :meth:`available` cannot tell yet: it asked without waiting for the answer
+        (the D-Bus backend asks the server), and emits ``availability_changed`` when it comes."""
+        return False
+
     def available(self) -> bool:
         """Whether notices can be shown this way now (sets :attr:`unavailable_reason`)."""
         raise NotImplementedError

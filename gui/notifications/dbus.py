@@ -3,6 +3,10 @@
 The best backend of the chain: alerts are native desktop notifications whatever the tray is (an
 XEmbed tray cannot send them, ci-recipe 5), with "Open" and "Snooze 15 min" buttons when the
 server supports actions. The integers go out typed through :mod:`gui.notifications.dbus_args`.
+
+No call waits for the server on the GUI thread: a notification server that is slow or hung
+would freeze the whole app. Every call is asynchronous with a timeout, its answer comes back as
+a signal, and until the capabilities are known the backend is :attr:`pending`.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from typing import Final
 
 from PySide6.QtCore import SLOT, QObject, Slot
 from PySide6.QtDBus import (
-    QDBus,
     QDBusConnection,
     QDBusMessage,
     QDBusPendingCallWatcher,
@@ -47,21 +50,27 @@ DEFAULT_ICON: Final[dict[str, str]] = {
     "warning": "dialog-warning",
     "critical": "dialog-error",
 }
-CAPABILITIES_TIMEOUT_MS: Final = 2000  # a blocking call at start: short, on a local bus
+CAPABILITIES_TIMEOUT_MS: Final = 2000  # notices wait for it at start: short, on a local bus
 CALL_TIMEOUT_MS: Final = 5000
 SERVER_DEFAULT_EXPIRY: Final = -1  # Notify expire_timeout: let the server decide
 REASON_USER: Final = 2  # NotificationClosed reason: dismissed by the user
+WAITING: Final = "waiting for the notification server to answer"
+NO_SERVER_ERRORS: Final = frozenset(
+    {"org.freedesktop.DBus.Error.ServiceUnknown", "org.freedesktop.DBus.Error.NameHasNoOwner"}
+)
 
 
 class DBusNotifier(NotifierBackend):
     """Native notifications: ``org.freedesktop.Notifications`` over QtDBus.
 
-    :meth:`available` is true when the service has an owner on the session bus (or can be
-    activated) and answered ``GetCapabilities``; the actions are offered only when the server
-    lists ``actions``. ``Notify`` is sent asynchronously, so the GUI never waits on the server;
-    a second :meth:`show` for a handle whose first ``Notify`` is still in flight is sent, with
-    the right ``replaces_id``, when the reply arrives. ``ActionInvoked`` / ``NotificationClosed``
-    for ids this backend did not get back from the server (other applications') are ignored.
+    :meth:`available` is true when the service (running, or started by the bus) answered
+    ``GetCapabilities``; the question is asked asynchronously, so until the answer (or the
+    timeout) the backend is :attr:`pending` and then emits ``availability_changed``. The
+    actions are offered only when the server lists ``actions``. ``Notify`` is sent
+    asynchronously too; a second :meth:`show` for a handle whose first ``Notify`` is still in
+    flight is sent, with the right ``replaces_id``, when the reply arrives. ``ActionInvoked``
+    and ``NotificationClosed`` for ids this backend did not get back from the server (other
+    applications') are ignored.
     """
 
     name = "dbus"
@@ -86,6 +95,8 @@ class DBusNotifier(NotifierBackend):
         self._desktop_entry = desktop_entry
         self._expire_timeout_ms = expire_timeout_ms
         self._capabilities: list[str] | None = None
+        self._capabilities_call: QDBusPendingCallWatcher | None = None  # the question in flight
+        self._no_answer = ""  # why GetCapabilities failed; cleared when the owner changes
         self._broken = ""  # set by a failed call; cleared when the server's owner changes
         self._connected_signals = False
         self._watcher: QDBusServiceWatcher | None = None
@@ -99,6 +110,11 @@ class DBusNotifier(NotifierBackend):
     def capabilities(self) -> list[str]:
         """What the server said it can do (empty until :meth:`available` asked)."""
         return list(self._capabilities or [])
+
+    @property
+    def pending(self) -> bool:
+        """Whether ``GetCapabilities`` was asked and has not been answered yet."""
+        return self._capabilities_call is not None
 
     @property
     def pending_calls(self) -> int:
@@ -121,32 +137,48 @@ class DBusNotifier(NotifierBackend):
             error = self._bus.lastError().message() or "not connected"
             return f"no D-Bus session bus: {error}"
         self._watch_owner()
-        bus_iface = self._bus.interface()
-        owned = bus_iface.isServiceRegistered(self._service)
-        if not (owned.isValid() and owned.value()):
-            activatable = bus_iface.activatableServiceNames()
-            names = activatable.value() if activatable.isValid() else []
-            if self._service not in (names or []):
-                return "no notification server on the session bus"
         try:  # the typed writers must work before anything is sent
             dbus_uint32(0)
             dbus_byte(0)
         except DBusTypingError as exc:
             return f"this Qt binding cannot marshal D-Bus integers ({exc})"
+        if self._no_answer:
+            return self._no_answer
         if self._capabilities is None:
-            reply = self._bus.call(
-                self._method("GetCapabilities"), QDBus.CallMode.Block, CAPABILITIES_TIMEOUT_MS
-            )
-            if reply.type() != QDBusMessage.MessageType.ReplyMessage:
-                return f"the notification server did not answer: {reply.errorMessage()}"
-            args = reply.arguments()
+            self._ask_capabilities()
+            return WAITING
+        return ""
+
+    def _ask_capabilities(self) -> None:
+        """``GetCapabilities``, asynchronously (the bus starts an activatable server for it)."""
+        if self._capabilities_call is not None:
+            return
+        call = self._bus.asyncCall(self._method("GetCapabilities"), CAPABILITIES_TIMEOUT_MS)
+        watcher = QDBusPendingCallWatcher(call, self)
+        self._capabilities_call = watcher
+        watcher.finished.connect(self._on_capabilities_finished)
+
+    def _on_capabilities_finished(self, watcher: QDBusPendingCallWatcher) -> None:
+        watcher.deleteLater()
+        if watcher is not self._capabilities_call:
+            return  # asked of a server that has gone since, or after stop()
+        self._capabilities_call = None
+        if watcher.isError():
+            error = watcher.error()
+            if error.name() in NO_SERVER_ERRORS:
+                self._no_answer = "no notification server on the session bus"
+            else:
+                self._no_answer = f"the notification server did not answer: {error.message()}"
+            logger.info("notification server %s: %s", self._service, self._no_answer)
+        else:
+            args = watcher.reply().arguments()
             self._capabilities = [str(cap) for cap in (args[0] if args else [])]
             logger.info(
                 "notification server %s: capabilities %s",
                 self._service,
                 ", ".join(self._capabilities) or "none",
             )
-        return ""
+        self.availability_changed.emit()
 
     def show(self, notice: Notice, actions: Sequence[tuple[str, str]], replaces: int = 0) -> int:
         """Send ``Notify`` (asynchronously); returns the handle at once."""
@@ -172,7 +204,8 @@ class DBusNotifier(NotifierBackend):
         self._bus.send(message)  # fire and forget: nothing to do about a failed close
 
     def stop(self) -> None:
-        """Disconnect the bus signals and the owner watcher."""
+        """Disconnect the bus signals and the owner watcher; a question in flight is dropped."""
+        self._capabilities_call = None
         if self._connected_signals:
             self._listen(attach=False)
             self._connected_signals = False
@@ -297,7 +330,9 @@ class DBusNotifier(NotifierBackend):
         # A new server (or none): its ids and capabilities are not the old one's.
         logger.info("notification server %s %s", self._service, "appeared" if new else "went away")
         self._broken = ""
+        self._no_answer = ""
         self._capabilities = None
+        self._capabilities_call = None  # an answer still on its way is the old server's
         for handle in list(self._server_ids):
             self._forget(handle)
             self.closed.emit(handle)

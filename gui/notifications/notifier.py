@@ -9,7 +9,9 @@ and they say so when they fall back):
 3. :class:`~gui.notifications.fallbacks.InAppNotifier`: always there; emits ``shown(Notice)``
    for the monitor window's banner.
 
-:class:`Notifier` picks the first available backend at :meth:`Notifier.start`, falls back when
+:class:`Notifier` picks the first available backend at :meth:`Notifier.start` (waiting, with
+notices held, for one that is still asking: the D-Bus backend never blocks on its server), falls
+back when
 the backend fails at run time (re-showing what failed there), comes back when a better backend
 returns (the D-Bus backend watches the server's name), and keeps a sentence for the UI in
 :attr:`Notifier.fallback_reason`. It also coalesces bursts (the first notice of a quiet period
@@ -118,16 +120,21 @@ class Notifier(QObject):
         self._suppressed = 0
         self._sounds = dict(DEFAULT_SOUNDS)
         self._stopped = False
+        self._started = False
+        self._held: dict[str, Notice] = {}  # while the best backend has not answered yet
 
     # ------------------------------------------------------------------------- lifecycle
     def start(self) -> None:
-        """Pick the first available backend (and say so)."""
+        """Pick the first available backend (and say so), or wait for one still asking."""
         self._stopped = False
+        self._started = True
         self._select()
 
     def stop(self) -> None:
         """Cancel timers, close what is on screen, let the backends go."""
         self._stopped = True
+        self._started = False
+        self._held.clear()
         for cancel in (self._cancel_window, self._cancel_snooze):
             if cancel is not None:
                 cancel()
@@ -145,7 +152,7 @@ class Notifier(QObject):
     # --------------------------------------------------------------------------- queries
     @property
     def backend(self) -> NotifierBackend | None:
-        """Where notices go now (None before :meth:`start`)."""
+        """Where notices go now (None before :meth:`start`, or while the best is asked)."""
         return self._backend
 
     @property
@@ -279,6 +286,7 @@ class Notifier(QObject):
     def withdraw(self, key: str) -> None:
         """Take the notification with ``key`` away (e.g. its alert resolved)."""
         self._window.discard(key)
+        self._held.pop(key, None)
         handle = self._live.pop(key, None)
         if handle is not None and self._backend is not None:
             self._notices.pop(handle, None)
@@ -298,6 +306,9 @@ class Notifier(QObject):
     def _display(self, notice: Notice) -> None:
         for _attempt in self._chain:  # each failure moves down the chain: bounded
             backend = self._backend if self._backend is not None else self._select()
+            if backend is None:  # the best backend answers soon (within its timeout)
+                self._held[notice.key] = notice  # a key posted again: the newest wins
+                return
             actions = notice.actions if notice.actions is not None else ACTIONS
             handle = backend.show(notice, actions, self._live.get(notice.key, 0))
             if self._backend is backend:
@@ -330,7 +341,13 @@ class Notifier(QObject):
         self._display(batch[0] if len(batch) == 1 else summarize(batch))
         self._open_window()  # a storm gets at most one notification per window
 
-    def _select(self) -> NotifierBackend:
+    def _select(self) -> NotifierBackend | None:
+        """The first available backend of the chain, said when it changes.
+
+        A better backend still asking (:attr:`NotifierBackend.pending`) is waited for: the
+        current backend stays meanwhile, or, with none that works, None (notices are held
+        until it answers and ``availability_changed`` comes).
+        """
         skipped: list[str] = []
         chosen: NotifierBackend | None = None
         for backend in self._chain:
@@ -340,6 +357,14 @@ class Notifier(QObject):
             if backend.available():
                 chosen = backend
                 break
+            if backend.pending:
+                if self._backend is not None and self._backend not in self._failed:
+                    return self._backend
+                if self._backend is not None:
+                    self._live.clear()
+                    self._notices.clear()
+                self._backend = None
+                return None
             skipped.append(f"{backend.what} unavailable ({backend.unavailable_reason})")
         if chosen is None:  # cannot happen while an InAppNotifier is in the chain
             chosen = self.in_app
@@ -390,8 +415,18 @@ class Notifier(QObject):
 
     def _on_backend_availability_changed(self, backend: NotifierBackend) -> None:
         self._failed.pop(backend, None)
-        if self._backend is not None and not self._stopped:
+        if self._started and not self._stopped:
             self._select()
+            self._release_held()
+
+    def _release_held(self) -> None:
+        """Show what was held while the best backend was being asked (now it answered)."""
+        if self._backend is None or not self._held:
+            return
+        held = list(self._held.values())
+        self._held.clear()
+        for notice in held:
+            self._display(notice)
 
     def _on_snooze_timer_expired(self) -> None:
         self._cancel_snooze = None

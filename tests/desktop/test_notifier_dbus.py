@@ -135,7 +135,9 @@ def make_bed(qtbot: QtBot, notify_recorder: Path) -> Iterator[MakeBed]:
             [backend or DBusNotifier()], coalesce_window_s=window_s, beep=lambda: None
         )
         notifiers.append(notifier)
-        notifier.start()
+        # The backend asks the server for its capabilities without blocking; it answers soon.
+        with qtbot.waitSignal(notifier.backend_changed, timeout=DEADLINE_MS):
+            notifier.start()
         return Bed(qtbot, log, notifier)
 
     yield make

@@ -222,7 +222,8 @@ def test_falls_back_to_in_app_without_a_tray(qtbot: QtBot) -> None:
     tray = TrayController()
     dbus = DBusNotifier(service=f"org.genesys.tray.test.N{uuid.uuid4().hex}")
     notifier = Notifier([dbus, TrayBalloonNotifier(tray)])  # the in-app backend is appended
-    notifier.start()
+    with qtbot.waitSignal(notifier.backend_changed):  # D-Bus answers asynchronously
+        notifier.start()
     try:
         assert notifier.backend_name == "in-app"
         assert "Tray messages unavailable (no system tray)" in notifier.fallback_reason
