@@ -43,6 +43,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="one fixed spelling, grouping and key order (default: vary what the API allows)",
     )
+    p.add_argument(
+        "--eventbridge",
+        action="store_true",
+        help="also an EventBridge source into a loopback SQS queue (moto; ready file line 2)",
+    )
     p.add_argument("--token-ttl", type=float, default=d.token_ttl_s, help="access token TTL, s")
     p.add_argument("--channel-ttl", type=float, default=d.channel_ttl_s, help="channel TTL, s")
     p.add_argument("--pkce-client-id", default=d.pkce_client_id, help="public PKCE client id")
@@ -88,6 +93,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         simulate=not args.no_simulation,
         multichannel=not args.voice_only,
         variations=not args.no_variations,
+        eventbridge=args.eventbridge,
         token_ttl_s=args.token_ttl,
         channel_ttl_s=args.channel_ttl,
         pkce_client_id=args.pkce_client_id,
@@ -115,7 +121,10 @@ async def serve(config: SandboxConfig, ready_file: Path | None) -> None:
             loop.add_signal_handler(sig, stop.set)
     async with Sandbox(config) as sandbox:
         if ready_file is not None:
-            await asyncio.to_thread(_write_atomically, ready_file, sandbox.base_url + "\n")
+            lines = [sandbox.base_url]
+            if sandbox.eventbridge is not None:
+                lines.append(sandbox.eventbridge.queue_url)  # ready file line 2
+            await asyncio.to_thread(_write_atomically, ready_file, "\n".join(lines) + "\n")
         print(sandbox.describe(), flush=True)
         await stop.wait()
     print("Sandbox stopped.", flush=True)
@@ -131,6 +140,12 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(serve(config_from_args(args), args.ready_file))
     except OSError as exc:
         print(f"sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as exc:  # --eventbridge without moto
+        print(
+            f"sandbox: --eventbridge needs {exc.name}: .venv/bin/pip install -e '.[sandbox]'",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

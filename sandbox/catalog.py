@@ -35,6 +35,11 @@ SUPERVISOR_PERMISSIONS = AGENT_PERMISSIONS | frozenset(
         "analytics:userAggregate:view",
         "conversation:communication:view",
         "routing:queueMember:manage",
+        # The Genesys side of EventBridge (shared/genesys-eventbridge-triggers.md 2.1).
+        "integrations:integration:view",
+        "integrations:integration:add",
+        "integrations:integration:edit",
+        "integrations:integration:delete",
     }
 )
 CLIENT_PERMISSIONS = SUPERVISOR_PERMISSIONS
@@ -63,6 +68,15 @@ class TopicTemplate:
     current_user_or_permission: bool = False  # the user's own topic needs no permission
     api_paths: tuple[str, ...] = ()
     visibility: str = "Public"
+    # AvailableTopic.transports (shared/genesys-eventbridge-triggers.md 2.3): All, Websocket,
+    # EventBridge. Which real topic has which is open question 1; the sandbox mixes them so a
+    # client must read the field.
+    transports: tuple[str, ...] = ("All",)
+
+    @property
+    def websocket(self) -> bool:
+        """Whether the Notification Service's WebSocket carries this topic."""
+        return "All" in self.transports or "Websocket" in self.transports
 
     @property
     def prefix(self) -> str:
@@ -75,14 +89,29 @@ class TopicTemplate:
         return self.template.split("{id}")[1].lstrip(".")
 
 
+WEBSOCKET_ONLY = ("Websocket",)
+BOTH = ("Websocket", "EventBridge")
+
+
 def _user(
-    suffix: str, description: str, *perms: str, own: bool = False, paths: tuple[str, ...] = ()
+    suffix: str,
+    description: str,
+    *perms: str,
+    own: bool = False,
+    paths: tuple[str, ...] = (),
+    transports: tuple[str, ...] = ("All",),
 ) -> TopicTemplate:
-    return TopicTemplate(f"v2.users.{{id}}.{suffix}", description, perms, own, paths)
+    return TopicTemplate(
+        f"v2.users.{{id}}.{suffix}", description, perms, own, paths, transports=transports
+    )
 
 
-def _queue(suffix: str, description: str, *perms: str) -> TopicTemplate:
-    return TopicTemplate(f"v2.routing.queues.{{id}}.{suffix}", description, perms)
+def _queue(
+    suffix: str, description: str, *perms: str, transports: tuple[str, ...] = WEBSOCKET_ONLY
+) -> TopicTemplate:
+    return TopicTemplate(
+        f"v2.routing.queues.{{id}}.{suffix}", description, perms, transports=transports
+    )
 
 
 TOPICS: tuple[TopicTemplate, ...] = (
@@ -90,6 +119,7 @@ TOPICS: tuple[TopicTemplate, ...] = (
         "presence",
         "Presence changes of one user",
         paths=("/api/v2/users/{id}/presences/purecloud",),
+        transports=BOTH,
     ),
     _user(
         "routingStatus",
@@ -102,6 +132,7 @@ TOPICS: tuple[TopicTemplate, ...] = (
         "Active and after-call-work conversation counts of one user",
         "conversation:communication:view",
         own=True,
+        transports=WEBSOCKET_ONLY,
     ),
     _user("outofoffice", "Out-of-office changes of one user"),
     _user("station", "Station association changes of one user"),
@@ -123,6 +154,7 @@ TOPICS: tuple[TopicTemplate, ...] = (
         "Conversations routed through a queue",
         "routing:queue:view",
         "conversation:communication:view",
+        transports=BOTH,
     ),
     *(
         _queue(
@@ -138,14 +170,27 @@ TOPICS: tuple[TopicTemplate, ...] = (
         "v2.analytics.queues.{id}.observations",
         "Queue observations",
         ("analytics:queueObservation:view",),
+        transports=WEBSOCKET_ONLY,
     ),
     TopicTemplate(
         "v2.analytics.queues.{id}.activity",
         "Queue observation counts",
         ("analytics:queueObservation:view",),
+        transports=WEBSOCKET_ONLY,
+    ),
+    # EventBridge only (the Developer Tools tester hides such topics, fact sheet 2.3): the
+    # sandbox lists it so a client sees one; a WebSocket subscription to it is refused.
+    TopicTemplate(
+        "v2.audits.entitytype.{id}.entityid.{id}",
+        "Audit events of one entity",
+        ("audits:audit:view",),
+        transports=("EventBridge",),
     ),
     TopicTemplate(
-        "v2.analytics.users.{id}.aggregates", "User aggregates", ("analytics:userAggregate:view",)
+        "v2.analytics.users.{id}.aggregates",
+        "User aggregates",
+        ("analytics:userAggregate:view",),
+        transports=WEBSOCKET_ONLY,
     ),
 )
 

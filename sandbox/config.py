@@ -80,6 +80,21 @@ class SandboxConfig:
     max_members_page_size: int = 100
     max_queues_page_size: int = 500
 
+    # EventBridge (issue 15; shared/genesys-eventbridge-triggers.md 1-4): off unless asked for.
+    # Delays are wall-clock seconds (delivery latency is infrastructure, not simulated behaviour,
+    # so --speed does not scale them). Rates are per event; the generator is seeded by `seed`.
+    eventbridge: bool = False
+    eventbridge_queue_name: str = "genesys-eventbridge"  # a unique suffix is added per start
+    eventbridge_delay_min_s: float = 0.1
+    eventbridge_delay_max_s: float = 2.0
+    eventbridge_duplicate_rate: float = 0.02  # delivered twice (same envelope id)
+    eventbridge_reorder_rate: float = 0.05  # held back until later events overtook it
+    eventbridge_account_drop_rate: float = 0.1  # variations: envelope without "account" (4.3)
+    eventbridge_retry_s: float = 0.5  # after a failed SendMessageBatch, try again this much later
+    eventbridge_event_source_suffix: str = "tray-monitor"
+    eventbridge_aws_account_id: str = "123456789012"
+    eventbridge_region: str = "us-east-1"
+
     def sim_seconds(self, real_s: float) -> float:
         """Simulated seconds that pass in ``real_s`` wall seconds at this speed."""
         return real_s * self.speed

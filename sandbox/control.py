@@ -62,7 +62,8 @@ class Controlled(Protocol):
         """Advance the simulation by ``sim_seconds`` while paused."""
 
 
-def _loopback_only(request: web.Request) -> None:
+def loopback_only(request: web.Request) -> None:
+    """403 unless the caller is on loopback (every ``/sandbox/...`` route)."""
     remote = request.remote or ""
     try:
         if ipaddress.ip_address(remote).is_loopback:
@@ -95,7 +96,7 @@ class ControlApi:
     @staticmethod
     def _guard(handler: Any) -> Any:
         async def guarded(request: web.Request) -> web.StreamResponse:
-            _loopback_only(request)
+            loopback_only(request)
             result: web.StreamResponse = await handler(request)
             return result
 

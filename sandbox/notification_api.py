@@ -107,6 +107,13 @@ class NotificationsApi:
         self.hub.unsubscribe(channel, list(channel.topics))
         return web.Response(status=204)
 
+    def _transports(self, transports: tuple[str, ...]) -> list[str]:
+        """``AvailableTopic.transports`` in any order (variations): never trust element 0."""
+        found = list(transports)
+        if self.hub.variations.on:
+            self.hub.variations.rng.shuffle(found)
+        return found
+
     async def available_topics(self, request: web.Request, token: Token) -> web.Response:
         """``GET /api/v2/notifications/availabletopics?expand=...&includePreview=bool``."""
         expand = set(query_list(request, "expand"))
@@ -116,15 +123,19 @@ class NotificationsApi:
             if t.visibility == "Preview" and not include_preview:
                 continue
             entity: dict[str, Any] = {"id": t.template}
-            param = "queueId" if ".queues." in t.template else "userId"
+            params = (
+                ["entityType", "entityId"]
+                if t.template.startswith("v2.audits.")
+                else ["queueId" if ".queues." in t.template else "userId"]
+            )
             fields: dict[str, Any] = {
                 "description": t.description,
                 "enforced": True,
                 "visibility": t.visibility,
-                "transports": ["All"],
+                "transports": self._transports(t.transports) if "transports" in expand else [],
                 "publicApiTemplateUriPaths": list(t.api_paths),
                 "requiresPermissions": list(t.permissions),
-                "topicParameters": [param],
+                "topicParameters": params,
                 "schema": {"id": f"urn:jsonschema:sandbox:v2:{t.template}", "type": "object"},
                 "permissionDetails": [
                     {

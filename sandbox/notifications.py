@@ -17,7 +17,7 @@ import logging
 import secrets
 import string
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from sandbox.auth import AuthServer, Token
 from sandbox.catalog import expand_combined, is_system_topic, match_topic
@@ -45,6 +45,16 @@ logger = logging.getLogger(__name__)
 _ALPHABET = string.ascii_lowercase + string.digits
 
 
+class EventTap(Protocol):
+    """A second transport for published events (the EventBridge source)."""
+
+    def wants(self, topic: str) -> bool:
+        """Whether ``topic``'s events go to this transport."""
+
+    def deliver(self, topic: str, message: dict[str, Any]) -> None:
+        """Take one event's message (``topicName``, ``version``, ``eventBody``, ``metadata``)."""
+
+
 class StreamingHub:
     """Owns channels and sockets and fans org events out to subscribers."""
 
@@ -68,6 +78,7 @@ class StreamingHub:
         self._writers: set[asyncio.Task[None]] = set()
         self.published = 0
         self.evictions = 0
+        self.tap: EventTap | None = None
         org.emit = self.publish
         org.queue_changed = self.observations.mark
         auth.on_revoked = self._on_token_revoked
@@ -97,11 +108,15 @@ class StreamingHub:
 
     # ------------------------------------------------------------------ publishing
     def publish(self, topic: str, body: dict[str, Any]) -> None:
-        """Deliver one event to every socket whose channel subscribed to ``topic``."""
+        """Deliver one event to every socket whose channel subscribed to ``topic``.
+
+        The tap (EventBridge) gets the very message the sockets get, CorrelationId included.
+        """
         subscribers = self.index.get(topic)
-        if not subscribers:
+        tapped = self.tap is not None and self.tap.wants(topic)
+        if not subscribers and not tapped:
             return
-        frame = self.variations.dumps(
+        message = self.variations.decorate(
             {
                 "topicName": topic,
                 "version": "2",
@@ -109,6 +124,11 @@ class StreamingHub:
                 "metadata": {"CorrelationId": str(uuid.uuid4())},
             }
         )
+        if self.tap is not None and tapped:
+            self.tap.deliver(topic, message)
+        if not subscribers:
+            return
+        frame = json.dumps(message, separators=(",", ":"))
         for channel_id in subscribers:
             channel = self.channels.get(channel_id)
             if channel and channel.socket:
@@ -382,6 +402,8 @@ class StreamingHub:
             if found is None:
                 raise bad_request(f"The topic {name} is not a valid topic.")
             template, entity_id = found
+            if not template.websocket:
+                raise bad_request(f"The topic {name} is not available over WebSocket.")
             if template.current_user_or_permission and entity_id == token.user_id:
                 continue
             missing.update(p for p in template.permissions if p not in token.permissions)

@@ -23,6 +23,7 @@ from sandbox.auth import AuthServer, Token
 from sandbox.config import SandboxConfig
 from sandbox.control import ControlApi, Faults
 from sandbox.errors import CORRELATION_HEADER, ApiError, correlation_id, error_response
+from sandbox.eventbridge.source import EventBridgeSource
 from sandbox.notification_api import NotificationsApi
 from sandbox.notification_socket import NotificationSocket
 from sandbox.notifications import StreamingHub
@@ -55,6 +56,10 @@ class Sandbox:
         self.auth = AuthServer(self.config, self.org)
         self.hub = StreamingHub(self.config, self.org, self.auth, self.variations)
         self.rest = RestApi(self.config, self.org)
+        self.eventbridge: EventBridgeSource | None = None
+        if self.config.eventbridge:
+            self.eventbridge = EventBridgeSource(self.config, self.org, self.variations)
+            self.hub.tap = self.eventbridge
         self.simulation = Simulation(
             self.org,
             seed=self.config.seed,
@@ -74,12 +79,20 @@ class Sandbox:
         """Listen on the configured host/port; returns the base URL."""
         if self._runner is not None:
             return self.base_url
+        if self.eventbridge is not None:
+            await self.eventbridge.start()
         runner = web.AppRunner(
             self.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0
         )
         await runner.setup()
         site = web.TCPSite(runner, self.config.host, self.config.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            if self.eventbridge is not None:
+                await self.eventbridge.stop()
+            raise
         self._runner = runner
         server = site._server
         assert isinstance(server, asyncio.Server)
@@ -103,6 +116,8 @@ class Sandbox:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.eventbridge is not None:
+            await self.eventbridge.stop()
 
     async def __aenter__(self) -> Sandbox:
         await self.start()
@@ -141,6 +156,11 @@ class Sandbox:
                 f"  authorize:            {self.base_url}/oauth/authorize",
                 f"  client credentials:   {c.client_id} / {c.client_secret}",
                 f"  ground truth:         {self.base_url}/sandbox/truth",
+                *(
+                    [f"  EventBridge queue:    {self.eventbridge.queue_url}"]
+                    if self.eventbridge is not None
+                    else []
+                ),
                 "  stop with Ctrl+C",
             ]
         )
@@ -153,6 +173,7 @@ class Sandbox:
             "tokens_issued": self.auth.issued,
             "paused": self.paused,
             "conversations": len(self.org.conversations),
+            **({"eventbridge": self.eventbridge.stats()} if self.eventbridge else {}),
         }
 
     # ------------------------------------------------------------------ the app
@@ -275,4 +296,6 @@ class Sandbox:
         r.add_get("/api/v2/routing/queues/{queue_id}/members", api(rest.get_members))
         r.add_post("/api/v2/analytics/queues/observations/query", api(rest.queue_observations))
         app.add_routes(self.control.routes())
+        if self.eventbridge is not None:
+            app.add_routes(self.eventbridge.routes(api))
         return app

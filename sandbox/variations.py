@@ -40,6 +40,7 @@ MAP_KEYS = frozenset(
         "schema",
         "userParams",
         "additionalProperties",
+        "credentials",  # IntegrationConfiguration: credential name -> CredentialInfo
     }
 )
 
