@@ -6,9 +6,10 @@ filter on the root handler is the backstop the house rules ask for. It masks wit
 
 - Authorization headers (with or without a scheme) and Cookie / Set-Cookie headers;
 - bearer/basic credentials wherever they appear;
-- secret-looking keys (``*token``, ``*secret``, ``password``, ``code_verifier``, ``code``,
-  ``state``, ``connectUri``; snake_case or camelCase) as query or form parameters (plain or
-  URL-encoded), as ``key: value`` lines, and in JSON or Python reprs, escaped JSON included;
+- secret-looking keys (``*token``, ``*secret``, ``*secret_access_key``, ``*signature``,
+  ``password``, ``code_verifier``, ``code``, ``state``, ``connectUri``; snake_case or camelCase)
+  as query or form parameters (plain or URL-encoded), as ``key: value`` lines, and in JSON or
+  Python reprs, escaped JSON included;
 - notification channel ids and connect URIs: a channel id is the only credential of its socket.
 
 An engine state or an error code (``"state": "live"``, ``"code": "not.found"``) stays readable:
@@ -29,6 +30,8 @@ _NOT_MASKED = r"(?!\[redacted\])"
 _KEY_START = r"(?:(?<![\w-])|(?<=%[0-9a-fA-F]{2}))"
 _KEYS = (
     r"[\w-]*?(?:token|secret|password|passwd|api[_-]?key)"
+    # AWS: aws_secret_access_key, secret_key, SigV4's Signature / X-Amz-Signature.
+    r"|[\w-]*?secret[_-]?(?:access[_-]?)?key|[\w-]*?signature"
     r"|code[_-]?verifier|connect[_-]?uri|code|state"
 )
 # Keys whose values are often plain words (engine states, error codes): see _keep. A kept word
@@ -67,7 +70,7 @@ def _mask_key_value(match: re.Match[str]) -> str:
 
 _AUTH_RE = re.compile(
     r"(?i)(?P<head>authorization(?:\\*['\"]\s*,\s*\(?b?\\*['\"]|\\*['\"]?\s*[:=]\s*(?:b?\\*['\"])?))"
-    r"(?:(?P<scheme>bearer|basic|digest|negotiate|ntlm|token)\s+)?[^\s'\"\\,)]+"
+    r"(?:(?P<scheme>bearer|basic|digest|negotiate|ntlm|token|aws4-hmac-sha256)\s+)?[^\s'\"\\,)]+"
 )
 
 
@@ -113,7 +116,7 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], _Replacement], ...] = (
     ),
     # Secret keys: query strings, form bodies (URL-encoded too), key: value, JSON and reprs.
     (
-        ("token", "secret", "passw", "key", "code", "connect", "state"),
+        ("token", "secret", "passw", "key", "code", "connect", "state", "signature"),
         _KEY_VALUE_RE,
         _mask_key_value,
     ),

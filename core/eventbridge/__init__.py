@@ -1,0 +1,1 @@
+"""The durable second source: Genesys Cloud events through Amazon EventBridge and an SQS queue."""
