@@ -30,6 +30,9 @@ from core.engine.records import BudgetRecord, EngineState, SelectionProgress
 from core.engine.service import MonitorService
 from core.engine.timeline import ConnectionTimeline
 from core.errors import GenesysTrayError
+from core.eventbridge.ports import StatusSource
+from core.rest.client import ApiClient
+from core.rest.integrations import IntegrationSetup
 from core.storage.journal.journal import Journal
 from core.storage.journal.picture import PictureKeeper
 from core.storage.settings.codec import config_to_json
@@ -41,6 +44,7 @@ from gui.bridge import EngineBridge, LinkHealth
 from gui.dialogs.settings_dialog import SettingsDialog
 from gui.dialogs.watch_dialog import WatchDialog
 from gui.dialogs.watch_text import selection_of
+from gui.eventbridge_ui import EventBridgeUi
 from gui.notifications.fallbacks import default_backends
 from gui.notifications.notice import ACTION_SIGN_IN, SIGN_IN_KEY, Notice
 from gui.notifications.notifier import Notifier
@@ -117,6 +121,7 @@ class GuiOptions:
     demo: bool = False  # the demo org: Settings offers "Connect to Genesys Cloud…"
     profiles: list[tuple[str, str]] = field(default_factory=list)  # (key, label): tray submenu
     active_profile: str = ""
+    eventbridge: StatusSource | None = None  # this org's EventBridge source; None: no queue
 
 
 class GuiApp(QObject):
@@ -176,6 +181,16 @@ class GuiApp(QObject):
         self.wake = WakeDetector(parent=self)
         self.network = NetworkWatcher(self)
         self.settings_dialog: SettingsDialog | None = None
+        api = service.api
+        self.eventbridge = EventBridgeUi(
+            source=options.eventbridge,
+            window=self.window,
+            tray=self.tray,
+            alerts=self.alerts,
+            genesys=IntegrationSetup(api) if isinstance(api, ApiClient) else None,
+            settings_dialog=lambda: self.settings_dialog,
+            parent=self,
+        )
         self.sign_in_task: asyncio.Task[None] | None = None
         # Set when the person left this org (sign out, "Connect to Genesys Cloud…"): after the
         # shutdown the composition root shows the welcome dialog instead of quitting.
@@ -193,6 +208,7 @@ class GuiApp(QObject):
         self.window.sign_in_banner.sign_in_requested.connect(self.request_sign_in)
         self.notifier.action_invoked.connect(self._on_notifier_action_invoked)
         self.bridge.state_changed.connect(self._on_bridge_state_changed)
+        self.bridge.health_changed.connect(self.eventbridge.refresh)  # the lag, once a second
         self.bridge.alerts_changed.connect(self.alerts.show_changes)
         self.bridge.users_changed.connect(self.alerts.follow_users)
         self.alerts.open_requested.connect(self._on_alerts_open_requested)
@@ -258,6 +274,7 @@ class GuiApp(QObject):
         )
         dialog.signed_out.connect(self._on_settings_signed_out)
         dialog.connect_requested.connect(self._on_settings_connect_requested)
+        dialog.eventbridge_guide_requested.connect(self.eventbridge.open_guide)
         self.settings_dialog = dialog
         dialog.show()
         return dialog
@@ -265,6 +282,7 @@ class GuiApp(QObject):
     async def save_settings(self, config: AppConfig) -> None:
         """Apply what the Settings dialog saved and write it (raises ConfigError on failure)."""
         merged = self.alerts.apply_settings(config)
+        merged = self.alerts.config = dataclasses.replace(merged, eventbridge=config.eventbridge)
         apply_theme(merged.theme, self.qapp)
         journal = self.options.journal
         if journal is not None:
@@ -290,6 +308,7 @@ class GuiApp(QObject):
             directory=self.service.directory,
             preview=self.service.preview_selection,
             apply=self.apply_watch,
+            eventbridge=self.eventbridge.watch_box(),
         )
         self.bridge.budget_changed.connect(dialog.show_budget)
         self.watch_dialog = dialog
@@ -306,9 +325,12 @@ class GuiApp(QObject):
         """
         self.window.feed_proxy.set_kinds(kinds)
         budget = await self.service.set_selection(selection_of(watch), progress)
-        self.alerts.config = dataclasses.replace(
-            self.alerts.config.with_watch(watch), feed_kinds=list(kinds)
-        )
+        config = self.alerts.config
+        box = self.watch_dialog.eventbridge if self.watch_dialog is not None else None
+        if box is not None:  # org-wide classes through EventBridge, for this org
+            bridge = dataclasses.replace(config.eventbridge_settings, org_wide=box.org_wide())
+            config = config.with_eventbridge(bridge)
+        self.alerts.config = dataclasses.replace(config.with_watch(watch), feed_kinds=list(kinds))
         try:
             await self.alerts.writer.submit(self.alerts.config)
         except ConfigError as exc:
@@ -526,6 +548,7 @@ class GuiApp(QObject):
             self.sign_in_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.sign_in_task
+        await self.eventbridge.stop()
         await self.service.stop()
         self.pipeline.stop()  # after the engine's last records (journaled, evaluated)
         self.alerts.stop()

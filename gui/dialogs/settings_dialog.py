@@ -1,4 +1,4 @@
-"""Settings: start-up, notifications, journal retention, theme, sign-out, "Export diagnostics…".
+"""Settings: start-up, notifications, journal retention, theme, EventBridge, sign-out, diagnostics.
 
 The dialog edits a copy of :class:`core.storage.settings.model.AppConfig` and hands the result
 to an injected
@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSpinBox,
     QTimeEdit,
@@ -42,7 +43,14 @@ from PySide6.QtWidgets import (
 
 from core.alerts.model import Severity
 from core.auth.sign_out import NOT_REVOKED, SignOutResult
-from core.storage.settings.model import AppConfig, NotificationSettings, QuietHours, parse_hhmm
+from core.eventbridge.setup import queue_url_problem
+from core.storage.settings.model import (
+    AppConfig,
+    EventBridgeSettings,
+    NotificationSettings,
+    QuietHours,
+    parse_hhmm,
+)
 from gui.platform.autostart import Autostart, AutostartError
 from gui.window.theme import THEME_LABELS, apply_theme
 
@@ -90,12 +98,14 @@ class SettingsDialog(QDialog):
         exported(str): the diagnostics bundle was written to this path.
         connect_requested(): "Connect to Genesys Cloud…": leave the demo org for the welcome
             dialog (offered with ``offer_connect``).
+        eventbridge_guide_requested(): "Set up EventBridge…" was clicked.
     """
 
     saved = Signal(object)
     signed_out = Signal()
     exported = Signal(str)
     connect_requested = Signal()
+    eventbridge_guide_requested = Signal()
 
     def __init__(
         self,
@@ -215,6 +225,9 @@ class SettingsDialog(QDialog):
         appearance_form.addRow("Theme", self.theme)
         layout.addWidget(appearance)
 
+        # ---------------------------------------------------------------- EventBridge
+        layout.addWidget(self._eventbridge_box(config.eventbridge_settings))
+
         # ---------------------------------------------------------------- account + support
         account_box = QGroupBox("Account and support")
         account_layout = QVBoxLayout(account_box)
@@ -258,6 +271,47 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.buttons)
         self._on_notify_box_toggled(self.notify_box.isChecked())
 
+    def _eventbridge_box(self, bridge: EventBridgeSettings) -> QGroupBox:
+        box = QGroupBox("EventBridge (events kept while this computer is offline)")
+        form = QFormLayout(box)
+        self.queue_url = QLineEdit(bridge.queue_url)
+        self.queue_url.setObjectName("queueUrl")
+        self.queue_url.setPlaceholderText("https://sqs.<region>.amazonaws.com/<account>/<queue>")
+        self.queue_url.setToolTip("Empty: only the live connection, as before")
+        self.queue_url.textChanged.connect(self._on_queue_url_text_changed)
+        form.addRow("Queue URL", self.queue_url)
+        self.queue_problem = QLabel("")
+        self.queue_problem.setWordWrap(True)
+        self.queue_problem.setStyleSheet("color: #c5221f;")
+        self.queue_problem.hide()
+        form.addRow(self.queue_problem)
+        self.aws_profile = QLineEdit(bridge.aws_profile)
+        self.aws_profile.setPlaceholderText("optional: a named AWS profile")
+        form.addRow("AWS profile", self.aws_profile)
+        self.aws_region = QLineEdit(bridge.aws_region)
+        self.aws_region.setPlaceholderText("optional: taken from the queue URL")
+        form.addRow("AWS region", self.aws_region)
+        self.guide_button = QPushButton("Set up EventBridge…")
+        self.guide_button.setToolTip("Create the Genesys Cloud integration and the AWS queue")
+        self.guide_button.clicked.connect(self.eventbridge_guide_requested)
+        form.addRow(self.guide_button)
+        self._on_queue_url_text_changed(bridge.queue_url)  # a URL edited by hand in the file
+        return box
+
+    def set_queue_url(self, url: str) -> None:
+        """Show a queue URL the guide saved meanwhile."""
+        self.queue_url.setText(url)
+
+    def queue_problem_text(self) -> str | None:
+        """Why the queue URL cannot be saved; None when it can (empty: no EventBridge)."""
+        url = self.queue_url.text().strip()
+        return queue_url_problem(url) if url else None
+
+    def _on_queue_url_text_changed(self, _text: str) -> None:
+        problem = self.queue_problem_text()
+        self.queue_problem.setText(problem or "")
+        self.queue_problem.setVisible(problem is not None)
+
     # ------------------------------------------------------------------ values
     def edited_config(self) -> AppConfig:
         """The settings as the dialog shows them (a new object; the original is untouched)."""
@@ -278,8 +332,14 @@ class SettingsDialog(QDialog):
             mute_when_busy=self.busy_box.isChecked(),
             quiet_hours=quiet,
         )
+        bridge = dataclasses.replace(
+            self._config.eventbridge_settings,
+            queue_url=self.queue_url.text().strip(),
+            aws_profile=self.aws_profile.text().strip(),
+            aws_region=self.aws_region.text().strip(),
+        )
         return dataclasses.replace(
-            self._config,
+            self._config.with_eventbridge(bridge),
             notifications=notifications,
             journal_retention_days=self.retention.value(),
             start_minimized=self.minimized_box.isChecked(),
@@ -291,6 +351,10 @@ class SettingsDialog(QDialog):
         """Switch start-at-login, save the settings; close on success. Returns success."""
         self.buttons.setEnabled(False)
         try:
+            problem = self.queue_problem_text()
+            if problem is not None:
+                self._show(f"The EventBridge queue URL cannot be used: {problem}", error=True)
+                return False
             wanted = self.autostart_box.isChecked()
             if self.autostart.supported and wanted != self.autostart.enabled():
                 try:

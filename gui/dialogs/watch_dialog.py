@@ -44,6 +44,7 @@ from core.feed.entry import KINDS
 from core.storage.settings.model import WatchSettings, queue_pattern_problem
 from core.streaming.planner import Budget
 from gui.dialogs.watch_budget import BudgetPanel
+from gui.dialogs.watch_eventbridge import EventBridgeWatchBox
 from gui.dialogs.watch_picks import PickList
 from gui.dialogs.watch_text import (
     KIND_LABELS,
@@ -88,9 +89,11 @@ class WatchDialog(QDialog):
         directory: LoadDirectory,
         preview: PreviewSelection,
         apply: ApplyWatch,
+        eventbridge: EventBridgeWatchBox | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self.eventbridge = eventbridge  # org-wide classes, when this org has a queue
         self.setWindowTitle("What to watch")
         self.setObjectName("WatchDialog")
         self.resize(980, 720)
@@ -116,6 +119,9 @@ class WatchDialog(QDialog):
         self.budget_panel = BudgetPanel(budget)
         right.addWidget(self.budget_panel, 3)
         right.addWidget(self._kinds_box(feed_kinds))
+        if eventbridge is not None:
+            right.addWidget(eventbridge)
+            eventbridge.edited.connect(self._on_kinds_edited)
         columns = QHBoxLayout()
         columns.addLayout(left, 1)
         columns.addLayout(right, 1)
@@ -320,8 +326,9 @@ class WatchDialog(QDialog):
 
     def _update_apply(self) -> None:
         pending = self.pending()
+        bridge = self.eventbridge is not None and self.eventbridge.changed()
         changed = pending is not None and (
-            pending != self.applied_watch or self.feed_kinds() != self._kinds_applied
+            pending != self.applied_watch or self.feed_kinds() != self._kinds_applied or bridge
         )
         self.apply_button.setEnabled(changed and not self._applying)
 
@@ -329,6 +336,8 @@ class WatchDialog(QDialog):
     def start(self) -> None:
         """Load the org's queues and agents for the pickers (in the background)."""
         self._keep(asyncio.ensure_future(self.refresh_directory()))
+        if self.eventbridge is not None:  # which topics only EventBridge carries
+            self._keep(asyncio.ensure_future(self.eventbridge.load()))
 
     async def refresh_directory(self) -> bool:
         """Fill the pickers from the injected directory; False (and said) when it failed."""
@@ -441,6 +450,8 @@ class WatchDialog(QDialog):
             self._update_apply()
         self.applied_watch = pending
         self._kinds_applied = kinds
+        if self.eventbridge is not None:
+            self.eventbridge.mark_applied()
         self.preview = None
         self.live = budget
         self._on_selection_edited()

@@ -16,6 +16,8 @@ from PySide6.QtCore import QObject, QRect, Signal
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from core.eventbridge.events import SourceStatus
+from core.eventbridge.words import both_sources, problem_line
 from gui.tray.icons import STATES, tray_icon
 
 logger = logging.getLogger(__name__)
@@ -95,6 +97,7 @@ class TrayController(QObject):
         self._alerts = 0
         self._summary: list[str] = []
         self._as_of: datetime | None = None
+        self._eventbridge: SourceStatus | None = None  # None: no EventBridge queue set up
         self._icon_key: tuple[object, ...] = ()
         self._tray = QSystemTrayIcon(self)
         # A QMenu is a QWidget and cannot have a QObject parent: this object owns it, and deletes
@@ -209,6 +212,11 @@ class TrayController(QObject):
         self._active_profile = active
         self._rebuild_menu()
 
+    def set_eventbridge(self, status: SourceStatus | None) -> None:
+        """Show the EventBridge source next to the WebSocket (None: no queue set up)."""
+        self._eventbridge = status
+        self._refresh()
+
     def set_summary(self, lines: list[str], as_of: datetime | None) -> None:
         """Set the tooltip's summary lines (e.g. "Sales EN: 3 waiting") and the data's time."""
         self._summary = list(lines)
@@ -245,6 +253,11 @@ class TrayController(QObject):
 
     def _tooltip_lines(self) -> list[str]:
         lines = [self.status_line()]
+        if self._eventbridge is not None:  # "WebSocket live · EventBridge lag 0.8 s, backlog 0"
+            lines = [both_sources(STATE_LABELS[self._state], self._eventbridge, brief=True)]
+            problem = problem_line(self._eventbridge)  # "EventBridge: queue unreachable, …"
+            lines.extend([problem] if problem else [])
+            lines.extend([f"Data as of {_clock(self._as_of)}"] if self._as_of else [])
         if self._detail:
             lines.append(self._detail)
         if self._paused:

@@ -40,6 +40,8 @@ from PySide6.QtWidgets import (
 
 from core.domain.format import duration_text
 from core.engine.records import BudgetRecord, EngineState, WatchRecord
+from core.eventbridge.events import SourceStatus
+from core.eventbridge.words import websocket_text
 from core.feed.entry import KINDS, FeedEntry
 from core.state.store import Store
 from core.storage.journal.journal import Journal
@@ -52,6 +54,7 @@ from gui.models.queues import QueuesModel
 from gui.plain_text import plain_tooltip
 from gui.window.delegates import CountSplitDelegate, SparklineDelegate
 from gui.window.sign_in_banner import SignInBanner
+from gui.window.sources import EventBridgeLabel
 from gui.window.stale_picture import StalePictureBanner
 
 logger = logging.getLogger(__name__)
@@ -134,6 +137,7 @@ class MainWindow(QMainWindow):
         # Until the engine is first live the boards may show the journal's last known picture.
         self._watch = WatchRecord({}, {})  # the engine's selection, applied once live
         self._state = EngineState.STARTING
+        self._eventbridge: SourceStatus | None = None  # None: no EventBridge queue set up
         self._went_live = False
         self._picture_task: asyncio.Task[None] | None = None
         self.setWindowTitle("Genesys Tray")
@@ -258,7 +262,9 @@ class MainWindow(QMainWindow):
         self.heartbeat_label = QLabel("")
         self.rate_label = QLabel("")
         bar = self.statusBar()
-        bar.addWidget(self.state_label, 1)
+        self.eventbridge_label = EventBridgeLabel()  # "· EventBridge lag 0.8 s, backlog 0"
+        bar.addWidget(self.state_label)
+        bar.addWidget(self.eventbridge_label, 1)
         for label in (self.budget_label, self.heartbeat_label, self.rate_label):
             bar.addPermanentWidget(label)
 
@@ -386,15 +392,22 @@ class MainWindow(QMainWindow):
         self.budget_label.setText(text)
 
     def _on_bridge_state_changed(self, state: EngineState, detail: str) -> None:
-        self.state_label.setText(STATE_TEXT.get(state, state))
+        self._state = state
+        self.show_eventbridge(self._eventbridge)
         self.state_label.setToolTip(plain_tooltip(detail) or "")  # may quote the server
         self.sign_in_banner.set_state(state, detail, datetime.now(UTC))
-        self._state = state
         if state is EngineState.LIVE:
             self._went_live = True
             self._end_picture()
         elif self.showing_picture:
             self.picture_banner.set_state(state, datetime.now(UTC))
+
+    def show_eventbridge(self, status: SourceStatus | None) -> None:
+        """Both sources ("WebSocket live · EventBridge lag 0.8 s"); None: the WebSocket alone."""
+        self._eventbridge = status
+        text = STATE_TEXT.get(self._state, self._state)
+        self.state_label.setText(text if status is None else websocket_text(text))
+        self.eventbridge_label.show_status(status)
 
     # ------------------------------------------------------------------ last known picture
     @property

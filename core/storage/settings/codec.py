@@ -30,6 +30,7 @@ from core.storage.settings.model import (
     WATCH_QUEUE_KEYWORDS,
     WATCH_USER_KEYWORDS,
     AppConfig,
+    EventBridgeSettings,
     Profile,
     QuietHours,
     WatchSettings,
@@ -184,7 +185,10 @@ def config_to_json(config: AppConfig) -> dict[str, Any]:
         "profiles": [profile_to_json(p) for p in config.profiles],
         "theme": config.theme,
     }
-    extra = {k: copy.deepcopy(v) for k, v in config.extra.items() if k not in known}
+    if config.eventbridge:  # only once set: older files stay exactly as they were
+        known["eventbridge"] = {k: eventbridge_to_json(v) for k, v in config.eventbridge.items()}
+    skip = known.keys() | OPTIONAL_KEYS
+    extra = {k: copy.deepcopy(v) for k, v in config.extra.items() if k not in skip}
     return {**known, **extra}
 
 
@@ -197,6 +201,18 @@ def profile_to_json(profile: Profile) -> dict[str, str]:
     }
     if profile.trusted_host:
         data["trusted_host"] = profile.trusted_host
+    return data
+
+
+def eventbridge_to_json(settings: EventBridgeSettings) -> dict[str, str | bool]:
+    """An org's EventBridge source as the file stores it: only the parts that are set."""
+    data: dict[str, str | bool] = {}
+    for key in ("queue_url", "aws_profile", "aws_region"):
+        value = getattr(settings, key)
+        if value:
+            data[key] = value
+    if settings.org_wide:
+        data["org_wide"] = True
     return data
 
 
@@ -263,6 +279,9 @@ def config_from_json(data: dict[str, Any], *, demo: bool = False) -> ParsedConfi
     config.demo_chosen = setting("demo_chosen", _bool, defaults.demo_chosen, data)
     config.profiles = setting("profiles", _profiles, [], data)
     config.theme = setting("theme", _theme, defaults.theme, data)
+    config.eventbridge, unreadable = _eventbridges(data.get("eventbridge"))
+    if unreadable:
+        parsed.repaired.append("eventbridge")
     raw_notifications = data.get("notifications", {})
     if not isinstance(raw_notifications, dict):
         parsed.repaired.append("notifications")
@@ -285,12 +304,46 @@ def config_from_json(data: dict[str, Any], *, demo: bool = False) -> ParsedConfi
     n.coalesce_window_s = sub("coalesce_window_s", _non_negative, base.coalesce_window_s)
     n.mute_when_busy = sub("mute_when_busy", _bool, base.mute_when_busy)
     n.quiet_hours = sub("quiet_hours", _quiet_hours, base.quiet_hours)
-    known = set(config_to_json(AppConfig()))
+    known = set(config_to_json(AppConfig())) | OPTIONAL_KEYS
     config.extra = {k: copy.deepcopy(v) for k, v in data.items() if k not in known}
     return parsed
 
 
 _BAD: Final = object()  # a setting's reader saw a value it cannot use
+OPTIONAL_KEYS: Final = frozenset({"eventbridge"})  # written only when set
+
+
+def _eventbridge(value: Any) -> EventBridgeSettings | None:
+    """One org's EventBridge source; None when it cannot be read."""
+    if not isinstance(value, dict):
+        return None
+    texts = {}
+    for key in ("queue_url", "aws_profile", "aws_region"):
+        raw = value.get(key, "")
+        if not isinstance(raw, str):
+            return None
+        texts[key] = raw.strip()
+    org_wide = value.get("org_wide", False)
+    if not isinstance(org_wide, bool):
+        return None
+    return EventBridgeSettings(org_wide=org_wide, **texts)
+
+
+def _eventbridges(value: Any) -> tuple[dict[str, EventBridgeSettings], bool]:
+    """Each org's EventBridge source that can be read, and whether any could not."""
+    if value is None:
+        return {}, False
+    if not isinstance(value, dict):
+        return {}, True
+    out: dict[str, EventBridgeSettings] = {}
+    unreadable = False
+    for key, raw in value.items():
+        settings = _eventbridge(raw)
+        if settings is None:
+            unreadable = True
+        else:
+            out[str(key)] = settings
+    return out, unreadable
 
 
 def _strings_or_bad(value: Any) -> Any:

@@ -119,6 +119,30 @@ class Profile:
     trusted_host: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class EventBridgeSettings:
+    """An org's EventBridge source (issue 15): its SQS queue and how to reach AWS. No secret:
+    credentials come from the standard AWS chain, an access key from the keyring only.
+
+    Attributes:
+        queue_url: ``https://sqs.<region>.amazonaws.com/<account>/<name>`` ("": no EventBridge).
+        aws_profile: a named profile of the shared AWS config ("": the default chain).
+        aws_region: the queue's region, when the URL does not say it ("": from the URL).
+        org_wide: "What to watch" also follows every user's presence and routing through
+            EventBridge, beyond the WebSocket's limits.
+    """
+
+    queue_url: str = ""
+    aws_profile: str = ""
+    aws_region: str = ""
+    org_wide: bool = False
+
+    @property
+    def configured(self) -> bool:
+        """Whether a queue is set (the status bar then shows EventBridge)."""
+        return bool(self.queue_url)
+
+
 def org_key(profile: Profile | None) -> str:
     """The key of an org's own settings in :attr:`AppConfig.watches`: environment and client.
 
@@ -160,6 +184,7 @@ class AppConfig:
     demo_chosen: bool = False  # the welcome dialog's "Try the demo org": start there next time
     profiles: list[Profile] = field(default_factory=list)  # every org signed in to (the tray)
     theme: str = "system"
+    eventbridge: dict[str, EventBridgeSettings] = field(default_factory=dict)  # per org_key
     skipped: list[Any] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -179,6 +204,19 @@ class AppConfig:
         if watch is not None:
             watches[org_key(self.profile)] = watch
         return dataclasses.replace(self, watches=watches)
+
+    @property
+    def eventbridge_settings(self) -> EventBridgeSettings:
+        """The EventBridge source of the org of :attr:`profile` (empty: none set up)."""
+        return self.eventbridge.get(org_key(self.profile), EventBridgeSettings())
+
+    def with_eventbridge(self, settings: EventBridgeSettings) -> AppConfig:
+        """A copy with ``settings`` for the org of :attr:`profile`; other orgs' kept."""
+        key = org_key(self.profile)
+        bridges = {k: v for k, v in self.eventbridge.items() if k != key}
+        if settings != EventBridgeSettings():
+            bridges[key] = settings
+        return dataclasses.replace(self, eventbridge=bridges)
 
 
 @dataclass(frozen=True, slots=True)
