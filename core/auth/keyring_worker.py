@@ -27,8 +27,14 @@ _T = TypeVar("_T")
 # How long a new call waits for a hung call to come back before it fails; capped by the call's
 # own timeout. Long enough to ride out a call that is just returning, short enough for the UI.
 HUNG_GRACE_S = 1.0
+# How long a call may wait for its turn behind a call that is still running. A keyring call takes
+# milliseconds; one that runs this long is waiting for a prompt or a dead D-Bus peer, and whoever
+# queued behind it (a channel record, a renewed token) must not wait out that call's own timeout.
+QUEUE_WAIT_S = 2.0
 
-_Job = tuple["concurrent.futures.Future[Any]", Callable[..., Any], tuple[Any, ...]]
+_Job = tuple[
+    "concurrent.futures.Future[Any]", Callable[..., Any], tuple[Any, ...], Callable[[], None]
+]
 
 
 class KeyringNotAnswering(Exception):  # noqa: N818 - a state, turned into a store error by callers
@@ -45,6 +51,7 @@ class KeyringWorker:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._hung: concurrent.futures.Future[Any] | None = None
+        self._running: concurrent.futures.Future[Any] | None = None
 
     @property
     def hung(self) -> bool:
@@ -59,9 +66,12 @@ class KeyringWorker:
 
     def _run(self) -> None:
         while True:
-            future, func, args = self._jobs.get()
+            future, func, args, on_start = self._jobs.get()
             if not future.set_running_or_notify_cancel():
                 continue  # its caller gave up before it started: never run it
+            with self._lock:
+                self._running = future
+            on_start()
             try:
                 result = func(*args)
             except BaseException as exc:  # handed to the caller, the thread lives on
@@ -69,6 +79,7 @@ class KeyringWorker:
             else:
                 outcome = (True, result)
             with self._lock:
+                self._running = None
                 if outcome[0]:
                     future.set_result(outcome[1])
                 else:
@@ -77,12 +88,28 @@ class KeyringWorker:
                     self._hung = None
                     logger.info("the keyring answered again")
 
-    def _submit(self, func: Callable[..., _T], args: tuple[Any, ...]) -> Future[_T]:
+    def _submit(
+        self, func: Callable[..., _T], args: tuple[Any, ...], on_start: Callable[[], None]
+    ) -> Future[_T]:
         future: Future[_T] = Future()
         with self._lock:
             self._start_locked()
-            self._jobs.put((future, func, args))
+            self._jobs.put((future, func, args, on_start))
         return future
+
+    def _give_up_waiting(self, future: concurrent.futures.Future[Any]) -> bool:
+        """``future`` waited too long for its turn: drop it (True) unless it has just started.
+
+        The call it waited behind is running far longer than a keyring call takes, so it counts
+        as hung from now on: later calls fail after the short grace instead of queueing.
+        """
+        if not future.cancel():
+            return False
+        with self._lock:
+            if self._hung is None and self._running is not None and not self._running.done():
+                self._hung = self._running
+                logger.warning("the keyring is not answering; later calls fail until it does")
+        return True
 
     def _abandon(self, future: concurrent.futures.Future[Any]) -> None:
         """The caller gave up on ``future``; if it is still running, the worker is hung."""
@@ -107,15 +134,38 @@ class KeyringWorker:
                 await asyncio.wait_for(_ended(hung), min(timeout_s, HUNG_GRACE_S))
             except TimeoutError:
                 raise KeyringNotAnswering from None
-        future = self._submit(func, args)
+        loop = asyncio.get_running_loop()
+        started: asyncio.Future[None] = loop.create_future()
+
+        def on_start() -> None:  # on the worker thread
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(_settle, started)
+
+        deadline = loop.time() + timeout_s
+        future = self._submit(func, args, on_start)
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), timeout_s)
+            await asyncio.wait_for(asyncio.shield(started), min(timeout_s, QUEUE_WAIT_S))
+        except TimeoutError:
+            if self._give_up_waiting(future):
+                raise KeyringNotAnswering from None
+        except asyncio.CancelledError:
+            future.cancel()
+            self._abandon(future)
+            raise
+        try:
+            remaining = max(0.0, deadline - loop.time())
+            return await asyncio.wait_for(asyncio.wrap_future(future), remaining)
         except TimeoutError:
             self._abandon(future)
             raise
         except asyncio.CancelledError:
             self._abandon(future)
             raise
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _ended(future: concurrent.futures.Future[Any]) -> asyncio.Future[None]:

@@ -24,9 +24,11 @@ class HangingKeyring(KeyringBackend):
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.gate = threading.Event()
+        self.entered = threading.Event()  # a call is blocked on the gate
         self.values: dict[tuple[str, str], str] = {}
 
     def _wait(self) -> None:
+        self.entered.set()
         if not self.gate.wait(60):
             raise RuntimeError("the test never opened the gate")
 
@@ -73,3 +75,32 @@ async def test_twenty_timeouts_leak_no_threads_and_the_store_recovers() -> None:
     await store.delete("access_token")
     assert await store.get("access_token") is None
     assert threading.active_count() - before <= 2  # the keyring thread + to_thread's one
+
+
+async def test_a_call_queued_behind_a_hung_one_gives_up_instead_of_waiting_its_timeout() -> None:
+    """A channel record read behind a save stuck on a prompt fails after the short queue wait,
+    not after the stuck save's own timeout, and is never run later (found by the chaos run)."""
+    from core.auth.keyring_worker import QUEUE_WAIT_S, KeyringWorker
+
+    backend = HangingKeyring()
+    worker = KeyringWorker("test-keyring")
+    store = KeyringCredentialStore(
+        "genesys-tray/test-queue", backend=backend, timeout_s=60.0, worker=worker
+    )
+    loop = asyncio.get_running_loop()
+    stuck = asyncio.ensure_future(store.set("access_token", "renewed"))
+    try:
+        assert await asyncio.to_thread(backend.entered.wait, 10)
+        began = loop.time()
+        with pytest.raises(CredentialStoreError, match="not answering"):
+            await store.get("channel.0")
+        waited = loop.time() - began
+        assert waited < QUEUE_WAIT_S + 1.0, waited  # not the 60 s of the stuck call
+        assert worker.hung  # from now on later calls fail after the short grace
+        with pytest.raises(CredentialStoreError, match="not answering"):
+            await store.delete("channel.0")
+    finally:
+        backend.gate.set()
+    await stuck
+    assert not worker.hung
+    assert backend.values == {("genesys-tray/test-queue", "access_token"): "renewed"}
