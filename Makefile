@@ -55,12 +55,15 @@ rhythm:
 
 ## The long chaos runs, SOAK_MINUTES each (default 30): every fault kind against the engine and
 ## its window (at least 50 of each kind; artifacts/chaos-soak.txt), then the rhythm, rounds of
-## every burst (artifacts/chaos-rhythm-soak.txt).
+## every burst (artifacts/chaos-rhythm-soak.txt), then the faults of a day: the org unreachable
+## at start, the keyring locked or hanging, long suspends, a task raising, clock jumps (at least
+## 10 of each kind; artifacts/chaos-life-soak.txt).
 SOAK_MINUTES ?= 30
 soak:
 	@bash .ci/bootstrap.sh venv
 	SOAK_MINUTES=$(SOAK_MINUTES) QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider \
-		-s -q tests/chaos/test_chaos.py::test_soak tests/chaos/test_rhythm.py::test_rhythm_soak $(ARGS)
+		-s -q tests/chaos/test_chaos.py::test_soak tests/chaos/test_rhythm.py::test_rhythm_soak \
+		tests/chaos/test_life.py::test_life_soak $(ARGS)
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache
