@@ -169,6 +169,11 @@ class Pipeline:
         ):
             self.evaluate()  # the connection changed, or a re-sync restored the store
 
+    def publish_entries(self, entries: list[FeedEntry]) -> None:
+        """Journal and hand on entries built beside the records (the EventBridge merge's)."""
+        if entries:
+            self._publish_entries(entries)
+
     # ------------------------------------------------------------------ alerts
     @property
     def rules(self) -> list[Rule]:

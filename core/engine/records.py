@@ -41,18 +41,32 @@ class StateRecord:
 
 @dataclass(frozen=True, slots=True)
 class EventRecord:
-    """A typed event from the stream."""
+    """A typed event from the stream, or from the EventBridge backlog.
+
+    ``recovered`` marks one that arrived only through EventBridge (the WebSocket never delivered
+    it); ``happened`` is when it happened, where the source says (EventBridge does).
+    """
 
     topic: str
     event: Event
+    source: Literal["websocket", "eventbridge"] = "websocket"
+    correlation_id: str = ""
+    recovered: bool = False
+    happened: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ChangeRecord:
-    """The store changed; ``source`` says whether the stream or a re-sync told us."""
+    """The store changed; ``source`` says whether the stream, a re-sync or EventBridge told us.
+
+    ``at`` is when it happened when that is not now (an EventBridge event), and ``recovered``
+    marks one the WebSocket never delivered (its feed line says so).
+    """
 
     change: Change
-    source: Literal["stream", "resync"]
+    source: Literal["stream", "resync", "eventbridge"]
+    at: datetime | None = None
+    recovered: bool = False
 
 
 @dataclass(frozen=True, slots=True)

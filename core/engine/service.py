@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
+from core.engine.crossdedup import CrossDedup
 from core.engine.freshness import StreamFreshness
 from core.engine.gaps import GapTracker
 from core.engine.offline import OFFLINE_ERRORS, OfflineSettings, StartRetry
@@ -129,6 +130,7 @@ class MonitorService:
         self._resync_wanted = asyncio.Event()
         self._resyncing = False
         self._gap = GapTracker()
+        self.crossdedup: CrossDedup | None = None  # set while EventBridge is merged in
         self._stopping = asyncio.Event()
         # What the stream spoke for since a re-sync asked: that part of its read is older.
         freshness = StreamFreshness()
@@ -464,18 +466,22 @@ class MonitorService:
         if events is None:
             self.counters["unparsed"] += 1
             return
+        if self.crossdedup is not None and not self.crossdedup.websocket(event, events):
+            return  # EventBridge brought it first (core.app.bridge_merge)
         now = self.monotonic()
         for typed in events:
             retired = self._watch.retired
             if retired and subject_of(typed) in retired:
                 continue  # a late frame of a topic just unsubscribed
             self.counters["events"] += 1
-            self._emit(EventRecord(event.topic, typed))
+            self._emit(EventRecord(event.topic, typed, "websocket", event.correlation_id))
             self._freshness.note(typed, now)
             for change in self.store.apply(typed):
                 self._emit(ChangeRecord(change, "stream"))
             if isinstance(typed, QueueMembershipChanged):
                 self._on_membership(typed)
+
+    publish = _emit  # records from the EventBridge merge go out the same way
 
     def _on_membership(self, event: QueueMembershipChanged) -> None:
         if (
@@ -486,6 +492,8 @@ class MonitorService:
             self._emit(self._watch.add_user(event.user_id))
             self._replan_soon()
             self._resync_wanted.set()  # a first picture now; the shard re-reads once subscribed
+
+    note_membership = _on_membership  # a membership change EventBridge brought
 
     def shard_phase(self, slot: int, phase: ShardPhase, detail: str) -> None:
         """Track gaps: a shard that drops out of LIVE starts one."""
@@ -575,15 +583,7 @@ class MonitorService:
         self._spawn(self._confirm_counters(), "confirm-counters")
 
     async def _confirm_counters(self) -> None:
-        """Read the queue counters again a moment after a gap's re-sync.
-
-        Counters have no timestamps, and the service publishes them only on change (4.8), so a
-        new subscriber is never told the current value. Between the re-sync's read and the
-        moment every channel carries the topics again, a change can fall through (published to
-        nobody of ours), or an older counter still in flight can outrank the read. Both leave a
-        count wrong until the queue next changes; a second read once the stream is back closes
-        that window (the chaos run with a moving org found it about once in 400 faults).
-        """
+        """Read the queue counters again a moment after a gap's re-sync (why: ReadBack's)."""
         try:
             await asyncio.sleep(self.settings.confirm_counters_after_s)
             try:

@@ -42,6 +42,11 @@ def _title(value: Any) -> str:
     return status_text(str(value)) if value else "?"
 
 
+_SUFFIX = {
+    "resync": " (changed while disconnected)",
+    "recovered": " (recovered from EventBridge)",
+}
+
 _ALERT_VERBS = {
     ChangeKind.FIRED: "fired",
     ChangeKind.ACKNOWLEDGED: "acknowledged",
@@ -97,7 +102,8 @@ class FeedBuilder:
     def entries(self, record: Record) -> list[FeedEntry]:
         """The feed entries of one record (most records yield none or one)."""
         if isinstance(record, ChangeRecord):
-            return self._change(record)
+            # EventBridge's lines come from the merge's own history (core.app.bridge_merge).
+            return [] if record.source == "eventbridge" else self._change(record)
         if isinstance(record, GapRecord):
             return [self._gap(record)]
         if isinstance(record, StateRecord):
@@ -135,10 +141,14 @@ class FeedBuilder:
             ]
         return []
 
+    def change_entries(self, record: ChangeRecord) -> list[FeedEntry]:
+        """The lines of one store change, whatever its source (the EventBridge merge's too)."""
+        return self._change(record)
+
     def _change(self, record: ChangeRecord) -> list[FeedEntry]:
         change = record.change
-        now = self.clock()
-        suffix = " (changed while disconnected)" if record.source == "resync" else ""
+        now = record.at or self.clock()
+        suffix = _SUFFIX["recovered"] if record.recovered else _SUFFIX.get(record.source, "")
         values = dict(
             zip(change.fields, zip(change.before, change.after, strict=True), strict=True)
         )
