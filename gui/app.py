@@ -122,6 +122,7 @@ class GuiOptions:
     profiles: list[tuple[str, str]] = field(default_factory=list)  # (key, label): tray submenu
     active_profile: str = ""
     eventbridge: StatusSource | None = None  # this org's EventBridge source; None: no queue
+    eventbridge_stop: Callable[[], Awaitable[None]] | None = None  # its consumer, then its merge
 
 
 class GuiApp(QObject):
@@ -527,8 +528,9 @@ class GuiApp(QObject):
         """Staged, so that no part runs into one that already stopped.
 
         1. Input stops: the wake and network watchers, the UI's timers, the dialogs' work.
-        2. The engine stops. Its last records (STOPPED included) still go through the pipeline:
-           journaled, evaluated, and their alert changes reach alerts and a running notifier.
+        2. EventBridge's consumer, then its merge (its gap line), then the engine stop. Its last
+           records (STOPPED included) still go through the pipeline: journaled, evaluated, and
+           their alert changes reach alerts and a running notifier.
         3. Then the pipeline's timers, the alerts and the notifier stop; saves are flushed.
         4. Last, the dialogs, the window and the tray go.
         """
@@ -549,6 +551,9 @@ class GuiApp(QObject):
             with contextlib.suppress(asyncio.CancelledError):
                 await self.sign_in_task
         await self.eventbridge.stop()
+        if self.options.eventbridge_stop is not None:  # before the engine and the pipeline
+            with contextlib.suppress(Exception):
+                await self.options.eventbridge_stop()
         await self.service.stop()
         self.pipeline.stop()  # after the engine's last records (journaled, evaluated)
         self.alerts.stop()

@@ -25,6 +25,7 @@ from PySide6.QtCore import SignalInstance
 from PySide6.QtWidgets import QApplication
 
 from core.app.bootstrap import Engine, UsageError, build_engine, environment_words
+from core.app.eventbridge_wiring import EventBridgeLink
 from core.app.logging_setup import log_files, log_path
 from core.app.sign_in import CredentialStoreFactory, SignedIn, sign_in_session
 from core.errors import AuthError, GenesysTrayError, InvalidEnvironmentError
@@ -261,6 +262,7 @@ async def _build(
         auto_sign_in=False,  # the GUI asks first: a notification, the tray, the banner
         open_store=open_store,
         trusted_hosts=(profile.trusted_host,) if profile else (),
+        demo_eventbridge=start.demo,  # a newcomer sees both sources
     )
 
 
@@ -312,6 +314,21 @@ async def open_journal(*, demo: bool, retention_days: float = 30.0) -> Journal:
     return await Journal.open(path, retention_days=max(0.0, float(retention_days)))
 
 
+def eventbridge_link(engine: Engine, config: AppConfig) -> EventBridgeLink | None:
+    """The org's EventBridge source: the demo org's own queue, or the queue in its settings."""
+    if engine.demo_queue is not None:
+        return EventBridgeLink(engine.demo_queue)
+    bridge = config.eventbridge_settings
+    if not bridge.configured:
+        return None
+    return EventBridgeLink(
+        bridge.queue_url,
+        profile=bridge.aws_profile,
+        region=bridge.aws_region,
+        credentials=engine.credentials,
+    )
+
+
 async def run_app(
     args: argparse.Namespace,
     qapp: QApplication,
@@ -338,7 +355,10 @@ async def run_app(
             print(f"Sandbox Genesys Cloud org: {engine.sandbox_url}", flush=True)
         if engine.credentials_warning:
             logger.warning("%s", engine.credentials_warning)
+        link = eventbridge_link(engine, loaded.config)
         options = GuiOptions(
+            eventbridge=link,
+            eventbridge_stop=link.stop if link is not None else None,
             minimized=args.minimized,
             title_suffix="demo org" if demo else "",
             journal=journal,
@@ -358,6 +378,12 @@ async def run_app(
             else profile_key(orgs.profile),
         )
         app = GuiApp(qapp, engine.service, options)
+        if link is not None:  # the app's pipeline listens to the engine by now
+            link.attach(engine.service, app.pipeline, journal.flush)
+            if engine.demo_queue is not None:  # moto's start waits until the demo is live
+                link.start_once_live(engine.service)
+            else:  # an org's queue: at once (it matters most while the socket is down)
+                link.start()
         instance.activation_requested.connect(app.show_window)
         try:
             code = await app.run()

@@ -75,11 +75,15 @@ class Sandbox:
         self.base_url = ""
 
     # ------------------------------------------------------------------ life cycle
-    async def start(self) -> str:
-        """Listen on the configured host/port; returns the base URL."""
+    async def start(self, *, eventbridge_later: bool = False) -> str:
+        """Listen on the configured host/port; returns the base URL.
+
+        ``eventbridge_later``: leave the SQS server to :meth:`start_eventbridge` (moto's start
+        costs a fraction of a second the demo's window need not wait for).
+        """
         if self._runner is not None:
             return self.base_url
-        if self.eventbridge is not None:
+        if self.eventbridge is not None and not eventbridge_later:
             await self.eventbridge.start()
         runner = web.AppRunner(
             self.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0
@@ -104,6 +108,10 @@ class Sandbox:
         self._sim_task = asyncio.get_running_loop().create_task(self._run_simulation())
         logger.info("sandbox org listening on %s", self.base_url)
         return self.base_url
+
+    async def start_eventbridge(self) -> str:
+        """Start the EventBridge source (once); its queue URL ("" when it is off)."""
+        return await self.eventbridge.start() if self.eventbridge is not None else ""
 
     async def stop(self) -> None:
         """Close every socket and stop listening (the org's state is kept for a restart)."""

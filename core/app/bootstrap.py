@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 Closer = Callable[[], Awaitable[None]]
 SessionControl = Callable[[], Awaitable[object]]
+QueueStarter = Callable[[], Awaitable[str]]  # starts a queue (once) and returns its URL
 
 
 class UsageError(Exception):
@@ -67,6 +68,8 @@ class Engine:
     user_id: str | None = None
     credentials_warning: str = ""
     account: str = ""
+    credentials: CredentialStore | None = None  # the org's store (an AWS access key may be there)
+    demo_queue: QueueStarter | None = None  # the demo org's EventBridge queue, started on demand
 
     async def aclose(self) -> None:
         """Close everything, newest first, whatever fails."""
@@ -99,6 +102,7 @@ class _Login:
     auth: Authenticator | None = None  # a session signed in already: used as it is
     browser: BrowserOpener | None = None
     sandbox_url: str | None = None
+    demo_queue: QueueStarter | None = None
 
 
 def _session_login(session: SignedIn) -> _Login:
@@ -112,14 +116,20 @@ def _session_login(session: SignedIn) -> _Login:
     )
 
 
-async def _demo_login(demo_speed: float, closers: list[Closer]) -> _Login:
-    """Start the embedded sandbox org; its PKCE client signs in through a stand-in browser."""
+async def _demo_login(demo_speed: float, closers: list[Closer], eventbridge: bool) -> _Login:
+    """Start the embedded sandbox org; its PKCE client signs in through a stand-in browser.
+
+    With ``eventbridge`` the org is an EventBridge source too, but its loopback SQS server
+    starts only when :attr:`Engine.demo_queue` is first awaited (after the window shows).
+    """
     from sandbox.config import SandboxConfig
     from sandbox.server import Sandbox
 
     # The demo opens with one ring-out per queue 20 simulated seconds in: an alert to see early.
-    sandbox = Sandbox(SandboxConfig(port=0, speed=demo_speed, opening_ring_out_s=20.0))
-    url = await sandbox.start()
+    sandbox = Sandbox(
+        SandboxConfig(port=0, speed=demo_speed, opening_ring_out_s=20.0, eventbridge=eventbridge)
+    )
+    url = await sandbox.start(eventbridge_later=True)
     closers.append(sandbox.stop)
     return _Login(
         parse_environment(url),
@@ -128,6 +138,7 @@ async def _demo_login(demo_speed: float, closers: list[Closer]) -> _Login:
         MemoryCredentialStore(),
         browser=follow_redirects,
         sandbox_url=url,
+        demo_queue=sandbox.start_eventbridge if eventbridge else None,
     )
 
 
@@ -348,6 +359,7 @@ async def build_engine(
     auto_sign_in: bool = True,
     open_store: CredentialStoreFactory | None = None,
     trusted_hosts: Iterable[str] = (),
+    demo_eventbridge: bool = False,
 ) -> Engine:
     """Sign in and assemble the engine for ``listen`` and the GUI alike.
 
@@ -366,6 +378,7 @@ async def build_engine(
         open_store: the credential store factory for an org (default: the OS keyring).
         trusted_hosts: custom hosts outside Genesys Cloud confirmed to receive the client
             secret (the profile's, or ``listen --trust-host``).
+        demo_eventbridge: the demo org is an EventBridge source too (``Engine.demo_queue``).
     """
     closers: list[Closer] = []
     timeline = ConnectionTimeline()
@@ -373,7 +386,7 @@ async def build_engine(
         if session is not None:
             login = _session_login(session)
         elif demo:
-            login = await _demo_login(demo_speed, closers)
+            login = await _demo_login(demo_speed, closers, demo_eventbridge)
         else:
             login = await _org_login(
                 environment,
@@ -409,6 +422,8 @@ async def build_engine(
             sandbox_url=login.sandbox_url,
             user_id=user_id,
             credentials_warning=login.credentials_warning,
+            credentials=login.credentials,
+            demo_queue=login.demo_queue,
             account="The demo org on this computer"
             if demo
             else f"Signed in to {environment_words(login.env)} with OAuth client {login.client_id}",

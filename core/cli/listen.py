@@ -35,6 +35,7 @@ from core.engine.records import (
     WatchRecord,
 )
 from core.engine.service import MonitorService
+from core.eventbridge.events import SourceStatus
 from core.state.store import Store, queue_snapshot
 from core.storage.settings.file import config_path, load_config
 
@@ -86,6 +87,18 @@ def alert_to_json(change: AlertChange) -> dict[str, Any]:
     return {"kind": "alert", "change": change.kind.value, "at": _plain(change.at), "alert": alert}
 
 
+def source_to_json(status: SourceStatus) -> dict[str, Any]:
+    """The EventBridge source's status as the JSON object ``listen`` prints (kind ``source``)."""
+    return {
+        "kind": "source",
+        "source": "eventbridge",
+        "state": status.state,
+        "lag_s": None if status.lag_s is None else round(status.lag_s, 3),
+        "backlog": status.backlog,
+        "detail": status.detail,
+    }
+
+
 class JsonLinesWriter:
     """A record and alert listener that prints each one as one JSON line, off the event loop.
 
@@ -123,6 +136,10 @@ class JsonLinesWriter:
         """Write each alert change (kind ``alert``) unless alerts are filtered out."""
         for change in changes:
             self._write(alert_to_json(change))
+
+    def write_source(self, status: SourceStatus) -> None:
+        """Write a status of the EventBridge source (kind ``source``) unless filtered out."""
+        self._write(source_to_json(status))
 
     def _write(self, data: dict[str, Any]) -> None:
         if self.kinds is not None and data["kind"] not in self.kinds:

@@ -10,7 +10,7 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-RECORD_KINDS = "state,event,change,gap,budget,watch,alert,sandbox"
+RECORD_KINDS = "state,event,change,gap,budget,watch,alert,sandbox,source"
 
 
 def add_listen_parser(
@@ -54,6 +54,23 @@ def add_listen_parser(
     listen.add_argument(
         "--kinds", metavar="KIND,..", help=f"only print these record kinds ({RECORD_KINDS})"
     )
+    bridge = listen.add_argument_group(
+        "EventBridge",
+        "a second, durable source: events missed while the WebSocket was down come back from "
+        'the queue (printed once, with "source": "eventbridge")',
+    )
+    bridge.add_argument(
+        "--eventbridge-queue",
+        metavar="URL",
+        help="the SQS queue EventBridge delivers to (endpoint: AWS_ENDPOINT_URL_SQS if set)",
+    )
+    bridge.add_argument(
+        "--eventbridge",
+        action="store_true",
+        help="with --demo: the demo org is an EventBridge source too, read from its queue",
+    )
+    bridge.add_argument("--aws-profile", metavar="NAME", help="AWS profile (default: the chain)")
+    bridge.add_argument("--aws-region", metavar="REGION", help="the queue's region, if not in URL")
     listen.add_argument("--debug", action="store_true", help="verbose logging on stderr")
     return listen
 
@@ -71,6 +88,15 @@ class ListenOptions:
     kinds: frozenset[str] | None = None
     journal: Path | None = None
     trust_hosts: tuple[str, ...] = ()  # custom hosts that may receive the client secret
+    eventbridge_queue: str | None = None  # an SQS queue URL: EventBridge as a second source
+    demo_eventbridge: bool = False  # --demo --eventbridge: the demo org's own queue
+    aws_profile: str = ""
+    aws_region: str = ""
+
+    @property
+    def eventbridge(self) -> bool:
+        """Whether EventBridge is a second source in this run."""
+        return bool(self.eventbridge_queue) or (self.demo and self.demo_eventbridge)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ListenOptions:
@@ -86,4 +112,8 @@ class ListenOptions:
             kinds=kinds,
             journal=args.journal,
             trust_hosts=tuple(getattr(args, "trust_host", None) or ()),
+            eventbridge_queue=getattr(args, "eventbridge_queue", None) or None,
+            demo_eventbridge=bool(getattr(args, "eventbridge", False)),
+            aws_profile=getattr(args, "aws_profile", None) or "",
+            aws_region=getattr(args, "aws_region", None) or "",
         )

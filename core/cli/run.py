@@ -14,6 +14,7 @@ from typing import IO
 
 from core.alerts.model import Rule
 from core.app.bootstrap import Engine, UsageError, build_engine
+from core.app.eventbridge_wiring import EventBridgeLink
 from core.app.pipeline import JournalSink, Pipeline
 from core.cli.listen import (
     JsonLinesWriter,
@@ -45,11 +46,28 @@ def attach_sinks(
     out: IO[str],
     rules: list[Rule],
     journal: JournalSink | None = None,
-) -> Pipeline:
+) -> tuple[Pipeline, JsonLinesWriter]:
     """Where the engine's records go: the app's pipeline (feed, journal, alerts), then stdout."""
     writer = JsonLinesWriter(out, kinds=options.kinds)
     engine.closers.insert(0, writer.aclose)  # closed last: the final records are written too
-    return listen_pipeline(engine.service, writer, rules=rules, journal=journal)
+    return listen_pipeline(engine.service, writer, rules=rules, journal=journal), writer
+
+
+def _eventbridge(
+    engine: Engine, options: ListenOptions, writer: JsonLinesWriter
+) -> EventBridgeLink | None:
+    """The EventBridge source of this run (its status changes printed), or None."""
+    queue = options.eventbridge_queue or (engine.demo_queue if options.eventbridge else None)
+    if queue is None:
+        return None
+    link = EventBridgeLink(
+        queue,
+        profile=options.aws_profile,
+        region=options.aws_region,
+        credentials=engine.credentials,
+    )
+    link.add_status_listener(writer.write_source)
+    return link
 
 
 async def run_listen(options: ListenOptions, *, out: IO[str] | None = None) -> int:
@@ -57,6 +75,11 @@ async def run_listen(options: ListenOptions, *, out: IO[str] | None = None) -> i
     out = out if out is not None else sys.stdout
     stop = asyncio.Event()
     install_stop_signals(stop)
+    if options.demo_eventbridge and not options.demo and not options.eventbridge_queue:
+        print(
+            "listen: --eventbridge goes with --demo; give --eventbridge-queue URL", file=sys.stderr
+        )
+        return EXIT_USAGE
     try:
         engine = await build_engine(
             demo=options.demo,
@@ -64,6 +87,7 @@ async def run_listen(options: ListenOptions, *, out: IO[str] | None = None) -> i
             queues=options.queues,
             users=options.users,
             trusted_hosts=options.trust_hosts,
+            demo_eventbridge=options.demo and options.demo_eventbridge,
         )
     except (UsageError, InvalidEnvironmentError) as exc:  # what the person typed: exit 2
         hint = ""
@@ -81,11 +105,16 @@ async def run_listen(options: ListenOptions, *, out: IO[str] | None = None) -> i
             if journal.problem:
                 print(f"listen: {journal.problem}", file=sys.stderr)
         sink = journal.append if journal is not None else None
-        pipeline = attach_sinks(engine, options, out, rules, sink)
+        pipeline, writer = attach_sinks(engine, options, out, rules, sink)
+        link = _eventbridge(engine, options, writer)
+        if link is not None:
+            link.attach(engine.service, pipeline, journal.flush if journal is not None else None)
         pipeline.start()
         try:
-            await _follow(engine.service, stop, options.duration)
+            await _follow(engine.service, stop, options.duration, link)
         finally:
+            if link is not None:
+                await link.stop()  # before the pipeline: a pending gap line still goes out
             pipeline.stop()
         if options.state_out is not None:
             service = engine.service
@@ -104,9 +133,21 @@ def _announce(engine: Engine, options: ListenOptions, out: IO[str]) -> None:
         print(json.dumps({"kind": "sandbox", "url": engine.sandbox_url}), file=out, flush=True)
 
 
-async def _follow(service: MonitorService, stop: asyncio.Event, duration: float | None) -> None:
-    """Run the service until ``stop`` is set or ``duration`` seconds have passed."""
+async def _follow(
+    service: MonitorService,
+    stop: asyncio.Event,
+    duration: float | None,
+    link: EventBridgeLink | None = None,
+) -> None:
+    """Run the service (and EventBridge) until ``stop`` is set or ``duration`` seconds passed.
+
+    EventBridge stops first: its consumer, then the merge (its gap line), then the engine.
+    """
     await service.start()
+    if link is not None:
+        link.start()
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=duration)
+    if link is not None:
+        await link.stop()
     await service.stop()
