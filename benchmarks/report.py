@@ -145,6 +145,47 @@ TARGETS: list[tuple[str, str, Callable[[Json], str], Callable[[Json], bool] | No
         lambda r: bool(r["ratio_shown_bare"] <= 8.0),
     ),
     (
+        "p7_backlog",
+        "P7 EventBridge backlog drained into store, feed and journal ≥ 0.7 x a bare aiobotocore "
+        "receive-and-delete loop (same moto server, messages and pollers)",
+        lambda r: (
+            f"{r['app_events_per_s']:,} vs {r['bare_events_per_s']:,} ev/s = "
+            f"{r['ratio_app_bare']:.2f} x; {r['messages']:,} messages (the issue's "
+            f"{r['issue_size']:,} take hours on moto, whose every call scans the whole queue); "
+            f"this process's CPU {r['app_cpu_ms_per_event']:.2f} vs "
+            f"{r['bare_cpu_ms_per_event']:.2f} ms per event"
+        ),
+        lambda r: bool(r["ratio_app_bare"] >= 0.7 and r["app"]["delivered"] == r["messages"]),
+    ),
+    (
+        "p9_scale",
+        "P9 RSS < 400 MB, 50,000 users' presence and routing through EventBridge at 1,000 ev/s",
+        lambda r: (
+            f"peak {r['rss_peak_mb']:.0f} MB (end {r['rss_end_mb']:.0f}); CPU "
+            f"{r['cpu_percent']:.0f} % of one core; {r['events_per_s']:,} ev/s for "
+            f"{r['duration_s']:.0f} s; {r['users_in_store']:,} users on the board, "
+            f"{r['topics_over_websocket_budget']:,} topics beyond the WebSocket's budget"
+        ),
+        lambda r: bool(
+            r["rss_peak_mb"] < 400
+            and r["users_in_store"] >= 50_000
+            and r["events_per_s"] >= 0.95 * r["rate_asked_per_s"] >= 950
+        ),
+    ),
+    (
+        "p9_scale",
+        "P9 board responsive: event-loop lag p99 < 50 ms (P2's probe, agents board shown)",
+        lambda r: (
+            f"p99 {r['lag_p99_ms']:.1f} ms, p50 {r['lag_p50_ms']:.1f} ms, max "
+            f"{r['lag_max_ms']:.0f} ms at {r['events_per_s']:,} ev/s"
+        ),
+        lambda r: bool(
+            r["lag_p99_ms"] < 50
+            and r["users_in_store"] >= 50_000
+            and r["events_per_s"] >= 0.95 * r["rate_asked_per_s"] >= 950
+        ),
+    ),
+    (
         "p6_startup",
         "P6 launch → tray icon visible < 1.5 s (median of 5)",
         lambda r: (
