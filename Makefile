@@ -25,8 +25,9 @@ sandbox:
 	@bash .ci/bootstrap.sh venv
 	@$(PY) -m sandbox $(ARGS)
 
-## Run every benchmark (figures, not tests) and write benchmarks/RESULTS.md (about 10 minutes).
-## P2 and P5 run the GUI offscreen; P6 starts its own Xvfb + trayer + dbus-daemon (hence "test").
+## Run every benchmark (figures, not tests) and write benchmarks/RESULTS.md (about 20 minutes).
+## P2, P5, P8 and P9 run the GUI offscreen; P6 starts its own Xvfb + trayer + dbus-daemon (hence
+## "test"). P7 queues BENCH_P7_MESSAGES (2,000) on moto, whose time grows with the backlog squared.
 bench:
 	@bash .ci/bootstrap.sh test
 	@rm -rf benchmarks/.data/results
@@ -37,6 +38,8 @@ bench:
 	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.p5_memory
 	$(PY) -m benchmarks.p6_startup
 	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.p8_steady
+	$(PY) -m benchmarks.p7_backlog
+	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks.p9_scale
 	$(PY) -m benchmarks.report
 
 ## The CI-sized chaos run alone (>= 10 faults of each kind, about 2 minutes; make test runs it).
@@ -57,13 +60,16 @@ rhythm:
 ## its window (at least 50 of each kind; artifacts/chaos-soak.txt), then the rhythm, rounds of
 ## every burst (artifacts/chaos-rhythm-soak.txt), then the faults of a day: the org unreachable
 ## at start, the keyring locked or hanging, long suspends, a task raising, clock jumps (at least
-## 10 of each kind; artifacts/chaos-life-soak.txt).
+## 10 of each kind; artifacts/chaos-life-soak.txt), then the EventBridge faults: delivery held
+## 3-20 s, duplicates, reordering, poison messages, SQS unreachable, with the WebSocket dropping
+## or stalling too (at least 10 of each kind; artifacts/chaos-bridge-soak.txt).
 SOAK_MINUTES ?= 30
 soak:
 	@bash .ci/bootstrap.sh venv
 	SOAK_MINUTES=$(SOAK_MINUTES) QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider \
 		-s -q tests/chaos/test_chaos.py::test_soak tests/chaos/test_rhythm.py::test_rhythm_soak \
-		tests/chaos/test_life.py::test_life_soak $(ARGS)
+		tests/chaos/test_life.py::test_life_soak tests/chaos/test_bridge_chaos.py::test_bridge_soak \
+		$(ARGS)
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache

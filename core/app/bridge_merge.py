@@ -217,7 +217,7 @@ class BridgeMerge:
         return getattr(event, "user_id", None) in watch.users
 
     def _applicable(self, event: Event, happened: datetime) -> bool:
-        """Whether ``event`` is not older than the live picture (it must never roll it back).
+        """Whether ``event`` is newer than the live picture (it must never roll it back).
 
         Presence and routing carry their own times: compared with the store's. An event without
         a time the store can compare (queue counters, membership, conversations) is newer only
@@ -238,7 +238,9 @@ class BridgeMerge:
                 if user is not None:
                     known, value = user.routing_since, user.routing_status
             if known is not None:
-                return own is not None and own >= known
+                # Later only: two changes in the same millisecond (Idle, then Interacting) carry
+                # equal times, and the one held is then the later of them or a re-sync's read.
+                return own is not None and own > known
             if value is None:
                 return True
             return resynced is None or (own or happened) >= resynced

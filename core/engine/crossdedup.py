@@ -12,7 +12,9 @@ costs microseconds per frame on large queue bodies, more than the hot path can s
 that parse alike are the same to everything downstream (store, feed, journal, rules), so
 matching them is safe; and the matching is one to one, a socket event cancelling at most one
 EventBridge copy and the other way round, so a body that legitimately repeats (a queue counter
-going 3, 4, 3) is never swallowed.
+going 3, 4, 3) is never swallowed. Once one copy has matched its twin by CorrelationId, the
+transports are known to share the ids and a copy that carries one is matched by it alone: by
+content it could take the twin of an earlier identical event, and drop one the socket missed.
 
 The socket's hot path keys only the frames of kinds EventBridge carries (presence, routing
 status, queue conversations), about 1.5 µs each. Memory is bounded by time and count; an
@@ -60,11 +62,16 @@ class _Side:
         self.keys[key] = self.keys.get(key, 0) + 1
         self.order.append((at, correlation_id, key, topic))
 
-    def take(self, correlation_id: str, key: int | None) -> bool:
-        """Match one unmatched entry by id, else by content key; False when there is none."""
+    def take(self, correlation_id: str, key: int | None, *, ids_shared: bool = False) -> bool:
+        """Match one unmatched entry by id, else by content key; False when there is none.
+
+        Once the transports are known to share correlation ids (``ids_shared``), a copy that
+        carries one is matched by it only: by content it could take the entry of an earlier
+        event with the same content, whose own copy then takes it again, and the event is lost.
+        """
         if correlation_id and correlation_id in self.ids:
             key = self.ids.pop(correlation_id)
-        elif key is None or key not in self.keys:
+        elif key is None or key not in self.keys or (ids_shared and correlation_id):
             return False
         _less(self.keys, key)
         self.matched[key] = self.matched.get(key, 0) + 1
@@ -121,6 +128,7 @@ class CrossDedup:
         # Socket frames of other kinds (observations, activity) never have an EventBridge copy:
         # the hot path remembers nothing of them.
         self.kinds: set[str] = set(kinds)
+        self.ids_shared = False  # learnt: a copy matched its twin by correlation id
 
     def __len__(self) -> int:
         return len(self._socket.order) + len(self._bridge.order)
@@ -153,7 +161,7 @@ class CrossDedup:
     def _bridge_first(self, frame: TopicEvent, key: int, now: float) -> bool:
         """Whether EventBridge brought this event first (then it is matched and dropped)."""
         self._bridge.expire(now - self.twin_s, self.capacity, self._topic_gone)
-        if not self._bridge.take(frame.correlation_id, key):
+        if not self._take(self._bridge, frame.correlation_id, key):
             return False
         self._topic_gone(frame.topic)
         self.duplicates["websocket"] += 1
@@ -168,12 +176,19 @@ class CrossDedup:
         topic = frame.topic
         self.kinds.add(topic[topic.rfind(".") + 1 :])
         key = content_key(topic, events)
-        if self._socket.take(frame.correlation_id, key):
+        if self._take(self._socket, frame.correlation_id, key):
             self.duplicates["eventbridge"] += 1
             return False
         self._bridge.add(now, frame.correlation_id, key, frame.topic)
         self._bridged_topics[frame.topic] = self._bridged_topics.get(frame.topic, 0) + 1
         return True
+
+    def _take(self, side: _Side, correlation_id: str, key: int) -> bool:
+        """Match on ``side``; the first match by id shows the transports share the ids."""
+        by_id = bool(correlation_id) and correlation_id in side.ids
+        taken = side.take(correlation_id, key, ids_shared=self.ids_shared)
+        self.ids_shared = self.ids_shared or (taken and by_id)
+        return taken
 
     def _topic_gone(self, topic: str) -> None:
         left = self._bridged_topics.get(topic, 0) - 1
