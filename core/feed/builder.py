@@ -38,6 +38,16 @@ from core.state.store import Store
 logger = logging.getLogger(__name__)
 
 
+def _count(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _moved(before: str, after: str) -> str:
+    """ "Idle → Interacting", or "now Interacting" when the earlier value is not known (a first
+    sight, or an event recovered from EventBridge whose history starts inside the gap)."""
+    return f"{before} → {after}" if before else f"now {after}"
+
+
 def _title(value: Any) -> str:
     return status_text(str(value)) if value else "?"
 
@@ -165,7 +175,7 @@ class FeedBuilder:
 
                 before_def, after_def = pair("definition_id")
                 before_sys, after_sys = pair("system_presence")
-                before = self._label(before_def, before_sys) if before_sys else "?"
+                before = self._label(before_def, before_sys) if before_sys else ""
                 after = self._label(after_def, after_sys)
                 if before != after:
                     out.append(
@@ -174,20 +184,20 @@ class FeedBuilder:
                             FeedKind.PRESENCE,
                             change.id,
                             name,
-                            f"{name}: {before} → {after}{suffix}",
+                            f"{name}: {_moved(before, after)}{suffix}",
                             data=PresenceData(source, after_sys, after_def),
                         )
                     )
             if "routing_status" in values:
                 before_status, after_status = values["routing_status"]
+                was = _title(before_status) if before_status else ""
                 out.append(
                     FeedEntry(
                         now,
                         FeedKind.ROUTING,
                         change.id,
                         name,
-                        f"{name}: {_title(before_status) if before_status else '?'} → "
-                        f"{_title(after_status)}{suffix}",
+                        f"{name}: {_moved(was, _title(after_status))}{suffix}",
                         "warning" if after_status == "NOT_RESPONDING" else "info",
                         RoutingData(source, after_status),
                     )
@@ -195,7 +205,7 @@ class FeedBuilder:
         elif change.kind == "queue":
             name = self._queue_name(change.id)
             counts = [
-                f"{key} {'?' if values[key][0] is None else values[key][0]} → {values[key][1]}"
+                f"{key} {_moved(_count(values[key][0]), _count(values[key][1]))}"
                 for key in ("waiting", "interacting")
                 if key in values
             ]

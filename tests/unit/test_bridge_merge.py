@@ -140,7 +140,7 @@ async def test_a_recovered_event_older_than_the_live_state_is_journaled_not_appl
     assert [e.correlation_id for e in recovered] == ["a", "b"]  # in event-time order
     rows = [r for r in rig.rows() if "recovered from EventBridge" in r[2]]
     assert [r[2] for r in rows] == [
-        "Dana Agent: ? → Not Responding (recovered from EventBridge)",
+        "Dana Agent: now Not Responding (recovered from EventBridge)",
         "Dana Agent: Not Responding → Interacting (recovered from EventBridge)",
     ]
     assert [r[0] for r in rows] == [
@@ -162,7 +162,7 @@ async def test_the_sink_returns_only_once_the_journal_file_holds_the_events(rig:
     at = T0 + timedelta(minutes=1)
     await rig.merge([bridged(routing("IDLE", at, "c"), at)])
     # The writer commits every hour here: only the sink's own flush can have put it there.
-    assert [r[2] for r in rig.rows()] == ["Dana Agent: ? → Idle (recovered from EventBridge)"]
+    assert [r[2] for r in rig.rows()] == ["Dana Agent: now Idle (recovered from EventBridge)"]
 
 
 async def test_a_gap_line_counts_what_came_back_and_a_gap_alert_is_history_only(rig: Rig) -> None:
