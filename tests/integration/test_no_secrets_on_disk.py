@@ -158,9 +158,9 @@ async def test_no_secret_reaches_any_file_the_app_writes(
     started: list[Sandbox] = []
     real_start = Sandbox.start
 
-    async def recording_start(self: Sandbox) -> str:
+    async def recording_start(self: Sandbox, **options: bool) -> str:
         started.append(self)
-        return await real_start(self)
+        return await real_start(self, **options)
 
     monkeypatch.setattr(Sandbox, "start", recording_start)
 

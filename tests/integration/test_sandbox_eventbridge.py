@@ -272,7 +272,8 @@ async def test_a_hold_delivers_nothing_then_everything(
 async def test_an_sqs_outage_refuses_consumers_and_delivery_retries_through_it(
     sandbox: Sandbox, http: httpx.AsyncClient, reader: QueueReader
 ) -> None:
-    resp = await http.post("/sandbox/eventbridge/outage", params={"seconds": 1.0})
+    # Longer than the longest delivery delay (2 s): every first delivery attempt meets the outage.
+    resp = await http.post("/sandbox/eventbridge/outage", params={"seconds": 3.0})
     assert resp.status_code == 200, resp.text
     assert resp.json()["sqs_up"] is False
     with pytest.raises(EndpointConnectionError):
