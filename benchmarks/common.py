@@ -216,6 +216,16 @@ async def sandbox_process(*args: str) -> AsyncIterator[tuple[str, httpx.AsyncCli
 
     Yields its base URL and an httpx client pointed at it; stopped with SIGTERM by its PID.
     """
+    async with sandbox_ready(*args) as (lines, http):
+        yield lines[0], http
+
+
+@asynccontextmanager
+async def sandbox_ready(
+    *args: str, ready_s: float = 60.0, http_timeout_s: float = 60.0, stop_s: float = 10.0
+) -> AsyncIterator[tuple[list[str], httpx.AsyncClient]]:
+    """``python -m sandbox *args`` in its own process: the ready file's lines (the base URL, and
+    the queue URL with ``--eventbridge``) and an httpx client on it; stopped by SIGTERM."""
     DATA.mkdir(parents=True, exist_ok=True)
     ready = DATA / f"sandbox-{os.getpid()}-{time.monotonic_ns()}.url"
     proc = await asyncio.create_subprocess_exec(
@@ -233,16 +243,16 @@ async def sandbox_process(*args: str) -> AsyncIterator[tuple[str, httpx.AsyncCli
         stdout=asyncio.subprocess.DEVNULL,
     )
     try:
-        await wait_until(ready.exists, 60.0, 0.02)
-        base_url = ready.read_text().strip()
-        async with httpx.AsyncClient(base_url=base_url, timeout=60.0) as http:
-            yield base_url, http
+        await wait_until(ready.exists, ready_s, 0.02)
+        lines = ready.read_text().split()
+        async with httpx.AsyncClient(base_url=lines[0], timeout=http_timeout_s) as http:
+            yield lines, http
     finally:
         ready.unlink(missing_ok=True)
         if proc.returncode is None:
             proc.terminate()
             try:
-                await asyncio.wait_for(proc.wait(), 10)
+                await asyncio.wait_for(proc.wait(), stop_s)
             except TimeoutError:
                 proc.kill()
                 await proc.wait()

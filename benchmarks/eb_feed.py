@@ -15,11 +15,9 @@ second line is the queue URL. Messages go in with SendMessageBatch from several 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
-import sys
 import threading
 import time
 import uuid
@@ -32,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.common import DATA, ROOT, wait_until
+from benchmarks.common import sandbox_ready
 from benchmarks.large_stream import _remap
 from sandbox.config import SandboxConfig
 from sandbox.eventbridge.envelope import build_envelope, dumps, filter_regex, source_name
@@ -197,34 +195,6 @@ class EventBridgeOrg:
 @asynccontextmanager
 async def eventbridge_org(*args: str) -> AsyncIterator[EventBridgeOrg]:
     """``python -m sandbox --eventbridge *args`` in its own process; stopped by SIGTERM."""
-    DATA.mkdir(parents=True, exist_ok=True)
-    ready = DATA / f"sandbox-eb-{os.getpid()}-{time.monotonic_ns()}.url"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sandbox",
-        "--port",
-        "0",
-        "--log-level",
-        "WARNING",
-        "--ready-file",
-        str(ready),
-        "--eventbridge",
-        *args,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        await wait_until(ready.exists, 180.0, 0.05)
-        base_url, queue_url = ready.read_text().split()[:2]
-        async with httpx.AsyncClient(base_url=base_url, timeout=120.0) as http:
-            yield EventBridgeOrg(base_url, queue_url, http)
-    finally:
-        ready.unlink(missing_ok=True)
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 15)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+    ready = sandbox_ready("--eventbridge", *args, ready_s=180.0, http_timeout_s=120.0, stop_s=15.0)
+    async with ready as (lines, http):
+        yield EventBridgeOrg(lines[0], lines[1], http)

@@ -73,6 +73,20 @@ def loopback_only(request: web.Request) -> None:
     raise ApiError(403, "forbidden", "The sandbox control API answers loopback clients only.")
 
 
+def loopback_routes(table: list[tuple[str, str, Any]]) -> list[web.RouteDef]:
+    """aiohttp routes of ``(method, path, handler)``, each answering loopback callers only."""
+
+    def guard(handler: Any) -> Any:
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            loopback_only(request)
+            result: web.StreamResponse = await handler(request)
+            return result
+
+        return guarded
+
+    return [web.route(method, path, guard(handler)) for method, path, handler in table]
+
+
 class ControlApi:
     """Handlers of ``/sandbox/...``."""
 
@@ -91,16 +105,7 @@ class ControlApi:
             ("POST", "/sandbox/queues/{queue_id}/conversations", self.add_conversation),
             ("POST", "/sandbox/queues/{queue_id}/members", self.set_member),
         ]
-        return [web.route(method, path, self._guard(handler)) for method, path, handler in table]
-
-    @staticmethod
-    def _guard(handler: Any) -> Any:
-        async def guarded(request: web.Request) -> web.StreamResponse:
-            loopback_only(request)
-            result: web.StreamResponse = await handler(request)
-            return result
-
-        return guarded
+        return loopback_routes(table)
 
     async def truth(self, request: web.Request) -> web.Response:
         """The org's ground truth."""

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from sandbox.control import loopback_only
+from sandbox.control import loopback_routes
 from sandbox.errors import bad_request, query_int
 from sandbox.eventbridge.delivery import DeliveryScheduler
 from sandbox.eventbridge.sqs import LoopbackSqs
@@ -68,16 +68,7 @@ class EventBridgeControl:
             ("POST", "/sandbox/eventbridge/poison", self.poison),
             ("POST", "/sandbox/eventbridge/outage", self.outage),
         ]
-        return [web.route(method, path, self._guard(handler)) for method, path, handler in table]
-
-    @staticmethod
-    def _guard(handler: Any) -> Any:
-        async def guarded(request: web.Request) -> web.StreamResponse:
-            loopback_only(request)
-            result: web.StreamResponse = await handler(request)
-            return result
-
-        return guarded
+        return loopback_routes(table)
 
     async def published(self, request: web.Request) -> web.Response:
         """Every event delivered so far."""
