@@ -17,22 +17,18 @@ from PySide6.QtCore import (
     QByteArray,
     QEvent,
     QSettings,
-    QSortFilterProxyModel,
     Qt,
     Signal,
 )
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMainWindow,
     QMessageBox,
     QPushButton,
-    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -52,10 +48,11 @@ from gui.models.agents import AgentsFilterProxy, AgentsModel
 from gui.models.feed import FEED_CAPACITY, FeedFilterProxy, FeedModel
 from gui.models.queues import QueuesModel
 from gui.plain_text import plain_tooltip
-from gui.window.delegates import CountSplitDelegate, SparklineDelegate
+from gui.window.queues_board import QueuesBoard
 from gui.window.sign_in_banner import SignInBanner
 from gui.window.sources import EventBridgeLabel
 from gui.window.stale_picture import StalePictureBanner
+from gui.window.tables import board_table
 
 logger = logging.getLogger(__name__)
 
@@ -71,25 +68,6 @@ STATE_TEXT = {
 }
 HISTORY_SAMPLE_MS = 10_000
 COLUMN_ROOM_PX = 40  # at least this much room beyond the widest text of a fitted column
-
-
-def _table(model: QSortFilterProxyModel | QueuesModel, name: str) -> QTableView:
-    view = QTableView()
-    view.setObjectName(name)
-    view.setModel(model)
-    view.setSortingEnabled(isinstance(model, QSortFilterProxyModel))
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setAlternatingRowColors(True)
-    view.verticalHeader().setVisible(False)
-    view.horizontalHeader().setStretchLastSection(True)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.setWordWrap(False)
-    view.setTextElideMode(Qt.TextElideMode.ElideRight)
-    rows = view.verticalHeader()
-    rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-    rows.setDefaultSectionSize(view.fontMetrics().height() + 10)
-    return view
 
 
 class MainWindow(QMainWindow):
@@ -154,7 +132,9 @@ class MainWindow(QMainWindow):
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self._agents_tab(), "&Agents")
-        self.tabs.addTab(self._queues_tab(), "&Queues")
+        self.queues_board = QueuesBoard(self.queues)
+        self.queues_view = self.queues_board.view
+        self.tabs.addTab(self.queues_board, "&Queues")
         self.tabs.addTab(self._feed_tab(), "&Feed")
         self.tabs.currentChanged.connect(self._on_tabs_current_changed)
         self.sign_in_banner = SignInBanner(dims=self.tabs)  # while the boards wait for a sign-in
@@ -198,24 +178,11 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.agent_search, 3)
         bar.addWidget(QLabel("Queue:"))
         bar.addWidget(self.queue_filter, 1)
-        self.agents_view = _table(self.agents_proxy, "agentsView")
+        self.agents_view = board_table(self.agents_proxy, "agentsView")
         self.agents_view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         layout = QVBoxLayout(page)
         layout.addLayout(bar)
         layout.addWidget(self.agents_view)
-        return page
-
-    def _queues_tab(self) -> QWidget:
-        page = QWidget()
-        self.queues_view = _table(self.queues, "queuesView")
-        self.queues_view.setItemDelegateForColumn(
-            self.queues.TREND, SparklineDelegate(self.queues_view)
-        )
-        counts = CountSplitDelegate(self.queues_view)
-        for column in (self.queues.WAITING, self.queues.INTERACTING):
-            self.queues_view.setItemDelegateForColumn(column, counts)
-        layout = QVBoxLayout(page)
-        layout.addWidget(self.queues_view)
         return page
 
     def _feed_tab(self) -> QWidget:
@@ -248,7 +215,7 @@ class MainWindow(QMainWindow):
         self.older_button.setEnabled(self.journal is not None)
         self.older_button.clicked.connect(self._on_older_clicked)
         bar.addWidget(self.older_button)
-        self.feed_view = _table(self.feed_proxy, "feedView")
+        self.feed_view = board_table(self.feed_proxy, "feedView")
         self.feed_view.setSortingEnabled(False)
         layout = QVBoxLayout(page)
         layout.addLayout(bar)
@@ -339,10 +306,10 @@ class MainWindow(QMainWindow):
             return
         self.queues.update_queues(ids)
         self.agents.update_queues(ids)
-        self._widen_count_columns()
+        self.queues_board.widen_count_columns()
 
     def _on_tabs_current_changed(self, _index: int) -> None:
-        self._widen_count_columns()
+        self.queues_board.widen_count_columns()
 
     def _wake_boards(self) -> None:
         """Bring in what changed while the boards rested, in one update per board."""
@@ -356,7 +323,7 @@ class MainWindow(QMainWindow):
         if queues:
             self.queues.update_queues(queues)
             self.agents.update_queues(queues)
-            self._widen_count_columns()
+            self.queues_board.widen_count_columns()
         if self._feed_backlog:
             backlog = list(self._feed_backlog)
             self._feed_backlog.clear()
@@ -364,19 +331,6 @@ class MainWindow(QMainWindow):
         now = datetime.now(UTC)
         self.agents.tick(now)
         self.queues.tick(now)
-
-    def _widen_count_columns(self) -> None:
-        """Grow Waiting and Interacting (never shrink them) so a split by media is not cut off.
-
-        Measuring asks every row for its size, so it waits until the Queues board is in view.
-        """
-        if not self.queues_view.isVisible():
-            return
-        header = self.queues_view.horizontalHeader()
-        for column in (self.queues.WAITING, self.queues.INTERACTING):
-            wanted = self.queues_view.sizeHintForColumn(column)
-            if wanted > header.sectionSize(column):
-                header.resizeSection(column, wanted)
 
     def _on_bridge_feed_appended(self, entries: list[FeedEntry]) -> None:
         if self.boards_resting:
