@@ -14,19 +14,22 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
 from core.alerts.delivery import notice_key, until_tomorrow_morning
-from core.alerts.model import Alert, AlertChange, ChangeKind, Rule
+from core.alerts.model import Alert, AlertChange, ChangeKind, Rule, subject_kind
+from core.alerts.words import notice_body, notice_title
 from core.app.pipeline import Pipeline
 from core.engine.service import MonitorService
+from core.state.store import Store
 from core.storage.journal.journal import Journal
 from core.storage.settings.model import AppConfig, parse_hhmm
 from core.storage.settings.writer import SettingsWriter
 from gui.dialogs.filter_dialog import FilterDialog
-from gui.notifications.notice import SIGN_IN_KEY, Notice
+from gui.notifications.notice import SIGN_IN_KEY, SUMMARY_KEY, Notice
 from gui.notifications.notifier import Notifier
 from gui.tray.controller import UNTIL_TOMORROW, TrayController
 
@@ -36,17 +39,30 @@ BUSY_STATUSES = frozenset({"INTERACTING", "COMMUNICATING"})
 BUSY_PRESENCES = frozenset({"MEETING", "BUSY"})
 
 
-def notice_for(alert: Alert) -> Notice:
-    """The desktop notice of a fired alert."""
+def notice_for(
+    alert: Alert, store: Store | None = None, rule: Rule | None = None, now: datetime | None = None
+) -> Notice:
+    """The desktop notice of a fired alert, with its context from ``store`` when given.
+
+    The title says the subject, how long and the count now ("Support: 8 waiting for 2 min,
+    longest 03:10"; "Avery Ito: Not Responding for 45 s, on Support"); the body names the rule
+    in words. Notices of one rule coalesce together, never with another rule's.
+    """
     kind = alert.subject_kind
+    title, body = alert.summary, f"Rule “{alert.rule_name}”"
+    if store is not None:
+        title = notice_title(alert, store, now or datetime.now(UTC), rule)
+        body = notice_body(alert, rule, store)
     return Notice(
         key=notice_key(alert.rule_id, alert.subject_id),
-        title=alert.summary,
-        body=f"Rule “{alert.rule_name}”",
+        title=title,
+        body=body,
         severity=alert.severity,
         subject_kind=kind,
         subject_id=alert.subject_id,
         sound=True if "sound" in alert.actions else None,
+        group=alert.rule_id,
+        topic=alert.rule_name,
     )
 
 
@@ -146,7 +162,7 @@ class AlertsController(QObject):
                 and "notify" in change.alert.actions
                 and self.config.notifications.enabled
             ):
-                self.notifier.post(notice_for(change.alert))
+                self.notifier.post(self._notice(change.alert))
             elif change.kind is ChangeKind.RESOLVED:
                 self.notifier.withdraw(notice_key(change.alert.rule_id, change.alert.subject_id))
         self._update_self_busy()
@@ -155,6 +171,10 @@ class AlertsController(QObject):
             if self.tray is not None:
                 self.tray.set_alert_count(count)
             self.alerts_changed.emit(count)
+
+    def _notice(self, alert: Alert) -> Notice:
+        rule = next((r for r in self.pipeline.rules if r.id == alert.rule_id), None)
+        return notice_for(alert, self.service.store, rule)
 
     def follow_users(self, user_ids: list[str]) -> None:
         """A batch of user changes: mute-while-busy follows the signed-in user's own."""
@@ -198,6 +218,11 @@ class AlertsController(QObject):
         if action == "snooze":
             self.config = dataclasses.replace(self.config, snooze_until=self.notifier.snoozed_until)
             self._save()
+            return
+        if key.startswith(SUMMARY_KEY):  # one rule's summary: open that rule's board
+            rule_id = key[len(SUMMARY_KEY) + 1 :]
+            rule = next((r for r in self.pipeline.rules if r.id == rule_id), None)
+            self.open_requested.emit(subject_kind(rule.condition) if rule else "connection", "")
             return
         alert = next(
             (a for a in self.pipeline.active if notice_key(a.rule_id, a.subject_id) == key), None

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import enum
 import logging
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ import shiboken6
 from PySide6.QtCore import SignalInstance
 from PySide6.QtWidgets import QApplication
 
+from core.alerts.presets import starter_rules
 from core.app.bootstrap import Engine, UsageError, build_engine, environment_words
 from core.app.eventbridge_wiring import EventBridgeLink
 from core.app.logging_setup import log_files, log_path
@@ -49,6 +52,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 DEMO_PROFILE = "demo"  # the tray's "Profile" key of the demo org
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class ActivationSource(Protocol):
@@ -139,17 +143,25 @@ def profile_choices(config: AppConfig) -> list[tuple[str, str]]:
 
 
 async def _remember_choice(
-    path: Path, *, demo: bool, profile: Profile | _Keep | None = _Keep.KEEP
+    path: Path,
+    *,
+    demo: bool,
+    profile: Profile | _Keep | None = _Keep.KEEP,
+    starter: bool = False,
 ) -> None:
     """Put the welcome dialog's choice into the settings file, so the next start goes straight in.
 
     The demo org, or an org's profile (no secret); choosing the demo keeps the org's profile, so
-    "Connect to Genesys Cloud…" later finds it filled in.
+    "Connect to Genesys Cloud…" later finds it filled in. ``starter``: the person kept "Start
+    with suggested alerts" ticked; an org without rules gets the starter set (ordinary rules,
+    turned off or changed in Filters & alerts; rules already there are never touched).
     """
 
     def update() -> None:
         config = load_config(path).config
         config = dataclasses.replace(config, demo_chosen=demo)
+        if starter and not demo and not config.rules:
+            config = dataclasses.replace(config, rules=starter_rules())
         if not isinstance(profile, _Keep):
             config = dataclasses.replace(config, profile=profile)
             if profile is not None:  # one more org for the tray's "Profile" submenu
@@ -162,10 +174,13 @@ async def _remember_choice(
         logger.warning("the choice of org could not be remembered: %s", exc)
 
 
-async def _remembered(start: _Start) -> _Start:
+async def _remembered(start: _Start, *, starter: bool = False) -> _Start:
     """``start``, written to the settings file as the org the next launch goes to."""
     await _remember_choice(
-        config_path(), demo=start.demo, profile=_Keep.KEEP if start.demo else start.profile
+        config_path(),
+        demo=start.demo,
+        profile=_Keep.KEEP if start.demo else start.profile,
+        starter=starter,
     )
     return start
 
@@ -190,9 +205,19 @@ async def welcome(
         return SignInResult(store_warning=session.credentials_warning, session=session)
 
     dialog = WelcomeDialog(sign_in, profile=profile, problem=problem)
+    loop = asyncio.get_running_loop()
+    # SIGTERM/SIGINT while the dialog is open: it closes as if dismissed, and the app exits 0
+    # (GuiApp.run installs its own handlers once an org runs).
+    for sig in STOP_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, dialog.reject)
+    logger.info("the welcome dialog is open")
     try:
         return await run_welcome(dialog)
     finally:
+        for sig in STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
         # Delete it here, on the GUI thread: left to Python's cycle collector, it could be
         # freed on a worker thread (asyncio.to_thread), where Qt cannot stop its timers.
         dialog.close()
@@ -210,7 +235,8 @@ async def _ask(
         return await _remembered(_Start(demo=True))
     session = choice.result.session if choice.result is not None else None
     return await _remembered(
-        _Start(False, choice.profile, session if isinstance(session, SignedIn) else None)
+        _Start(False, choice.profile, session if isinstance(session, SignedIn) else None),
+        starter=choice.starter_rules,
     )
 
 
@@ -359,6 +385,7 @@ async def run_app(
         options = GuiOptions(
             eventbridge=link,
             eventbridge_stop=link.stop if link is not None else None,
+            eventbridge_credentials=engine.credentials,  # a queue saved later starts with them
             minimized=args.minimized,
             title_suffix="demo org" if demo else "",
             journal=journal,

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialog,
     QFormLayout,
@@ -44,17 +45,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.errors import (
-    AuthError,
-    CredentialStoreError,
-    InvalidEnvironmentError,
-    OAuthError,
-    SignInCancelledError,
-    SignInTimedOutError,
-    TransportError,
-)
-from core.rest.regions import REGIONS, Environment, parse_environment
+from core.errors import InvalidEnvironmentError
+from core.rest.regions import REGIONS, parse_environment
 from core.storage.settings.model import Profile
+from gui.dialogs.welcome_words import describe_sign_in_error, environment_label
 
 logger = logging.getLogger(__name__)
 
@@ -103,69 +97,7 @@ class WelcomeChoice:
     demo: bool
     profile: Profile | None = None
     result: SignInResult | None = None
-
-
-def environment_label(text: str) -> str:
-    """A region's place and domain ("EU (Frankfurt), mypurecloud.de") or the URL as typed."""
-    try:
-        env = parse_environment(text)
-    except InvalidEnvironmentError:
-        return text
-    return _label(env)
-
-
-def _label(env: Environment) -> str:
-    if env.region is None:
-        return env.api_base
-    return f"{env.region.location} ({env.region.domain})"
-
-
-def describe_sign_in_error(exc: BaseException, request: SignInRequest) -> str:
-    """Words for the person about why signing in failed, and what to do."""
-    where = environment_label(request.environment)
-    if isinstance(exc, SignInCancelledError):
-        return (
-            "The sign-in was declined in the browser (consent was not given). Sign in again and "
-            "allow Genesys Tray to read presence, routing and queue data."
-        )
-    if isinstance(exc, SignInTimedOutError):
-        return (
-            "The sign-in timed out: the browser did not come back. Finish the sign-in in the "
-            "browser window the next time, or try again."
-        )
-    if isinstance(exc, OAuthError):
-        if exc.error == "invalid_client":
-            if request.grant == "client_credentials":
-                return (
-                    f"This client id is not known in {where}, or its secret is wrong. Check the "
-                    "region, the client id and the secret."
-                )
-            return (
-                f"This client id is not known in {where}. Check that you chose the region your "
-                "org lives in and copied the whole client id."
-            )
-        if exc.error == "access_denied":
-            return "The sign-in was declined (consent was not given). Sign in again and allow it."
-        if exc.error in ("unauthorized_client", "unsupported_grant_type"):
-            kind = "a browser sign-in (Code Authorization with PKCE)"
-            if request.grant == "client_credentials":
-                kind = "client credentials"
-            return (
-                f"This OAuth client is not set up for {kind}. Ask your Genesys Cloud admin, or "
-                "choose the other sign-in method."
-            )
-        if exc.error == "invalid_scope":
-            return "This OAuth client lacks the scopes Genesys Tray needs; ask your admin."
-        return f"Genesys Cloud refused the sign-in ({exc.error}). {exc.description}".strip()
-    if isinstance(exc, InvalidEnvironmentError):
-        return str(exc)
-    if isinstance(exc, TransportError):
-        return f"Genesys Cloud could not be reached at {where}. Check your network. ({exc})"
-    if isinstance(exc, CredentialStoreError):
-        return f"Signed in, but the keyring could not keep the sign-in: {exc}"
-    if isinstance(exc, AuthError):
-        return str(exc)
-    return f"The sign-in failed unexpectedly ({type(exc).__name__}). See the log for details."
+    starter_rules: bool = False  # a real org: start with the suggested alert rules
 
 
 class WelcomeDialog(QDialog):
@@ -203,6 +135,7 @@ class WelcomeDialog(QDialog):
         self._pending: WelcomeChoice | None = None
         self._trusted_host = ""  # the profile's confirmed custom host
         self.host_question: QMessageBox | None = None  # open while the person is asked
+        self._missing: QLineEdit | None = None  # the empty field the error label asks for
         self.choice: WelcomeChoice | None = None
 
         layout = QVBoxLayout(self)
@@ -231,7 +164,11 @@ class WelcomeDialog(QDialog):
         box.addWidget(intro)
         self.demo_button = QPushButton("Try the demo org")
         self.demo_button.setToolTip("A simulated org on this computer: no account needed")
+        # Enter never starts the demo: only a click does (no button here takes Enter while
+        # focused; the default is "Connect", which only opens the next page).
+        self.demo_button.setAutoDefault(False)
         self.connect_button = QPushButton("Connect to Genesys Cloud…")
+        self.connect_button.setAutoDefault(False)
         self.connect_button.setDefault(True)
         self.demo_button.clicked.connect(self._on_demo_button_clicked)
         self.connect_button.clicked.connect(self._on_connect_button_clicked)
@@ -244,6 +181,7 @@ class WelcomeDialog(QDialog):
         quit_row = QHBoxLayout()
         quit_row.addStretch(1)
         self.quit_button = QPushButton("Quit")
+        self.quit_button.setAutoDefault(False)
         self.quit_button.clicked.connect(self.reject)
         quit_row.addWidget(self.quit_button)
         box.addLayout(quit_row)
@@ -278,6 +216,13 @@ class WelcomeDialog(QDialog):
         self.secret.setEchoMode(QLineEdit.EchoMode.Password)
         self.secret.setPlaceholderText("kept only in your system keyring")
         form.addRow("Client secret", self.secret)
+        self.starter_rules = QCheckBox("Start with suggested alerts")
+        self.starter_rules.setToolTip(
+            "Calls waiting above 5 on any queue, a wait longer than 2 min, and agents Not "
+            "Responding for 30 s. You can change or turn them off in Filters & alerts."
+        )
+        self.starter_rules.setChecked(True)
+        form.addRow(self.starter_rules)
         box.addLayout(form)
         self.error_label = QLabel("")
         self.error_label.setWordWrap(True)
@@ -288,14 +233,18 @@ class WelcomeDialog(QDialog):
         box.addStretch(1)
         row = QHBoxLayout()
         self.back_button = QPushButton("Back")
+        self.back_button.setAutoDefault(False)
         self.back_button.clicked.connect(self._on_back_button_clicked)
         self.sign_in_button = QPushButton("Sign in")
-        self.sign_in_button.setDefault(True)
+        self.sign_in_button.setAutoDefault(False)
+        self.sign_in_button.setDefault(True)  # Enter in the fields means "Sign in"
         self.sign_in_button.clicked.connect(self._on_sign_in_button_clicked)
         row.addWidget(self.back_button)
         row.addStretch(1)
         row.addWidget(self.sign_in_button)
         box.addLayout(row)
+        for field_edit in (self.custom_url, self.client_id, self.secret):
+            field_edit.textChanged.connect(self._on_field_text_changed)
         self._on_region_index_changed(self.region.currentIndex())
         self._on_cc_radio_toggled(False)
         return page
@@ -313,6 +262,7 @@ class WelcomeDialog(QDialog):
         row = QHBoxLayout()
         row.addStretch(1)
         self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setAutoDefault(False)
         self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
         row.addWidget(self.cancel_button)
         box.addLayout(row)
@@ -328,6 +278,8 @@ class WelcomeDialog(QDialog):
         row = QHBoxLayout()
         row.addStretch(1)
         self.continue_button = QPushButton("Continue")
+        self.continue_button.setAutoDefault(False)
+        self.continue_button.setDefault(True)
         self.continue_button.clicked.connect(self._on_continue_button_clicked)
         row.addWidget(self.continue_button)
         box.addLayout(row)
@@ -382,6 +334,7 @@ class WelcomeDialog(QDialog):
             request = self.request()
         except InvalidEnvironmentError as exc:
             self._error(str(exc))
+            self._missing = self._empty_field()
             return None
         confirmed = await self._confirm_host(request)
         if confirmed is None:
@@ -421,7 +374,12 @@ class WelcomeDialog(QDialog):
         finally:
             self._task = None
         self.secret.clear()  # not kept in the widget longer than needed
-        choice = WelcomeChoice(demo=False, profile=request.profile, result=result)
+        choice = WelcomeChoice(
+            demo=False,
+            profile=request.profile,
+            result=result,
+            starter_rules=self.starter_rules.isChecked(),
+        )
         if result.store_warning:
             self.done_label.setText(
                 f"<b>Signed in to {where}.</b><p>Your sign-in works, but tokens will not be "
@@ -491,6 +449,23 @@ class WelcomeDialog(QDialog):
 
     def _error(self, text: str) -> None:
         self.error_label.setText(text)
+        self._missing = None
+
+    def _empty_field(self) -> QLineEdit | None:
+        """The required field that is empty (the one a validation error asked for), if any."""
+        if self.region.currentData() == CUSTOM and not self.custom_url.text().strip():
+            return self.custom_url
+        if not self.client_id.text().strip():
+            return self.client_id
+        if self.cc_radio.isChecked() and not self.secret.text().strip():
+            return self.secret
+        return None
+
+    def _on_field_text_changed(self, _text: str) -> None:
+        """Filling in the field an error asked for takes the error away (it is no longer so)."""
+        missing = self._missing
+        if missing is not None and missing.text().strip():
+            self._error("")
 
     # ------------------------------------------------------------------ slots
     def _on_demo_button_clicked(self) -> None:

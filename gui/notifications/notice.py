@@ -42,6 +42,9 @@ class Notice:
         subject_id: the queue or user id ("" for the connection).
         sound: beep for this notice (True/False), or None for the per-severity setting.
         actions: the buttons ((key, label) pairs) it offers; None: "Open" and "Snooze 15 min".
+        group: what it may be coalesced with (an alert's rule id); notices of different groups
+            never share a summary. "" groups by subject kind alone.
+        topic: what people call the group (the rule's name), said in a summary's title.
 
     Raises:
         ValueError: for an unknown severity or subject kind, or an empty key.
@@ -55,6 +58,8 @@ class Notice:
     subject_id: str
     sound: bool | None = None
     actions: tuple[tuple[str, str], ...] | None = None
+    group: str = ""
+    topic: str = ""
 
     def __post_init__(self) -> None:
         """Check the enumerations (a typo would otherwise pick a wrong urgency silently)."""
@@ -68,27 +73,69 @@ class Notice:
             )
 
 
-def summarize(notices: Sequence[Notice]) -> Notice:
-    """One notice standing for several: "4 queue alerts" / "Sales EN: 5 waiting; …".
+def _plural(kind: str, count: int) -> str:
+    return f"{count} {kind}" if count == 1 else f"{count} {kind}s"
 
-    Its severity is the loudest of them; it beeps if any of them would.
+
+def coalesce(notices: Sequence[Notice]) -> list[Notice]:
+    """What a coalescing window's batch becomes: one notice per group, never mixed subjects.
+
+    Notices of one rule (their ``group``) and one subject kind go out as one summary ("Calls
+    waiting: 3 queues"); a queue alert and an agent alert never share one. Groups come in the
+    order their first notice came; a group of one goes out as itself.
+    """
+    groups: dict[tuple[str, str], list[Notice]] = {}
+    for notice in notices:
+        groups.setdefault((notice.group, notice.subject_kind), []).append(notice)
+    return [batch[0] if len(batch) == 1 else summarize(batch) for batch in groups.values()]
+
+
+def summarize(notices: Sequence[Notice]) -> Notice:
+    """One notice standing for several: "Not responding: 3 agents" / "4 queue alerts".
+
+    Its severity is the loudest of them; it beeps if any of them would. Notices of one group
+    (:func:`coalesce` makes them) are titled by their topic, the rule's name.
     """
     if not notices:
         raise ValueError("nothing to summarize")
     count = len(notices)
     kinds = {notice.subject_kind for notice in notices}
     kind = next(iter(kinds)) if len(kinds) == 1 else None
-    title = f"{count} {kind} alerts" if kind else f"{count} alerts"
+    groups = {(notice.group, notice.topic) for notice in notices}
+    group, topic = next(iter(groups)) if len(groups) == 1 else ("", "")
+    if topic and kind:
+        title = f"{topic}: {_plural(kind, count)}"
+    else:
+        title = f"{count} {kind} alerts" if kind else f"{count} alerts"
     lines = [notice.title for notice in notices[:MAX_SUMMARY_LINES]]
     if count > MAX_SUMMARY_LINES:
         lines.append(f"… and {count - MAX_SUMMARY_LINES} more")
     loudest = max(notices, key=lambda notice: SEVERITIES.index(notice.severity))
     return Notice(
-        key=SUMMARY_KEY,
+        key=f"{SUMMARY_KEY}:{group}" if group else SUMMARY_KEY,
         title=title,
         body="; ".join(lines),
         severity=loudest.severity,
         subject_kind=kind or loudest.subject_kind,
         subject_id="",
-        sound=None,
+        sound=True if any(notice.sound for notice in notices) else None,
+        group=group,
+        topic=topic,
     )
+
+
+def sentence(text: str) -> str:
+    """``text`` as a sentence: a capital first letter and a full stop ("signed out" → "Signed
+    out."), so an engine's short state words read right in front of the next sentence."""
+    text = text.strip()
+    if not text:
+        return ""
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else f"{text}."
+
+
+def sign_in_body(detail: str) -> str:
+    """The "Sign-in needed" notification's body: why (as a sentence), then what it means."""
+    why = "You were signed out" if detail.strip().lower() == "signed out" else detail
+    first = sentence(why) or "Your Genesys Cloud sign-in ended."
+    return f"{first} The boards are stale until you sign in again."

@@ -15,7 +15,8 @@ back when
 the backend fails at run time (re-showing what failed there), comes back when a better backend
 returns (the D-Bus backend watches the server's name), and keeps a sentence for the UI in
 :attr:`Notifier.fallback_reason`. It also coalesces bursts (the first notice of a quiet period
-goes out at once, the rest of the window becomes one summary), replaces a notification whose key
+goes out at once, the rest of the window becomes one summary per rule, never mixing a queue
+alert with an agent alert), replaces a notification whose key
 fires again instead of stacking another, and holds notices back while snoozed, in quiet hours or
 while the signed-in user is busy (counting them: the app's alert list still has every one).
 Those decisions are :mod:`core.alerts.delivery`'s (Qt-free); this class owns the timers.
@@ -41,7 +42,7 @@ from core.alerts.delivery import (
 )
 from gui.notifications.backend import NotifierBackend
 from gui.notifications.fallbacks import InAppNotifier
-from gui.notifications.notice import ACTION_SNOOZE, ACTIONS, SEVERITIES, Notice, summarize
+from gui.notifications.notice import ACTION_SNOOZE, ACTIONS, SEVERITIES, Notice, coalesce
 from gui.notifications.scheduler import QtScheduler, Scheduler
 
 logger = logging.getLogger(__name__)
@@ -338,8 +339,9 @@ class Notifier(QObject):
         if self.suppression():
             self._count_suppressed(len(batch))
             return
-        self._display(batch[0] if len(batch) == 1 else summarize(batch))
-        self._open_window()  # a storm gets at most one notification per window
+        for notice in coalesce(batch):  # one per rule and kind: subjects are never mixed
+            self._display(notice)
+        self._open_window()  # a storm gets at most one notification per rule per window
 
     def _select(self) -> NotifierBackend | None:
         """The first available backend of the chain, said when it changes.

@@ -87,7 +87,7 @@ async def test_threshold_crossing_notifies_once_snooze_silences_unsnooze_lets_th
             first = _ours(notify_recorder, offset)[0]
             name = engine.service.store.queues[queues[0]].name
             assert name in first["summary"] and "waiting" in first["summary"]
-            assert first["body"] == "Rule “Calls waiting”"
+            assert first["body"].startswith("Rule “Calls waiting”: ")  # and the rule in words
             assert first["actions"] == ["open", "Open", "snooze", "Snooze 15 min"]
             await _until(lambda: not app.notifier.coalescing, "the burst window to close")
             assert len(_ours(notify_recorder, offset)) == 1  # exactly one

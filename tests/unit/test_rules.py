@@ -320,16 +320,20 @@ def test_not_responding_during_a_gap_counts_from_the_agents_own_timestamp() -> N
 
 # ---------------------------------------------------------------------------------- agents
 def test_not_responding_names_the_agent() -> None:
-    engine, _ = make(demo_rules()[1])
+    engine, clock = make(demo_rules()[1])
     store = agent_store()
     store.apply(RoutingChanged("dana", "INTERACTING", T0))
     assert engine.evaluate(store, "live") == []
     store.apply(RoutingChanged("dana", "NOT_RESPONDING", T0))
+    assert engine.evaluate(store, "live") == []  # a ring-out is not news: 10 s first (demo)
+    clock.t = 9
+    assert engine.evaluate(store, "live") == []
+    clock.t = 10
     [fired] = engine.evaluate(store, "live")
-    assert fired.alert.summary == "Dana Agent is Not Responding"
-    assert (fired.alert.severity, fired.alert.subject_kind) == (Severity.CRITICAL, "agent")
-    assert fired.alert.actions == ("notify", "sound")
-    store.apply(RoutingChanged("dana", "IDLE", T0 + timedelta(seconds=1)))
+    assert fired.alert.summary == "Dana Agent is Not Responding for 10 s"
+    assert (fired.alert.severity, fired.alert.subject_kind) == (Severity.WARNING, "agent")
+    assert fired.alert.actions == ("notify",)  # a warning: shown, no sound
+    store.apply(RoutingChanged("dana", "IDLE", T0 + timedelta(seconds=31)))
     assert kinds(engine.evaluate(store, "live")) == [("resolved", "dana")]
 
 
@@ -563,7 +567,8 @@ def test_demo_rules_are_the_two_examples() -> None:
     )
     assert calls.subjects == () and calls.enabled and calls.severity is Severity.WARNING
     assert not_responding.condition is Condition.AGENT_NOT_RESPONDING
-    assert not_responding.severity is Severity.CRITICAL and not_responding.enabled
+    assert not_responding.severity is Severity.WARNING and not_responding.enabled
+    assert not_responding.for_s == 10 and "sound" not in not_responding.actions
 
 
 @pytest.mark.parametrize(
