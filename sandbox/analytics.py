@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from sandbox.ledger import AGGREGATE_METRICS
 from sandbox.timefmt import iso
 
 if TYPE_CHECKING:
@@ -92,6 +93,8 @@ def longest_waiting_ms(org: Org, queue_id: str, media: str | None = None) -> int
 def observation_groups(org: Org, queue: Queue, grouping: str) -> dict[str, JsonDict]:
     """Every group of the ``.observations`` topic: key (media, or "" for users) → group + metrics.
 
+    Media groups carry the current 30-minute interval's aggregates too (``nOffered``,
+    ``tAnswered``, ``tAbandon``, ``tAcd``, ``tHandle``, ``oServiceLevel``: sandbox.ledger).
     ``grouping`` "separate" puts the user metrics in a ``{queueId}`` group of their own,
     "repeated" repeats them inside every media group; both are allowed by the fact sheet.
     """
@@ -99,8 +102,11 @@ def observation_groups(org: Org, queue: Queue, grouping: str) -> dict[str, JsonD
     groups: dict[str, JsonDict] = {}
     if grouping == "separate":
         groups[""] = {"group": {"queueId": queue.id}, "metrics": users}
+    now = org.clock()
     for media in queue.media_groups():
-        metrics = conversation_metrics(org, queue.id, media)
+        # The 30-minute interval's aggregates (5.9), from the ledger the aggregates query reads.
+        interval = org.ledger.slot_stats(queue.id, media, now).metrics(AGGREGATE_METRICS)
+        metrics = conversation_metrics(org, queue.id, media) + interval
         if grouping == "repeated":
             metrics = metrics + users
         groups[media] = {"group": {"queueId": queue.id, "mediaType": media}, "metrics": metrics}

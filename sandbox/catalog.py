@@ -32,6 +32,7 @@ AGENT_PERMISSIONS = frozenset(
 SUPERVISOR_PERMISSIONS = AGENT_PERMISSIONS | frozenset(
     {
         "analytics:queueObservation:view",
+        "analytics:conversationAggregate:view",
         "analytics:userAggregate:view",
         "conversation:communication:view",
         "routing:queueMember:manage",

@@ -46,6 +46,7 @@ class SandboxConfig:
     modified_date_drop_rate: float = 0.2  # presence events without modifiedDate (5.1)
     partial_activity_rate: float = 0.5  # queue activity events with only the changed media
     zero_media_groups_rate: float = 0.5  # observation query answers list zero-count media
+    aggregates_zero_groups_rate: float = 0.5  # aggregates answers list queues without traffic
     # Where queue-wide user metrics go in .observations events: "separate" (a {queueId} group),
     # "repeated" (inside every media group's event) or "random" (seeded per queue).
     user_metrics_grouping: str = "random"
@@ -79,6 +80,9 @@ class SandboxConfig:
     max_presence_bulk_ids: int = 50
     max_members_page_size: int = 100
     max_queues_page_size: int = 500
+    # POST /api/v2/analytics/conversations/aggregates/query per token (our setting; the real
+    # per-endpoint figure is unconfirmed, genesys-api.md 3.7 says such limits exist).
+    aggregates_rate_per_min: int = 60
 
     # EventBridge (issue 15; shared/genesys-eventbridge-triggers.md 1-4): off unless asked for.
     # Delays are wall-clock seconds (delivery latency is infrastructure, not simulated behaviour,

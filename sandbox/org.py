@@ -25,7 +25,9 @@ from sandbox.entities import (
     Role,
     User,
 )
+from sandbox.ledger import Ledger, Stats, today_truth
 from sandbox.media import PROFILES, queue_media_mixes
+from sandbox.timefmt import local_midnight
 from sandbox.variations import Variations
 
 logger = logging.getLogger(__name__)
@@ -90,6 +92,7 @@ class Org:
         self.users: dict[str, User] = {}
         self.queues: dict[str, Queue] = {}
         self.conversations: dict[str, Conversation] = {}
+        self.ledger = Ledger()  # what every offered conversation came to (queue KPIs)
         self.emit: EmitFn = _no_emit
         self.queue_changed: QueueChangedFn = _no_queue_changed
         self._build_presences()
@@ -253,6 +256,8 @@ class Org:
 
     def truth(self) -> JsonDict:
         """The ground truth a client's store must converge to (``GET /sandbox/truth``)."""
+        now = self.clock()
+        today = self.ledger.by_queue(local_midnight(now), now + 1.0)
         return {
             "users": {
                 u.id: {
@@ -262,11 +267,11 @@ class Org:
                 }
                 for u in self.users.values()
             },
-            "queues": {qid: self._queue_truth(qid) for qid in self.queues},
+            "queues": {qid: self._queue_truth(qid, today.get(qid)) for qid in self.queues},
         }
 
-    def _queue_truth(self, queue_id: str) -> JsonDict:
-        """Totals plus the split by media type (only media with something waiting or connected)."""
+    def _queue_truth(self, queue_id: str, today: Stats | None) -> JsonDict:
+        """Totals, the split by media type (only busy media) and today's KPIs (sandbox.ledger)."""
         media: dict[str, dict[str, int]] = {}
         for kind in self.queues[queue_id].media_groups():
             counts = self.queue_counts(queue_id, kind)
@@ -276,6 +281,7 @@ class Org:
             "waiting": sum(m["waiting"] for m in media.values()),
             "interacting": sum(m["interacting"] for m in media.values()),
             "media": media,
+            "today": today_truth(today or Stats()),
         }
 
     # ----------------------------------------------------------------- mutators (emit events)
@@ -363,6 +369,7 @@ class Org:
 
     def conversation_changed(self, conv: Conversation) -> None:
         """Publish a conversation on its queue's generic topic and its media's own topic."""
+        self.ledger.observe(conv, self.clock())
         base = f"v2.routing.queues.{conv.queue_id}.conversations"
         self.emit(base, conversation_shapes.generic(self, conv))
         suffix = PROFILES[conv.media].topic_suffix

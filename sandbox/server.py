@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox.aggregates import AggregatesApi
 from sandbox.auth import AuthServer, Token
 from sandbox.config import SandboxConfig
 from sandbox.control import ControlApi, Faults
@@ -56,6 +57,7 @@ class Sandbox:
         self.auth = AuthServer(self.config, self.org)
         self.hub = StreamingHub(self.config, self.org, self.auth, self.variations)
         self.rest = RestApi(self.config, self.org)
+        self.aggregates = AggregatesApi(self.config, self.org)
         self.eventbridge: EventBridgeSource | None = None
         if self.config.eventbridge:
             self.eventbridge = EventBridgeSource(self.config, self.org, self.variations)
@@ -303,6 +305,7 @@ class Sandbox:
         r.add_get("/api/v2/routing/queues/{queue_id}", api(rest.get_queue))
         r.add_get("/api/v2/routing/queues/{queue_id}/members", api(rest.get_members))
         r.add_post("/api/v2/analytics/queues/observations/query", api(rest.queue_observations))
+        r.add_post("/api/v2/analytics/conversations/aggregates/query", api(self.aggregates.query))
         app.add_routes(self.control.routes())
         if self.eventbridge is not None:
             app.add_routes(self.eventbridge.routes(api))

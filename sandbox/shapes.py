@@ -10,18 +10,12 @@ sandbox.conversation_shapes, queue analytics in sandbox.analytics.
 from __future__ import annotations
 
 from sandbox.entities import JsonDict, Queue, ShapeSource, User
+from sandbox.ledger import SERVICE_LEVEL_GOAL, SERVICE_LEVEL_MS
 from sandbox.media import PROFILES
 from sandbox.timefmt import iso
 
 MEDIA_KEYS = ("call", "callback", "email", "message", "chat", "socialExpression", "video")
 _MEDIA_OF_SUMMARY_KEY = {p.summary_key: p.media for p in PROFILES.values()}
-_SERVICE_LEVEL_MS = {
-    "voice": 20_000,
-    "callback": 3_600_000,
-    "chat": 60_000,
-    "message": 300_000,
-    "email": 86_400_000,
-}
 
 
 # --------------------------------------------------------------------------- streaming bodies
@@ -228,7 +222,10 @@ def queue_rest(org: ShapeSource, queue: Queue) -> JsonDict:
         "mediaSettings": {
             PROFILES[media].summary_key: {
                 "alertingTimeoutSeconds": 8 if media in ("voice", "callback") else 30,
-                "serviceLevel": {"percentage": 0.8, "durationMs": _SERVICE_LEVEL_MS[media]},
+                "serviceLevel": {
+                    "percentage": SERVICE_LEVEL_GOAL,
+                    "durationMs": SERVICE_LEVEL_MS[media],
+                },
             }
             for media in queue.media
         },

@@ -15,3 +15,9 @@ def interval_30min(epoch_s: float) -> str:
     """The analytics interval ``start/end`` of the 30-minute slot that holds ``epoch_s``."""
     start = epoch_s - (epoch_s % 1800)
     return f"{iso(start)}/{iso(start + 1800)}"
+
+
+def local_midnight(epoch_s: float) -> float:
+    """The epoch seconds of the start of the local day holding ``epoch_s`` ("today")."""
+    moment = datetime.fromtimestamp(epoch_s).astimezone()
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()

@@ -6,7 +6,9 @@ documented spellings (6.11), best-effort ``expand`` blocks that go missing (6.2,
 keys in bodies and envelopes and any key order (4.2: "ignore unknown keys"), presence events
 without ``modifiedDate`` (5.1), observation user metrics in their own group or repeated per media
 (5.9, 6.8), queue activity events with all or only the changed media blocks (5.10, 9) and
-observation query answers with or without zero-count media groups. Off, each surface keeps one
+observation query answers with or without zero-count media groups, conversation aggregates
+answers with or without the queues that had no traffic and with metrics in any order
+(sandbox.aggregates). Off, each surface keeps one
 fixed choice. The generator is separate from the org's and the simulation's, so switching
 variations leaves the org and its traffic unchanged.
 """

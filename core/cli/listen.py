@@ -210,11 +210,22 @@ class JsonLinesWriter:
 def state_snapshot(
     store: Store, users: Mapping[str, str], queues: Mapping[str, str]
 ) -> dict[str, Any]:
-    """The ``--state-out`` document for the watched users and queues."""
+    """The ``--state-out`` document for the watched users and queues.
+
+    A queue whose KPIs were read has ``today``: ``offered``, ``answered``, ``abandoned``,
+    ``serviceLevel`` (the ``oServiceLevel`` ratio 0..1, null without traffic), ``asa`` and ``aht``
+    (seconds), the shape of the sandbox truth's ``today``.
+    """
     snap = store.snapshot()
+    out: dict[str, Any] = {}
+    for qid in queues:
+        out[qid] = queue_snapshot(store.queues.get(qid))
+        kpis = store.kpis.get(qid)
+        if kpis is not None:
+            out[qid]["today"] = kpis.today.as_json()
     return {
         "users": {uid: snap["users"][uid] for uid in users if uid in snap["users"]},
-        "queues": {qid: queue_snapshot(store.queues.get(qid)) for qid in queues},
+        "queues": out,
     }
 
 

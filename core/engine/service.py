@@ -23,6 +23,7 @@ from typing import Any
 from core.engine.crossdedup import CrossDedup
 from core.engine.freshness import StreamFreshness
 from core.engine.gaps import GapTracker
+from core.engine.kpis import KpiKeeper
 from core.engine.offline import OFFLINE_ERRORS, OfflineSettings, StartRetry
 from core.engine.ports import ServiceApi
 from core.engine.readback import ReadBack
@@ -137,6 +138,7 @@ class MonitorService:
         self._freshness = freshness
         self._watch = WatchKeeper(self.store, freshness)
         self._readback = ReadBack(api, self.store, self._watch, freshness, monotonic)
+        self.kpis = KpiKeeper(api, self.store, self._emit, self._watch, self._supervisor)
         self._replan_handle: asyncio.TimerHandle | None = None
         self._selection_lock = asyncio.Lock()
         self._progressed = asyncio.Event()  # set on every state recompute (set_selection waits)
@@ -469,6 +471,7 @@ class MonitorService:
         if self.crossdedup is not None and not self.crossdedup.websocket(event, events):
             return  # EventBridge brought it first (core.app.bridge_merge)
         now = self.monotonic()
+        self.kpis.on_topic(event)
         for typed in events:
             retired = self._watch.retired
             if retired and subject_of(typed) in retired:
@@ -557,6 +560,7 @@ class MonitorService:
             logger.warning("re-sync failed, will retry: %s", exc)
             await asyncio.sleep(self.settings.first_backoff_s)
             return
+        await self.kpis.after_resync()  # before the gap closes: its figures are current too
         self.counters["resyncs"] += 1
         self._resyncing = False
         # Only a re-sync after every socket is back closes a gap: one that ran while a channel

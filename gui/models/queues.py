@@ -1,4 +1,5 @@
-"""The Queues board's model: counts, the split by media, longest wait and the trend history.
+"""The Queues board's model: counts, the split by media, longest wait, the trend history,
+today's KPIs and the agent breakdown (their words: :mod:`gui.models.queue_figures`).
 
 A multichannel queue's counters are sums over its media groups (:class:`core.state.store.QueueState`
 ``media``); the board keeps the total as the cell's value (what it sorts by and what other
@@ -21,6 +22,16 @@ from core.domain.media import WHOLE_QUEUE
 from core.domain.media_names import media_label, media_rank
 from core.state.store import QueueState, Store
 from gui.models.presence_style import STALE_TEXT, WAITING_TINT, shade
+from gui.models.queue_figures import (
+    UNKNOWN,
+    AgentBreakdown,
+    abandon_text,
+    agent_breakdown,
+    breakdown_words,
+    interval_words,
+    seconds_text,
+    service_level_text,
+)
 from gui.models.table_base import (
     DISPLAY,
     HISTORY_INTERVAL_S,
@@ -114,11 +125,56 @@ class QueuesModel(TableModel):
     than one busy media group :data:`MEDIA_SPLIT_ROLE` adds the split, "(Voice 3, Chat 1)", or
     just the media when one has it all, "(Chat)", and the tooltip always names the media.
 
+    Today's KPIs follow (Offered, Answered, Abandoned, Abandon %, Service level with the
+    queue's own target, ASA, AHT; the current half hour in their tooltip), then the agents of
+    the queue (Idle, Agents interacting, Not responding, On break; the whole breakdown, off
+    queue and conversations by media included, in the tooltip). Unknown figures show a dash.
+
     Signals: only those of QAbstractItemModel.
     """
 
     NAME, WAITING, INTERACTING, ON_QUEUE, OFF_QUEUE, LONGEST_WAIT, TREND = range(7)
-    HEADERS = ("Name", "Waiting", "Interacting", "On queue", "Off queue", "Longest wait", "Trend")
+    OFFERED, ANSWERED, ABANDONED, ABANDON_PCT, SERVICE_LEVEL, ASA, AHT = range(7, 14)
+    IDLE, AGENTS_INTERACTING, NOT_RESPONDING, ON_BREAK = range(14, 18)
+    HEADERS = (
+        "Name",
+        "Waiting",
+        "Interacting",
+        "On queue",
+        "Off queue",
+        "Longest wait",
+        "Trend",
+        "Offered",
+        "Answered",
+        "Abandoned",
+        "Abandon %",
+        "Service level",
+        "ASA",
+        "AHT",
+        "Idle",
+        "Agents interacting",
+        "Not responding",
+        "On break",
+    )
+    # Today's KPIs (core.state.kpis): the current half hour is in their tooltip, not in more
+    # columns, so the row stays readable; the figure a supervisor acts on is today's.
+    _KPI_COLUMNS: ClassVar[frozenset[int]] = frozenset(range(7, 14))
+    _AGENT_COLUMNS: ClassVar[dict[int, str]] = {
+        IDLE: "idle",
+        AGENTS_INTERACTING: "interacting",
+        NOT_RESPONDING: "not_responding",
+        ON_BREAK: "on_break",
+    }
+    _TOOLTIPS: ClassVar[dict[int, str]] = {
+        OFFERED: "Conversations offered to the queue today",
+        ANSWERED: "Conversations answered today",
+        ABANDONED: "Conversations abandoned while waiting today",
+        ABANDON_PCT: "Abandoned as a share of offered, today",
+        SERVICE_LEVEL: "Answered within the queue's target (in brackets), of answered and "
+        "abandoned, today",
+        ASA: "Average speed of answer today",
+        AHT: "Average handle time today (talk, hold and wrap-up)",
+    }
     _COUNTS: ClassVar[dict[int, str]] = {
         WAITING: "waiting",
         INTERACTING: "interacting",
@@ -144,6 +200,7 @@ class QueuesModel(TableModel):
         self._bold: QFont | None = None
         self._split_columns: frozenset[int] | None = None  # columns where some row has a split
         self._stale_at: datetime | None = None
+        self._agents: dict[str, AgentBreakdown | None] = {}  # what the agent columns last showed
 
     def use_store(self, store: Store, stale_at: datetime | None = None) -> None:
         """Read ``store`` from now on (follow with :meth:`set_queues`, which resets the rows).
@@ -181,6 +238,22 @@ class QueuesModel(TableModel):
             return
         self._now = now if now is not None else self._clock()
         self._column_changed(self.LONGEST_WAIT, [int(DISPLAY), SORT_ROLE])
+        self._agents_changed()
+
+    def _agents_changed(self) -> None:
+        """Repaint the agent columns when an agent of a shown queue changed (no queue event
+        says so: agents change through their own topics)."""
+        changed = False
+        for queue_id in self._rows.ids:
+            now = agent_breakdown(self._store, queue_id)
+            if queue_id in self._agents and self._agents[queue_id] != now:
+                changed = True
+            self._agents[queue_id] = now
+        if changed and self._rows.ids:
+            first, last = min(self._AGENT_COLUMNS), max(self._AGENT_COLUMNS)
+            roles = [int(DISPLAY), SORT_ROLE, int(Qt.ItemDataRole.ToolTipRole)]
+            rows = len(self._rows.ids) - 1
+            self.dataChanged.emit(self.index(0, first), self.index(rows, last), roles)
 
     def sample(self, now: datetime | None = None) -> None:
         """Record every shown queue's current waiting count in the history (unknown: skipped)."""
@@ -259,7 +332,7 @@ class QueuesModel(TableModel):
                 self._bold = bold_font()
             return self._bold
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return RIGHT if column in self._COUNTS or column == self.LONGEST_WAIT else None
+            return RIGHT if column not in (self.NAME, self.TREND) else None
         if role == MEDIA_SPLIT_ROLE:
             return self._split(queue, column)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -285,6 +358,11 @@ class QueuesModel(TableModel):
         return value if isinstance(value, int) else None
 
     def _display(self, queue_id: str, column: int) -> Any:
+        if column in self._KPI_COLUMNS:
+            return self._kpi_text(queue_id, column)
+        if column in self._AGENT_COLUMNS:
+            agents = agent_breakdown(self._store, queue_id)
+            return UNKNOWN if agents is None else getattr(agents, self._AGENT_COLUMNS[column])
         if column == self.NAME:
             queue = self._store.queues.get(queue_id)
             return queue.name if queue is not None and queue.name else queue_id[:8]
@@ -297,6 +375,12 @@ class QueuesModel(TableModel):
         return None  # TREND: drawn by SparklineDelegate
 
     def _sort_value(self, queue_id: str, column: int) -> Any:
+        if column in self._KPI_COLUMNS:
+            value = self._kpi_value(queue_id, column)
+            return -1.0 if value is None else float(value)
+        if column in self._AGENT_COLUMNS:
+            agents = agent_breakdown(self._store, queue_id)
+            return -1 if agents is None else getattr(agents, self._AGENT_COLUMNS[column])
         if column in self._COUNTS:
             value = self._count(queue_id, column)
             return -1 if value is None else value
@@ -308,7 +392,46 @@ class QueuesModel(TableModel):
             return series[-1] if series else -1
         return str(self._display(queue_id, column)).casefold()
 
+    def _kpi_value(self, queue_id: str, column: int) -> float | None:
+        """Today's figure of a KPI column (None: not read yet, or nothing to average)."""
+        kpis = self._store.kpis.get(queue_id)
+        if kpis is None:
+            return None
+        today = kpis.today
+        values: dict[int, float | None] = {
+            self.OFFERED: today.offered,
+            self.ANSWERED: today.answered,
+            self.ABANDONED: today.abandoned,
+            self.ABANDON_PCT: today.abandon_pct,
+            self.SERVICE_LEVEL: today.service_level,
+            self.ASA: today.asa_s,
+            self.AHT: today.aht_s,
+        }
+        return values[column]
+
+    def _kpi_text(self, queue_id: str, column: int) -> Any:
+        kpis = self._store.kpis.get(queue_id)
+        if kpis is None:
+            return UNKNOWN
+        if column == self.SERVICE_LEVEL:
+            return service_level_text(kpis, kpis.today)
+        if column == self.ABANDON_PCT:
+            return abandon_text(kpis.today)
+        if column in (self.ASA, self.AHT):
+            return seconds_text(self._kpi_value(queue_id, column))
+        return self._kpi_value(queue_id, column)
+
     def _tooltip(self, queue_id: str, column: int) -> str | None:
+        if column in self._KPI_COLUMNS:
+            kpis = self._store.kpis.get(queue_id)
+            if kpis is None:
+                return f"{self._TOOLTIPS[column]}: not read yet"
+            return f"{self._TOOLTIPS[column]}.\n{interval_words(kpis)}"
+        if column in self._AGENT_COLUMNS or column in (self.ON_QUEUE, self.OFF_QUEUE):
+            agents = agent_breakdown(self._store, queue_id)
+            if agents is None:
+                return "No watched agent is joined to this queue"
+            return breakdown_words(self._store, queue_id, agents)
         if column == self.TREND:
             series = self.history.series(queue_id)
             if not series:
