@@ -26,6 +26,8 @@ from PySide6.QtWidgets import QApplication
 from core.alerts.model import Severity
 from core.app.diagnostics import write_diagnostics
 from core.app.pipeline import Pipeline
+from core.auth.credentials import CredentialStore
+from core.auth.keyring_worker import default_worker
 from core.engine.records import BudgetRecord, EngineState, SelectionProgress
 from core.engine.service import MonitorService
 from core.engine.timeline import ConnectionTimeline
@@ -42,14 +44,16 @@ from core.storage.settings.writer import SettingsWriter
 from gui.alerts import AlertsController
 from gui.bridge import EngineBridge, LinkHealth
 from gui.dialogs.settings_dialog import SettingsDialog
+from gui.dialogs.thresholds_page import ThresholdsPage
 from gui.dialogs.watch_dialog import WatchDialog
 from gui.dialogs.watch_text import selection_of
 from gui.eventbridge_ui import EventBridgeUi
 from gui.notifications.fallbacks import default_backends
-from gui.notifications.notice import ACTION_SIGN_IN, SIGN_IN_KEY, Notice
+from gui.notifications.notice import ACTION_SIGN_IN, SIGN_IN_KEY, Notice, sign_in_body
 from gui.notifications.notifier import Notifier
 from gui.platform.autostart import Autostart
 from gui.platform.wake import NetworkWatcher, WakeDetector
+from gui.thresholds import glance
 from gui.tray.controller import TrayController
 from gui.window.main_window import MainWindow
 from gui.window.theme import apply_theme
@@ -63,11 +67,10 @@ SIGN_IN_WAIT_TEXT = "Finish the sign-in in your browser."
 
 def sign_in_notice(detail: str) -> Notice:
     """The "Sign-in needed" notification, with its one-click "Sign in" button."""
-    body = detail or "Your Genesys Cloud sign-in ended. Sign in again."
     return Notice(
         key=SIGN_IN_KEY,
         title="Sign-in needed",
-        body=f"{body} The boards are stale until then.",
+        body=sign_in_body(detail),
         severity=Severity.WARNING,
         subject_kind="connection",
         subject_id="",
@@ -123,6 +126,7 @@ class GuiOptions:
     active_profile: str = ""
     eventbridge: StatusSource | None = None  # this org's EventBridge source; None: no queue
     eventbridge_stop: Callable[[], Awaitable[None]] | None = None  # its consumer, then its merge
+    eventbridge_credentials: CredentialStore | None = None  # for a queue saved while running
 
 
 class GuiApp(QObject):
@@ -155,6 +159,7 @@ class GuiApp(QObject):
             settings=options.settings,
             journal=options.journal,
         )
+        self.window.drill.use_service(service)  # the org's web app, for "Open in Genesys Cloud"
         if options.title_suffix:
             self.window.setWindowTitle(f"{self.window.windowTitle()} — {options.title_suffix}")
         self.tray = TrayController(self) if self.has_tray else None
@@ -182,7 +187,7 @@ class GuiApp(QObject):
         self.wake = WakeDetector(parent=self)
         self.network = NetworkWatcher(self)
         self.settings_dialog: SettingsDialog | None = None
-        api = service.api
+        api, flush = service.api, options.journal.flush if options.journal is not None else None
         self.eventbridge = EventBridgeUi(
             source=options.eventbridge,
             window=self.window,
@@ -190,6 +195,8 @@ class GuiApp(QObject):
             alerts=self.alerts,
             genesys=IntegrationSetup(api) if isinstance(api, ApiClient) else None,
             settings_dialog=lambda: self.settings_dialog,
+            attach=lambda link: link.attach(service, self.pipeline, flush),
+            credentials=options.eventbridge_credentials,
             parent=self,
         )
         self.sign_in_task: asyncio.Task[None] | None = None
@@ -272,6 +279,10 @@ class GuiApp(QObject):
             autostart=self.options.autostart,
             account=self.options.account,
             offer_connect=self.options.demo,
+            thresholds=ThresholdsPage(
+                self.window.settings,
+                [(q.id, q.name) for q in self.service.store.queues.values()],
+            ),
         )
         dialog.signed_out.connect(self._on_settings_signed_out)
         dialog.connect_requested.connect(self._on_settings_connect_requested)
@@ -289,6 +300,7 @@ class GuiApp(QObject):
         if journal is not None:
             journal.set_retention(merged.journal_retention_days)
         await self.alerts.writer.submit(merged)  # in order with the other saves: last wins
+        await self.eventbridge.use_queue(merged.eventbridge_settings)  # at once, no restart
 
     # ------------------------------------------------------------------ what to watch
     def open_watch(self) -> WatchDialog:
@@ -484,11 +496,10 @@ class GuiApp(QObject):
     def _on_bridge_summary(self, *_: object) -> None:
         if self.tray is None:
             return
-        lines = self.window.summary_lines()
-        active = len(self.pipeline.active)
-        if active:
-            lines.append(f"{active} active alert{'s' if active != 1 else ''}")
-        self.tray.set_summary(lines, self.window.data_as_of())
+        summary = glance(self.service.store, self.window.settings)  # the worst queue's level
+        self.tray.set_queue_state(summary.level.word, summary.total_waiting)
+        # The alert count is the tray's own last line (set_alert_count): not said twice.
+        self.tray.set_summary(summary.problem_lines(), self.window.data_as_of())
 
     # ------------------------------------------------------------------ life
     async def run(self) -> int:
@@ -573,6 +584,7 @@ class GuiApp(QObject):
         for close in self.options.extra_closers:
             with contextlib.suppress(Exception):
                 await close()
+        await asyncio.to_thread(default_worker().close)  # its idle thread ends with the app
         self.window.save_settings()
         self.window.hide()
         if self.tray is not None:

@@ -8,6 +8,8 @@ batch half merged), then the merge (its pending gap line still reaches the feed 
 
 The link is the status source the status bar, the tray and ``listen`` show; before its consumer
 exists (the demo's queue still starting) it says "starting" itself.
+:meth:`~EventBridgeLink.retarget` moves it to another queue (or to none) while it runs: a queue
+saved in Settings or the guide takes effect at once, the merge (and its gaps) carrying on.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ class EventBridgeLink:
         self._status = SourceStatus("off")
         self._listeners: list[StatusListener] = []
         self._task: asyncio.Task[None] | None = None
+        self._unhear: Callable[[], None] | None = None  # the consumer's status listener
         self._stopped = False
 
     # -- the status source --------------------------------------------------------------------
@@ -182,7 +185,7 @@ class EventBridgeLink:
             settings = _with(settings, profile=self._profile, region=self._region)
         credentials = credentials_for(url, settings, self._credentials)
         consumer = SqsConsumer(url, self._sink, settings=settings, credentials=credentials)
-        consumer.add_status_listener(self._tell)
+        self._unhear = consumer.add_status_listener(self._tell)
         self.consumer = consumer
         consumer.start()
 
@@ -190,6 +193,44 @@ class EventBridgeLink:
         if self.merge is None:
             raise RuntimeError("EventBridge events came before the merge was attached")
         await self.merge(events)
+
+    @property
+    def queue(self) -> tuple[str, str, str] | None:
+        """(queue URL, AWS profile, region) as set; None for the demo's queue (started here)."""
+        if not isinstance(self._queue, str):
+            return None
+        return self._queue, self._profile or "", self._region or ""
+
+    async def retarget(self, queue: str, *, profile: str = "", region: str = "") -> None:
+        """Read ``queue`` from now on, or nothing for ``""`` (the status then says "off").
+
+        The old consumer stops first (its unfinished batch is not deleted: the queue hands it
+        out again, and the merge drops what it already took); the merge stays attached.
+        """
+        if self._stopped:
+            return
+        await self._halt()
+        self._queue, self._profile, self._region = queue, profile or None, region or None
+        logger.info("EventBridge queue %s", "changed" if queue else "cleared")
+        if queue:
+            self.start()
+        else:
+            self._own(SourceStatus("off"))
+
+    async def _halt(self) -> None:
+        """Stop the start under way and the consumer; the link says "off" until it starts."""
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        consumer, self.consumer = self.consumer, None
+        if consumer is not None:
+            if self._unhear is not None:
+                self._unhear()  # its last "off" is the link's own to tell
+                self._unhear = None
+            await consumer.stop()
+            self._own(SourceStatus("off"))
 
     async def stop(self) -> None:
         """The consumer stops (a pending poll is cancelled), then the merge closes."""

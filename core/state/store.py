@@ -21,6 +21,8 @@ from typing import Any, Final, assert_never
 from core.domain.format import status_text
 from core.domain.media import WHOLE_QUEUE, MediaCounts, busy_groups, media_totals
 from core.domain.text import plain_line
+from core.state.kpis import QueueKpis
+from core.state.waiting import ConversationBook
 from core.streaming.events import (
     ActiveQueuesChanged,
     ConversationSummaryChanged,
@@ -129,7 +131,9 @@ class Store:
         self.users: dict[str, UserState] = {}
         self.queues: dict[str, QueueState] = {}
         self.presence_labels = PresenceLabels()  # org presence definition id -> label
+        self.kpis: dict[str, QueueKpis] = {}  # by queue id, kept by core.engine.kpis
         self.ignored_stale = 0
+        self.conversation_details = ConversationBook()  # media and agent (core.state.waiting)
 
     def user(self, user_id: str) -> UserState:
         """The state of a user, created empty on first sight."""
@@ -154,12 +158,14 @@ class Store:
         if isinstance(event, QueueObserved):
             return self._observed(event)
         if isinstance(event, QueueCountersRead):
+            self.conversation_details.note(event)
             return self._counters_read(event)
         if isinstance(event, ActiveQueuesChanged):
             return self._set("user", self.user(event.user_id), active_queue_ids=event.queue_ids)
         if isinstance(event, QueueMembershipChanged):
             return self._membership(event)
         if isinstance(event, QueueConversationChanged):
+            self.conversation_details.note(event)
             return self._conversation(event)
         if isinstance(event, ConversationSummaryChanged):
             return self._set(
@@ -296,18 +302,23 @@ class Store:
         return tuple(q.id for q in self.queues.values() if user_id in q.joined_ids)
 
     def longest_wait_s(self, queue_id: str, now: datetime) -> float | None:
-        """How long the oldest waiting conversation has waited, when anything says so."""
+        """How long the oldest conversation still waiting in the queue has waited.
+
+        A call already ringing at an agent is not counted (it is not in Waiting either): the
+        board read "Longest wait 00:01" beside "Waiting 0" for every call being offered. A
+        ring-out puts the call back to waiting with its first start, so its wait stays whole.
+        """
         state = self.queues.get(queue_id)
         if state is None:
             return None
         starts = [
             since
             for kind, since in state.conversations.values()
-            if kind in ("waiting", "alerting") and since is not None
+            if kind == "waiting" and since is not None
         ]
         if starts:
             return max(0.0, (now - min(starts)).total_seconds())
-        if state.longest_wait_ms is not None:
+        if state.longest_wait_ms is not None and state.waiting != 0:
             return state.longest_wait_ms / 1000
         return None
 

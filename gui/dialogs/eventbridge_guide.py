@@ -134,7 +134,8 @@ class EventBridgeGuide(QDialog):
             genesys: the Genesys side's coroutines; None (not signed in to an org): only the
                 JSON for an admin is offered.
             filters: the class-wide topic patterns of what is watched.
-            save_queue: stores a checked queue URL in this org's settings (raises on failure).
+            save_queue: stores a checked queue URL in this org's settings and starts reading it
+                at once (raises on failure).
             queue_url: the queue URL set now, if any.
             parent: the parent widget.
         """
@@ -366,7 +367,7 @@ class EventBridgeGuide(QDialog):
             return False
         finally:
             self.save_button.setEnabled(True)
-        self._queue_said("Saved. Genesys Tray reads this queue from its next start.")
+        self._queue_said("Saved. Genesys Tray reads this queue now; the status bar shows how.")
         return True
 
     # ------------------------------------------------------------------ slots

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import QTime, Signal
+from PySide6.QtCore import QSettings, QTime, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -51,6 +51,7 @@ from core.storage.settings.model import (
     QuietHours,
     parse_hhmm,
 )
+from gui.dialogs.thresholds_page import ThresholdsPage
 from gui.platform.autostart import Autostart, AutostartError
 from gui.window.theme import THEME_LABELS, apply_theme
 
@@ -120,6 +121,7 @@ class SettingsDialog(QDialog):
         offer_connect: bool = False,
         preview_theme: ApplyTheme = apply_theme,
         parent: QWidget | None = None,
+        thresholds: ThresholdsPage | None = None,
     ) -> None:
         """Build the dialog from ``config`` (which it does not modify).
 
@@ -135,6 +137,7 @@ class SettingsDialog(QDialog):
             offer_connect: show "Connect to Genesys Cloud…" (the demo org's way out).
             preview_theme: applies a theme to the running app (live preview, put back on Cancel).
             parent: the parent widget.
+            thresholds: the queue limits page (gui.dialogs.thresholds_page), saved with the rest.
         """
         super().__init__(parent)
         self.setWindowTitle("Genesys Tray settings")
@@ -227,6 +230,8 @@ class SettingsDialog(QDialog):
 
         # ---------------------------------------------------------------- EventBridge
         layout.addWidget(self._eventbridge_box(config.eventbridge_settings))
+        self.thresholds = thresholds or ThresholdsPage(QSettings())
+        layout.addWidget(self.thresholds)
 
         # ---------------------------------------------------------------- account + support
         account_box = QGroupBox("Account and support")
@@ -355,6 +360,10 @@ class SettingsDialog(QDialog):
             if problem is not None:
                 self._show(f"The EventBridge queue URL cannot be used: {problem}", error=True)
                 return False
+            problem = self.thresholds.problem()  # checked before anything is saved
+            if problem is not None:
+                self._show(problem, error=True)
+                return False
             wanted = self.autostart_box.isChecked()
             if self.autostart.supported and wanted != self.autostart.enabled():
                 try:
@@ -370,6 +379,7 @@ class SettingsDialog(QDialog):
                 self._show(f"Your settings could not be saved: {exc}", error=True)
                 return False
             self._config = config
+            self.thresholds.save()
             self.saved.emit(config)
             self.accept()
             return True

@@ -5,6 +5,10 @@ composition root connects its ``*_requested`` signals to the window and to the s
 it through the ``set_*`` methods (the bridge's ``state_changed``, the alert engine, the feed's
 pause switch). The menu is rebuilt every time it is about to show, so its check marks and the
 status line always match the state, and each rebuild deletes the previous actions.
+
+The icon says two things: the connection (the glyph's shape and colour) and the queues (a badge
+with the calls waiting on the worst queue's level colour, see gui.tray.icons). The tooltip says
+the connection once, then one line per queue out of limits (or "All queues within limits").
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from core.eventbridge.events import SourceStatus
 from core.eventbridge.words import both_sources, problem_line
-from gui.tray.icons import STATES, tray_icon
+from gui.tray.icons import QUEUE_LEVELS, STATES, tray_icon
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +35,16 @@ STATE_LABELS: dict[str, str] = {
     "offline": "Offline",
     "sign_in_needed": "Sign-in needed",
     "stopped": "Stopped",
+}
+# The engine's own detail for a state with nothing more to say (core.engine.service): shown
+# after the state's label it would read twice ("Live" and then "live").
+STATE_ECHOES: dict[str, frozenset[str]] = {
+    "live": frozenset({"live"}),
+    "resyncing": frozenset({"re-syncing", "resyncing", "catching up"}),
+    "starting": frozenset({"starting"}),
+    "reconnecting": frozenset({"reconnecting"}),
+    "stopped": frozenset({"stopped"}),
+    "sign_in_needed": frozenset({"sign-in needed"}),
 }
 MAX_SUMMARY_LINES = 8  # the tooltip is a glance, not a report
 ACTION_OPEN = "Open monitor"
@@ -95,6 +109,8 @@ class TrayController(QObject):
         self._paused = False
         self._snoozed = False
         self._alerts = 0
+        self._queue_level: str | None = None  # the worst watched queue's; None: not known
+        self._waiting = 0
         self._summary: list[str] = []
         self._as_of: datetime | None = None
         self._eventbridge: SourceStatus | None = None  # None: no EventBridge queue set up
@@ -141,6 +157,14 @@ class TrayController(QObject):
     def tooltip(self) -> str:
         """The tooltip shown now."""
         return self._tray.toolTip()
+
+    def queue_level(self) -> str | None:
+        """The worst queue's level the icon shows (ok, warning, critical), None when unknown."""
+        return self._queue_level
+
+    def waiting(self) -> int:
+        """The calls waiting the icon's badge counts."""
+        return self._waiting
 
     def menu(self) -> QMenu:
         """The context menu (rebuilt on each show)."""
@@ -203,6 +227,20 @@ class TrayController(QObject):
         self._alerts = max(0, count)
         self._refresh()
 
+    def set_queue_state(self, level: str | None, waiting: int) -> None:
+        """Show the worst queue's level and the calls waiting in all queues on the icon.
+
+        Raises:
+            ValueError: for a level other than ok, warning, critical (or None).
+        """
+        if level is not None and level not in QUEUE_LEVELS:
+            raise ValueError(
+                f"unknown queue level {level!r}; expected one of ok, warning, critical"
+            )
+        self._queue_level = level
+        self._waiting = max(0, waiting)
+        self._refresh()
+
     def set_profiles(self, profiles: list[tuple[str, str]], active: str) -> None:
         """The orgs to offer in the "Profile" submenu ((key, label) pairs) and the active key.
 
@@ -258,7 +296,7 @@ class TrayController(QObject):
             problem = problem_line(self._eventbridge)  # "EventBridge: queue unreachable, …"
             lines.extend([problem] if problem else [])
             lines.extend([f"Data as of {_clock(self._as_of)}"] if self._as_of else [])
-        if self._detail:
+        if self._detail and not self._echoes_state(self._detail):
             lines.append(self._detail)
         if self._paused:
             lines.append("Feed paused")
@@ -271,9 +309,20 @@ class TrayController(QObject):
             lines.append(f"{self._alerts} alert{'s' if self._alerts != 1 else ''}")
         return lines
 
+    def _echoes_state(self, detail: str) -> bool:
+        """Whether the detail only repeats the state (the connection is said once)."""
+        words = detail.strip().rstrip(".…").strip().lower()
+        label = STATE_LABELS[self._state].lower()
+        return words in (label, self._state) or words in STATE_ECHOES.get(self._state, ())
+
     def _refresh(self) -> None:
         icon = tray_icon(
-            self._state, alerts=self._alerts, paused=self._paused, snoozed=self._snoozed
+            self._state,
+            alerts=self._alerts,
+            paused=self._paused,
+            snoozed=self._snoozed,
+            queue_level=self._queue_level,
+            waiting=self._waiting,
         )
         key = (icon.cacheKey(),)
         if key != self._icon_key:  # re-setting the same icon makes XEmbed repaint (flicker)

@@ -8,9 +8,15 @@ rounded square with an X cut out, sign_in_needed a warning triangle with "!", st
 Overlays are drawn here with QPainter, on whole pixels: paused dims the state glyph and puts a
 plate with pause bars in the bottom-left corner; snoozed puts a plate with a "Z" there instead
 (only when not paused: a paused feed raises nothing to snooze, and at 16 px a third overlay would
-hide the state); a red count badge ("1".."9", "9+") sits in the top-right corner. Opposite
+hide the state); a count badge ("1".."9", "9+") sits in the top-right corner. Opposite
 corners: at 22 px two 12 px overlays in one column would overlap. A transparent
 halo is cut around each overlay so it stands apart from the glyph under it on any panel.
+
+The badge says the queues' state when the tray knows it (``queue_level``): the calls waiting in
+all watched queues, on the worst queue's level colour (grey within limits, amber warning, red
+critical; "!" when a queue is out of limits with nobody waiting, e.g. a low service level).
+Critical is a square-cornered badge, so it differs from warning in shape, not only colour.
+Without queue figures the badge is the red count of active alerts, as before.
 
 The SVGs under ``resources/icons/`` paint with ``currentColor``; their root ``color=`` is the light
 theme default for viewers and is replaced here by the theme's colour before rendering. Glyphs are
@@ -70,6 +76,13 @@ STATE_COLOURS: dict[str, tuple[str, str]] = {
 OVERLAY_INK: tuple[str, str] = ("#3c4043", "#e8eaed")
 BADGE_FILL = "#d93025"
 BADGE_TEXT = "#ffffff"
+QUEUE_LEVELS: tuple[str, ...] = ("ok", "warning", "critical")
+# (fill, digits) of the waiting badge by the worst queue's level: readable on light and dark.
+LEVEL_BADGE: dict[str, tuple[str, str]] = {
+    "ok": ("#5f6368", "#ffffff"),
+    "warning": ("#f9ab00", "#202124"),
+    "critical": ("#d93025", "#ffffff"),
+}
 PAUSED_OPACITY = 0.5  # the state glyph under the pause plate
 OVERLAY_FRACTION = 0.5625  # badge / plate height as a part of the icon size (see overlay_px)
 PIXEL_FONT_MAX_BADGE_PX = 13  # up to this badge height (icons up to 22 px) a pixel font
@@ -89,6 +102,7 @@ _PIXEL_FONT: dict[str, tuple[str, ...]] = {
     "8": ("###", "#.#", "###", "#.#", "###"),
     "9": ("###", "#.#", "###", "..#", "###"),
     "+": ("...", ".#.", "###", ".#.", "..."),
+    "!": (".#.", ".#.", ".#.", "...", ".#."),
 }
 _PIXEL_FONT_W = 3
 _PIXEL_FONT_H = 5
@@ -140,6 +154,19 @@ def badge_text(alerts: int) -> str:
     return str(alerts) if alerts <= BADGE_MAX else f"{BADGE_MAX}+"
 
 
+def queue_badge(queue_level: str | None, waiting: int) -> str:
+    """The waiting badge's text: the count, "!" for a problem with nobody waiting, or ""."""
+    if queue_level is None:
+        return ""
+    if queue_level not in LEVEL_BADGE:
+        raise ValueError(
+            f"unknown queue level {queue_level!r}; expected one of ok, warning, critical"
+        )
+    if waiting > 0:
+        return badge_text(waiting)
+    return "!" if queue_level != "ok" else ""
+
+
 def tray_icon(
     state: str,
     *,
@@ -147,6 +174,8 @@ def tray_icon(
     paused: bool = False,
     snoozed: bool = False,
     dark: bool | None = None,
+    queue_level: str | None = None,
+    waiting: int = 0,
 ) -> QIcon:
     """Return the tray icon for a health state, with overlays, at every size of ICON_SIZES_PX.
 
@@ -159,14 +188,27 @@ def tray_icon(
         paused: the feed is paused: dimmed glyph and a pause plate.
         snoozed: notifications are snoozed: a "z" plate.
         dark: render for a dark panel; ``None`` asks the desktop (:func:`is_dark_scheme`).
+        queue_level: the worst watched queue's level (ok, warning, critical); None: unknown.
+        waiting: calls waiting in all watched queues (the badge, when ``queue_level`` is set).
 
     Raises:
-        ValueError: for an unknown state.
+        ValueError: for an unknown state or queue level.
     """
     _check_state(state)
     if dark is None:
         dark = is_dark_scheme()
-    return _cached_icon(state, badge_text(alerts), paused, snoozed and not paused, dark)
+    badge, level = _badge_of(alerts, queue_level, waiting)
+    return _cached_icon(
+        state, badge, level, paused=paused, snoozed=snoozed and not paused, dark=dark
+    )
+
+
+def _badge_of(alerts: int, queue_level: str | None, waiting: int) -> tuple[str, str]:
+    """(text, level) of the badge: the queues' when they have something to say, else alerts."""
+    text = queue_badge(queue_level, waiting)
+    if text and queue_level is not None:
+        return text, queue_level
+    return badge_text(alerts), ""
 
 
 def tray_image(
@@ -177,10 +219,13 @@ def tray_image(
     paused: bool = False,
     snoozed: bool = False,
     dark: bool = False,
+    queue_level: str | None = None,
+    waiting: int = 0,
 ) -> QImage:
     """Render one size of a tray icon into a transparent ARGB image (not cached)."""
     _check_state(state)
-    return _render(state, size, badge=badge_text(alerts), paused=paused, snoozed=snoozed, dark=dark)
+    badge, level = _badge_of(alerts, queue_level, waiting)
+    return _render(state, size, badge=badge, level=level, paused=paused, snoozed=snoozed, dark=dark)
 
 
 def _check_state(state: str) -> None:
@@ -189,10 +234,14 @@ def _check_state(state: str) -> None:
 
 
 @functools.lru_cache(maxsize=256)
-def _cached_icon(state: str, badge: str, paused: bool, snoozed: bool, dark: bool) -> QIcon:
+def _cached_icon(
+    state: str, badge: str, level: str, *, paused: bool, snoozed: bool, dark: bool
+) -> QIcon:
     icon = QIcon()
     for size in ICON_SIZES_PX:
-        image = _render(state, size, badge=badge, paused=paused, snoozed=snoozed, dark=dark)
+        image = _render(
+            state, size, badge=badge, level=level, paused=paused, snoozed=snoozed, dark=dark
+        )
         icon.addPixmap(QPixmap.fromImage(image))
     return icon
 
@@ -214,7 +263,7 @@ def _renderer(name: str, colour: str) -> QSvgRenderer:
 
 
 def _render(
-    state: str, size: int, *, badge: str, paused: bool, snoozed: bool, dark: bool
+    state: str, size: int, *, badge: str, level: str, paused: bool, snoozed: bool, dark: bool
 ) -> QImage:
     image = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
     image.fill(Qt.GlobalColor.transparent)
@@ -233,7 +282,7 @@ def _render(
         elif snoozed:
             _plate(painter, _snooze_glyph(plate), ink=ink, size=size, plate=plate, halo=halo)
         if badge:
-            _badge(painter, badge, size, plate, halo)
+            _badge(painter, badge, size, plate, halo=halo, level=level)
     finally:
         painter.end()
     return image
@@ -306,7 +355,10 @@ def _snooze_glyph(plate: int) -> QPainterPath:
     return glyph
 
 
-def _badge(painter: QPainter, text: str, size: int, height: int, halo: int) -> None:
+def _badge(painter: QPainter, text: str, size: int, height: int, *, halo: int, level: str) -> None:
+    """The badge pill in the top-right corner; ``level`` "" is the red alert count."""
+    fill, ink = LEVEL_BADGE.get(level, (BADGE_FILL, BADGE_TEXT))
+    radius = height / 5 if level == "critical" else height / 2  # critical: square corners
     glyphs = QPainterPath()
     if height <= PIXEL_FONT_MAX_BADGE_PX or not QFontDatabase.families():
         scale = max(1, round(height * 0.4 / _PIXEL_FONT_H))
@@ -326,23 +378,24 @@ def _badge(painter: QPainter, text: str, size: int, height: int, halo: int) -> N
     rect = QRectF(size - width, 0, width, height)
     gap = QPainterPath()
     outer = rect.adjusted(-halo, -halo, halo, halo)
-    gap.addRoundedRect(outer, outer.height() / 2, outer.height() / 2)
+    outer_radius = radius + halo
+    gap.addRoundedRect(outer, outer_radius, outer_radius)
     _punch(painter, gap)
     pill = QPainterPath()
-    pill.addRoundedRect(rect, height / 2, height / 2)
-    painter.fillPath(pill, QColor(BADGE_FILL))
+    pill.addRoundedRect(rect, radius, radius)
+    painter.fillPath(pill, QColor(fill))
     if pixels:
         left = int(rect.x()) + (width - text_w) // 2
         top = (height - _PIXEL_FONT_H * scale + 1) // 2
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, on=False)
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(BADGE_TEXT))
+        painter.setBrush(QColor(ink))
         painter.drawRects([r.translated(left, top) for r in pixels])
         painter.restore()
     else:
         glyphs.translate(rect.center() - glyphs.boundingRect().center())
-        painter.fillPath(glyphs, QColor(BADGE_TEXT))
+        painter.fillPath(glyphs, QColor(ink))
 
 
 def _pixel_text(text: str, scale: int) -> list[QRect]:

@@ -232,7 +232,9 @@ def test_labels_active_queues_and_longest_wait() -> None:
     store.apply(QueueConversationChanged("q1", "c1", "waiting", None, T0))
     store.apply(QueueConversationChanged("q1", "c2", "waiting", None, T0 + timedelta(seconds=30)))
     store.apply(QueueConversationChanged("q1", "c1", "alerting", "a", None))  # keeps its start
-    assert store.longest_wait_s("q1", T0 + timedelta(seconds=40)) == 40
+    assert store.longest_wait_s("q1", T0 + timedelta(seconds=40)) == 10  # ringing: not waiting
+    store.apply(QueueConversationChanged("q1", "c1", "waiting", None, None))  # rang out
+    assert store.longest_wait_s("q1", T0 + timedelta(seconds=40)) == 40  # its whole wait
     store.apply(QueueConversationChanged("q1", "c1", "interacting", "a", None))
     assert store.longest_wait_s("q1", T0 + timedelta(seconds=40)) == 10
     store.apply(QueueConversationChanged("q1", "c2", "ended", None, None))
