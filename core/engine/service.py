@@ -47,7 +47,8 @@ from core.engine.selection import (
     read_directory,
     read_selection,
 )
-from core.engine.shard_pool import OPEN_PHASES, ShardPool
+from core.engine.selection_progress import follow_selection
+from core.engine.shard_pool import ShardPool
 from core.engine.supervisor import Supervisor, SupervisorSettings
 from core.engine.token_keeper import TokenKeeper, TokenSource
 from core.engine.watch import WatchKeeper, subject_of
@@ -411,19 +412,13 @@ class MonitorService:
                 len(changed),
             )
 
-        def subscribed(shard: ChannelShard) -> bool:
-            return shard.subscribed == shard.topics and shard.phase in OPEN_PHASES
-
-        while not self._stopping.is_set():
-            done = sum(1 for s in changed if subscribed(s))
-            report(SelectionProgress("subscribing", done, len(changed)))
-            if done == len(changed):
-                break
-            await self._next_progress()
-        while not self._stopping.is_set() and (self._resync_wanted.is_set() or self._resyncing):
-            report(SelectionProgress("resyncing", len(changed), len(changed)))
-            await self._next_progress()
-        report(SelectionProgress("done", len(changed), len(changed)))
+        await follow_selection(
+            changed,
+            stopping=self._stopping,
+            resync_busy=lambda: self._resync_wanted.is_set() or self._resyncing,
+            next_progress=self._next_progress,
+            report=report,
+        )
         return self.budget_report()
 
     async def _next_progress(self) -> None:
