@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import tempfile
 import time
@@ -76,12 +77,16 @@ def frames_file(users: int, queues: int) -> Path:
     return path
 
 
-async def bare_drain(queue_url: str, total: int) -> dict[str, float]:
+async def bare_drain(queue_url: str, total: int, wait_s: int | None = None) -> dict[str, float]:
     """POLLERS aiobotocore receive-and-delete loops until ``total`` messages are deleted.
 
     Counted by message id: moto sometimes hands one message to two pollers at once.
+    ``wait_s``: their long poll (the consumer's by default; the smoke test's is short, as
+    the last polls run out on the empty queue).
     """
     settings = ConsumerSettings()
+    if wait_s is not None:
+        settings = dataclasses.replace(settings, wait_s=wait_s)
     deleted: set[str] = set()
     done = asyncio.Event()
     async with await open_sqs_client(resolve_target(queue_url)) as client:
@@ -183,7 +188,13 @@ async def app_drain(org: EventBridgeOrg, total: int, workdir: Path) -> dict[str,
 
 
 async def run(
-    messages: int, users: int, queues: int, frames_path: Path, seed: int = SEED
+    messages: int,
+    users: int,
+    queues: int,
+    frames_path: Path,
+    seed: int = SEED,
+    *,
+    wait_s: int | None = None,
 ) -> dict[str, Any]:
     """One run: build the backlog, fill and drain bare, fill and drain the app; the figures.
 
@@ -202,7 +213,7 @@ async def run(
             fill_queue, endpoint, org.queue_url, bodies, FILL_THREADS
         )
         print(f"queued {messages:,} in {fill_bare:.1f} s; bare drain ...", flush=True)
-        bare = await bare_drain(org.queue_url, messages)
+        bare = await bare_drain(org.queue_url, messages, wait_s)
         await asyncio.to_thread(purge, endpoint, org.queue_url)  # moto's double deliveries
         print(f"bare {bare['events_per_s']:,.1f} ev/s; refilling ...", flush=True)
         fill_app = await asyncio.to_thread(

@@ -29,9 +29,9 @@ import copy
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Final, TypeVar
 
 from core.alerts.recovered import RecoveredAlert, recovered_alerts
 from core.app.pipeline import Pipeline
@@ -43,7 +43,7 @@ from core.eventbridge.events import BridgedEvent, SourceStatus
 from core.feed.builder import FeedBuilder
 from core.feed.entry import FeedEntry
 from core.feed.payloads import AlertData, FeedKind, GapData
-from core.state.store import Store
+from core.state.store import QueueState, Store, UserState
 from core.streaming.events import (
     Event,
     PresenceChanged,
@@ -53,6 +53,7 @@ from core.streaming.events import (
 )
 
 logger = logging.getLogger(__name__)
+_Row = TypeVar("_Row", UserState, QueueState)
 
 QUIET_S: Final = 10.0  # a gap's backlog is in once none of its events came for this long
 BEFORE_GAP_S: Final = 60.0  # a socket may have been silently dead this long before the drop
@@ -140,7 +141,7 @@ class BridgeMerge:
             typed = parse_event(bridged.frame)
             if typed is None:
                 logger.debug("an EventBridge event of a kind not read: %s", bridged.pattern)
-            elif self.dedup.bridged(bridged.frame, typed):
+            elif self.dedup.bridged(bridged.frame, typed, bridged.happened):
                 fresh.append((bridged, typed))
             else:
                 self.counters["duplicates"] += 1
@@ -267,12 +268,12 @@ class BridgeMerge:
         if queue_id is not None:
             queue = live.queues.get(queue_id)
             if queue is not None:
-                self.history.queues[queue_id] = copy.deepcopy(queue)
+                self.history.queues[queue_id] = _own_row(queue)
             return
         user_id = str(getattr(event, "user_id", ""))
         user = live.users.get(user_id)
         if user is not None:
-            self.history.users[user_id] = copy.deepcopy(user)
+            self.history.users[user_id] = _own_row(user)
 
     def _name_history(self, event: Event) -> None:
         live = self.service.store
@@ -375,6 +376,21 @@ class BridgeMerge:
             return user.name
         queue = store.queues.get(subject_id)
         return queue.name if queue is not None and queue.name else subject_id[:8]
+
+
+def _own_row(row: _Row) -> _Row:
+    """A copy of a store row that shares no container with it (its sets, dicts, lists).
+
+    What the containers hold is immutable (ids, frozen media counters, tuples), so copying
+    them is a whole copy: ``deepcopy`` cost a few milliseconds per queue event (hundreds of
+    member ids), a tenth of the loop's time at 1,000 events a second (P9).
+    """
+    clone = copy.copy(row)
+    for spec in fields(row):
+        value = getattr(row, spec.name)
+        if isinstance(value, dict | set | list):
+            setattr(clone, spec.name, copy.copy(value))
+    return clone
 
 
 def _alert_line(found: RecoveredAlert) -> FeedEntry:

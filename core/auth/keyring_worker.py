@@ -6,7 +6,9 @@ default executor; a dozen such calls starve every other ``to_thread`` of the app
 calls run, one after another, on a single daemon thread owned by this module. A call whose
 caller gave up while it was running marks the worker as hung: later calls wait a short, bounded
 while for it and then fail at once, instead of queueing behind it or starting threads. When the
-hung call finally returns, the worker takes calls again.
+hung call finally returns, the worker takes calls again. :meth:`KeyringWorker.close` ends the
+thread at the app's shutdown (and a test's), so no idle worker outlives its owner; a later call
+starts it again.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ class KeyringWorker:
     def __init__(self, name: str = "keyring") -> None:
         """Create the worker; its thread starts with the first call."""
         self._name = name
-        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._hung: concurrent.futures.Future[Any] | None = None
@@ -64,9 +66,38 @@ class KeyringWorker:
             self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
             self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        """Whether the worker's thread is running (idle or in a call)."""
+        with self._lock:
+            return self._thread is not None and self._thread.is_alive()
+
+    def close(self, wait_s: float = 1.0) -> bool:
+        """End the thread once the calls already queued have run; True when it has ended.
+
+        Idempotent, and safe while calls come in: one submitted after this starts a new thread.
+        A thread blocked in a hung keyring call cannot be interrupted: this waits ``wait_s`` at
+        most and returns False; the thread ends when that call returns (it is a daemon anyway).
+        """
+        with self._lock:
+            thread = self._thread
+            if thread is None or not thread.is_alive():
+                return True
+            self._jobs.put(None)
+        if thread is not threading.current_thread():
+            thread.join(wait_s)
+        return not thread.is_alive()
+
     def _run(self) -> None:
         while True:
-            future, func, args, on_start = self._jobs.get()
+            job = self._jobs.get()
+            if job is None:  # queued by close(): end, unless a call came in after it
+                with self._lock:
+                    if self._jobs.empty():
+                        self._thread = None
+                        return
+                continue
+            future, func, args, on_start = job
             if not future.set_running_or_notify_cancel():
                 continue  # its caller gave up before it started: never run it
             with self._lock:

@@ -3,7 +3,8 @@
 The same event can reach us twice under different ids: EventBridge repeats a delivery under a new
 envelope id when Genesys retries, and the WebSocket carries it with no envelope at all. The
 consumer and the engine's cross-transport merge must agree on what "the same content" means, so
-both use :func:`content_fingerprint` from this leaf module.
+both use :func:`content_fingerprint` from this leaf module; the merge, which keeps hundreds of
+thousands of them in memory, uses its in-process form :func:`content_hash`.
 """
 
 from __future__ import annotations
@@ -42,3 +43,9 @@ def content_fingerprint(event: TopicEvent) -> str:
     that both transports carry the same CorrelationId, so content alone must match.
     """
     return f"{event.topic}#{body_digest(event.body)}"
+
+
+def content_hash(topic: str, body: Any) -> int:
+    """:func:`content_fingerprint` as a 64-bit in-process hash (an int, cheap to keep by the
+    hundred thousand): equal for equal content in any key order, within one process only."""
+    return hash((topic, canonical_json(body)))

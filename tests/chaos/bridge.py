@@ -262,11 +262,16 @@ class BridgeDriver(FaultRig):
         stats = self.bridge_report.bridge
         while True:
             # An outage counts once the consumer saw it (went down), not merely injected.
-            seen = [s.went_down if k == "sqs_unreachable" else s.injected for k, s in stats.items()]
-            enough = min(seen) >= self.per_kind
-            if enough and time.monotonic() - began >= self.duration_s:
+            seen = {
+                k: s.went_down if k == "sqs_unreachable" else s.injected for k, s in stats.items()
+            }
+            short = [kind for kind in KINDS if seen[kind] < self.per_kind]
+            if not short and time.monotonic() - began >= self.duration_s:
                 return
-            kinds = list(KINDS)
+            # A full round while every kind is short (or the soak's time is not up); then only
+            # the kinds still short: an outage the consumer never noticed is made up for alone,
+            # not with a round of every kind.
+            kinds = list(KINDS) if len(short) == len(KINDS) or not short else short
             self.rng.shuffle(kinds)
             for kind in kinds:
                 await self.one_fault(kind)

@@ -191,6 +191,7 @@ async def test_the_app_shows_live_demo_data_and_shuts_down_without_leftovers(
     qtbot: QtBot, settings: QSettings
 ) -> None:
     from core.app.bootstrap import build_engine
+    from core.auth.keyring_worker import default_worker
     from gui.app import GuiApp, GuiOptions
 
     before = asyncio.all_tasks()
@@ -212,6 +213,8 @@ async def test_the_app_shows_live_demo_data_and_shuts_down_without_leftovers(
 
     for signal in (app.bridge.feed_appended, app.bridge.state_changed, app.bridge.queues_changed):
         signal.connect(check)
+    keyring = default_worker()
+    assert await keyring.call(5.0, lambda: True)  # the keyring thread runs, as after a sign-in
     running = asyncio.ensure_future(app.run())
     try:
         await asyncio.wait_for(ready.wait(), 20)
@@ -226,5 +229,6 @@ async def test_the_app_shows_live_demo_data_and_shuts_down_without_leftovers(
         assert await asyncio.wait_for(running, 10) == 0
         await engine.aclose()
     assert not app.window.isVisible()
+    assert not keyring.alive  # the shutdown ended the idle keyring thread
     leftovers = {t for t in asyncio.all_tasks() - before if t is not asyncio.current_task()}
     assert leftovers == set()

@@ -161,10 +161,12 @@ async def _queue_taken(sandbox: Sandbox) -> bool:
 async def _ids_learnt(sandbox: Sandbox, http: httpx.AsyncClient, out: Output) -> None:
     """Let listen learn that both transports carry the same CorrelationId before the stop.
 
-    Until an EventBridge copy has met its socket twin by id, the merge matches by content too
-    (the research could not confirm shared ids), and two events whose bodies parse alike can
-    cancel each other's copies (reported apart). The org pauses while listen's socket events
-    reach EventBridge and the consumer drains the queue, then moves on.
+    Until an EventBridge copy has met its socket twin by id, the merge matches by content and
+    event time too (the research could not confirm shared ids), and two events with exactly
+    alike bodies less than a few seconds apart on either side of the stop cannot be told apart
+    that way (core/engine/crossdedup.py; tests/unit/test_crossdedup_alike_bodies.py covers what
+    can). A real listen learns the ids in its first seconds; here the org pauses while listen's
+    socket events reach EventBridge and the consumer drains the queue, then moves on.
     """
     held = 0  # consecutive checks that found a twin delivered and the queue taken
     seen: tuple[object, ...] = ()

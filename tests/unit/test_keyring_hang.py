@@ -4,16 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
 
 import pytest
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
 from core.auth.credentials import KeyringCredentialStore
-from core.auth.keyring_worker import QUEUE_WAIT_S, KeyringWorker
+from core.auth.keyring_worker import QUEUE_WAIT_S, KeyringWorker, default_worker
 from core.errors import CredentialStoreError
 
 CALLS = 20
+
+
+@pytest.fixture
+def worker() -> Iterator[KeyringWorker]:
+    """A worker of the test's own, closed after it: no idle keyring thread outlives the test
+    (the chaos run counts keyring threads, and a later file must not find this one)."""
+    own = KeyringWorker("test-keyring")
+    yield own
+    assert own.close(5.0), "the test's keyring thread did not end"
+
+
+@pytest.fixture(autouse=True)
+def _close_default_worker() -> Iterator[None]:
+    """The app's shared worker is closed after each test, as the app's shutdown does."""
+    yield
+    assert default_worker().close(5.0), "the keyring thread did not end"
 
 
 class HangingKeyring(KeyringBackend):
@@ -78,12 +95,13 @@ async def test_twenty_timeouts_leak_no_threads_and_the_store_recovers() -> None:
     assert threading.active_count() - before <= 2  # the keyring thread + to_thread's one
 
 
-async def test_a_call_queued_behind_a_hung_one_gives_up_instead_of_waiting_its_timeout() -> None:
+async def test_a_call_queued_behind_a_hung_one_gives_up_instead_of_waiting_its_timeout(
+    worker: KeyringWorker,
+) -> None:
     """A channel record read behind a save stuck on a prompt fails after the short queue wait,
     not after the stuck save's own timeout, and is never run later (found by the chaos run)."""
 
     backend = HangingKeyring()
-    worker = KeyringWorker("test-keyring")
     store = KeyringCredentialStore(
         "genesys-tray/test-queue", backend=backend, timeout_s=60.0, worker=worker
     )
@@ -109,3 +127,58 @@ async def test_a_call_queued_behind_a_hung_one_gives_up_instead_of_waiting_its_t
 def _hung(worker: KeyringWorker) -> bool:
     """Read the property afresh (mypy keeps an earlier assert's narrowing across the await)."""
     return worker.hung
+
+
+def _alive(worker: KeyringWorker) -> bool:
+    """Read the property afresh (see :func:`_hung`)."""
+    return worker.alive
+
+
+def _named(name: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == name]
+
+
+async def test_close_ends_the_thread_and_a_later_call_starts_it_again() -> None:
+    worker = KeyringWorker("test-keyring-close")
+    assert worker.close()  # never started: nothing to end
+    assert await worker.call(5.0, lambda: 41) == 41
+    assert _alive(worker) and len(_named("test-keyring-close")) == 1
+    assert worker.close(5.0)
+    assert not _alive(worker) and _named("test-keyring-close") == []
+    assert worker.close(5.0)  # idempotent
+    assert await worker.call(5.0, lambda: 42) == 42  # a call after close starts a new thread
+    assert len(_named("test-keyring-close")) == 1
+    assert worker.close(5.0) and _named("test-keyring-close") == []
+
+
+async def test_close_while_a_call_hangs_returns_and_the_thread_ends_once_it_answers() -> None:
+    backend = HangingKeyring()
+    worker = KeyringWorker("test-keyring-hung")
+    store = KeyringCredentialStore(
+        "genesys-tray/test-close", backend=backend, timeout_s=0.05, worker=worker
+    )
+    with pytest.raises(CredentialStoreError):
+        await store.set("access_token", "value")
+    assert await asyncio.to_thread(backend.entered.wait, 10)
+    try:
+        assert not await asyncio.to_thread(worker.close, 0.1)  # it cannot interrupt the call
+        assert _alive(worker)
+    finally:
+        backend.gate.set()
+    for thread in _named("test-keyring-hung"):
+        await asyncio.to_thread(thread.join, 10)
+    assert _named("test-keyring-hung") == [] and not _alive(worker)  # ended once it answered
+    assert backend.values == {("genesys-tray/test-close", "access_token"): "value"}
+
+
+async def test_calls_racing_close_all_run() -> None:
+    """A call submitted while close() is ending the thread runs (on this or a new thread)."""
+    worker = KeyringWorker("test-keyring-race")
+    try:
+        for i in range(200):
+            closing = asyncio.ensure_future(asyncio.to_thread(worker.close, 5.0))
+            assert await worker.call(5.0, lambda i=i: i) == i
+            await closing
+    finally:
+        assert await asyncio.to_thread(worker.close, 5.0)
+    assert _named("test-keyring-race") == []
