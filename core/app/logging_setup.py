@@ -49,7 +49,8 @@ class PrivateRotatingFileHandler(RotatingFileHandler):
 
     def _open(self) -> TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.fchmod(fd, 0o600)  # a file left by an older version keeps its old mode otherwise
+        if hasattr(os, "fchmod"):  # Windows has none before Python 3.13 (the ACL decides there)
+            os.fchmod(fd, 0o600)  # a file left by an older version keeps its old mode otherwise
         return open(fd, "a", encoding=self.encoding, errors=self.errors)  # O_APPEND: always "a"
 
 

@@ -1,9 +1,12 @@
-"""Start at login: the XDG autostart entry on Linux, clearly unavailable elsewhere.
+"""Start at login, on each desktop by its own mechanism, chosen at run time.
 
-The entry is ``$XDG_CONFIG_HOME/autostart/genesys-tray.desktop`` (``~/.config`` when the
-variable is unset or not absolute, as the XDG base directory spec says), written from
-``resources/genesys-tray.desktop`` with the icon's absolute path filled in. It starts the app with
-``--minimized``, so a login puts the icon in the tray and no window on the screen.
+* Linux and the BSDs: the XDG autostart entry (:mod:`gui.platform.autostart_xdg`);
+* Windows: a value under the per-user Run key (:mod:`gui.platform.autostart_windows`);
+* macOS: a LaunchAgent plist (:mod:`gui.platform.autostart_macos`);
+* anything else: clearly unavailable.
+
+Every entry starts the installed command with ``--minimized``, so a login puts the icon in the
+tray and no window on the screen. :class:`Autostart` is what the app and the settings dialog use.
 """
 
 from __future__ import annotations
@@ -15,16 +18,56 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final
 
-RESOURCES: Final = Path(__file__).resolve().parents[2] / "resources"
+from gui.platform.autostart_base import (
+    COMMAND,
+    AutostartAdapter,
+    AutostartError,
+    login_command,
+    resource_dir,
+)
+from gui.platform.autostart_macos import LaunchAgent
+from gui.platform.autostart_windows import RegistryPort, WindowsRunKey, WinregRegistry
+from gui.platform.autostart_xdg import ENTRY_NAME, ICON_PLACEHOLDER, XdgAutostart
+
+RESOURCES: Final = resource_dir()
 DESKTOP_TEMPLATE: Final = RESOURCES / "genesys-tray.desktop"
 APP_ICON: Final = RESOURCES / "icons" / "live.svg"
-ENTRY_NAME: Final = "genesys-tray.desktop"
-COMMAND: Final = "genesys-tray"
-ICON_PLACEHOLDER: Final = "@ICON@"
+
+__all__ = [
+    "APP_ICON",
+    "COMMAND",
+    "DESKTOP_TEMPLATE",
+    "ENTRY_NAME",
+    "ICON_PLACEHOLDER",
+    "RESOURCES",
+    "Autostart",
+    "AutostartError",
+    "choose_adapter",
+]
+
+_XDG_PLATFORMS: Final = ("linux", "freebsd", "openbsd", "netbsd")
 
 
-class AutostartError(Exception):
-    """The autostart entry could not be written or removed (message for the person)."""
+def choose_adapter(
+    platform: str,
+    *,
+    environ: Mapping[str, str],
+    template: Path,
+    icon: Path,
+    which: Callable[[str], str | None],
+    executable: str,
+    registry: RegistryPort | None,
+) -> AutostartAdapter | None:
+    """This platform's start-at-login mechanism, or None when it has none we can use."""
+    if platform.startswith(_XDG_PLATFORMS):
+        command = login_command(which, executable)
+        return XdgAutostart(environ=environ, template=template, icon=icon, command=command)
+    if platform == "win32":
+        command = login_command(which, executable, windows=True)
+        return WindowsRunKey(registry=registry or WinregRegistry(), command=command)
+    if platform == "darwin":
+        return LaunchAgent(environ=environ, command=login_command(which, executable))
+    return None
 
 
 class Autostart:
@@ -33,10 +76,12 @@ class Autostart:
     Args:
         platform: ``sys.platform`` (tests pass another).
         environ: the environment (``XDG_CONFIG_HOME``, ``HOME``).
-        template: the .desktop file to install.
-        icon: the icon file the entry names.
-        which: finds the ``genesys-tray`` command (its absolute path goes into ``Exec``, since a
+        template: the .desktop file to install (XDG).
+        icon: the icon file the entry names (XDG).
+        which: finds the ``genesys-tray`` command (its absolute path goes into the entry, since a
             login session's PATH may not include the virtualenv's bin).
+        executable: the running interpreter; the command beside it is the next choice.
+        registry: the Windows registry (default: the real one, on Windows only).
     """
 
     def __init__(
@@ -47,17 +92,23 @@ class Autostart:
         template: Path = DESKTOP_TEMPLATE,
         icon: Path = APP_ICON,
         which: Callable[[str], str | None] = shutil.which,
+        executable: str = sys.executable,
+        registry: RegistryPort | None = None,
     ) -> None:
-        self._platform = platform
-        self._environ = os.environ if environ is None else environ
-        self._template = template
-        self._icon = icon
-        self._which = which
+        self.adapter = choose_adapter(
+            platform,
+            environ=os.environ if environ is None else environ,
+            template=template,
+            icon=icon,
+            which=which,
+            executable=executable,
+            registry=registry,
+        )
 
     @property
     def supported(self) -> bool:
         """Whether this platform has an autostart mechanism we can use."""
-        return self._platform.startswith(("linux", "freebsd", "openbsd", "netbsd"))
+        return self.adapter is not None
 
     @property
     def unavailable_reason(self) -> str:
@@ -69,61 +120,41 @@ class Autostart:
             "login items yourself."
         )
 
-    def entry_path(self) -> Path:
-        """Where the autostart entry lives (``$XDG_CONFIG_HOME/autostart/genesys-tray.desktop``)."""
-        base = self._environ.get("XDG_CONFIG_HOME", "")
-        if not base or not os.path.isabs(base):
-            home = self._environ.get("HOME") or str(Path.home())
-            base = os.path.join(home, ".config")
-        return Path(base) / "autostart" / ENTRY_NAME
+    @property
+    def where(self) -> str:
+        """Where the entry lives, in words ("" when unsupported)."""
+        return self.adapter.where if self.adapter is not None else ""
 
-    def enabled(self) -> bool:
-        """Whether the entry is installed (and not disabled by the desktop's own switch)."""
-        if not self.supported:
-            return False
-        try:
-            text = self.entry_path().read_text(encoding="utf-8")
-        except OSError:
-            return False
-        return "Hidden=true" not in text and "X-GNOME-Autostart-enabled=false" not in text
+    def entry_path(self) -> Path:
+        """The entry's file (XDG autostart entry or LaunchAgent plist).
+
+        Raises:
+            AutostartError: this platform keeps no file (Windows) or has no mechanism.
+        """
+        if isinstance(self.adapter, XdgAutostart | LaunchAgent):
+            return self.adapter.entry_path()
+        raise AutostartError(self.unavailable_reason or "The entry here is not a file.")
 
     def entry_text(self) -> str:
-        """The entry as it would be written."""
-        text = self._template.read_text(encoding="utf-8")
-        command = self._which(COMMAND)
-        if command:
-            text = text.replace(f"Exec={COMMAND} ", f"Exec={_quote(command)} ", 1)
-        return text.replace(ICON_PLACEHOLDER, str(self._icon))
+        """The XDG entry as it would be written.
+
+        Raises:
+            AutostartError: the platform does not use XDG autostart.
+        """
+        if isinstance(self.adapter, XdgAutostart):
+            return self.adapter.entry_text()
+        raise AutostartError("Only the XDG autostart entry is a text file.")
+
+    def enabled(self) -> bool:
+        """Whether the entry is installed (and not switched off by the desktop itself)."""
+        return self.adapter is not None and self.adapter.enabled()
 
     def set_enabled(self, enabled: bool) -> None:
         """Install or remove the entry.
 
         Raises:
-            AutostartError: unsupported platform, or the file could not be written/removed.
+            AutostartError: unsupported platform, or the entry could not be written/removed.
         """
-        if not self.supported:
+        if self.adapter is None:
             raise AutostartError(self.unavailable_reason)
-        path = self.entry_path()
-        try:
-            if enabled:
-                text = self.entry_text()
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f".{path.name}.tmp")
-                tmp.write_text(text, encoding="utf-8")
-                os.replace(tmp, path)
-            else:
-                path.unlink(missing_ok=True)
-        except OSError as exc:
-            verb = "written" if enabled else "removed"
-            raise AutostartError(
-                f"The start-at-login entry {path} could not be {verb} ({exc.strerror or exc})."
-            ) from exc
-
-
-def _quote(command: str) -> str:
-    """Quote an Exec program path per the Desktop Entry spec when it holds spaces or quotes."""
-    if not any(c in command for c in " \t\"'\\$`"):
-        return command
-    for char in ("\\", '"', "`", "$"):
-        command = command.replace(char, "\\" + char)
-    return '"' + command + '"'
+        self.adapter.set_enabled(enabled)
