@@ -36,6 +36,9 @@ SUPERVISOR_PERMISSIONS = AGENT_PERMISSIONS | frozenset(
         "analytics:userAggregate:view",
         "conversation:communication:view",
         "routing:queueMember:manage",
+        # Changing someone else's status and signing them out (sandbox/user_actions.py).
+        "presence:userPresence:edit",
+        "oauth:token:delete",
         # The Genesys side of EventBridge (shared/genesys-eventbridge-triggers.md 2.1).
         "integrations:integration:view",
         "integrations:integration:add",

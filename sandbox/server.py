@@ -31,6 +31,7 @@ from sandbox.notifications import StreamingHub
 from sandbox.org import Org
 from sandbox.rest import RestApi
 from sandbox.simulation import Simulation
+from sandbox.user_actions import UserActionsApi
 from sandbox.variations import Variations
 
 logger = logging.getLogger(__name__)
@@ -306,6 +307,7 @@ class Sandbox:
         r.add_get("/api/v2/routing/queues/{queue_id}/members", api(rest.get_members))
         r.add_post("/api/v2/analytics/queues/observations/query", api(rest.queue_observations))
         r.add_post("/api/v2/analytics/conversations/aggregates/query", api(self.aggregates.query))
+        app.add_routes(UserActionsApi(self.org, auth).routes(api))  # after the GET routes
         app.add_routes(self.control.routes())
         if self.eventbridge is not None:
             app.add_routes(self.eventbridge.routes(api))

@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable
 from typing import Final, TypeVar
 
 from core.alerts.engine import RuleEngine
-from core.alerts.model import Alert, AlertChange, Rule
+from core.alerts.model import Alert, AlertChange, ChangeKind, Rule
+from core.alerts.words import resolved_summary
 from core.engine.records import (
     ChangeRecord,
     EngineState,
@@ -93,6 +94,7 @@ class Pipeline:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._batch: asyncio.TimerHandle | None = None
         self._tick: asyncio.TimerHandle | None = None
+        self._changed: set[str] = set()  # subjects changed since the rules last ran
 
     # ------------------------------------------------------------------ subscribers
     def add_record_listener(
@@ -163,6 +165,7 @@ class Pipeline:
         for listener in self._record_listeners:
             listener(record)
         if isinstance(record, ChangeRecord):
+            self._changed.add(record.change.id)
             self._schedule_batch()
         elif isinstance(record, StateRecord) or (
             isinstance(record, GapRecord) and record.phase == "end"
@@ -185,13 +188,17 @@ class Pipeline:
         """Firing and acknowledged alerts, oldest first."""
         return self.rule_engine.active
 
-    def evaluate(self) -> list[AlertChange]:
-        """Run the rules over the store now and publish what changed."""
+    def evaluate(self, *, changed_only: bool = False) -> list[AlertChange]:
+        """Run the rules over the store now and publish what changed (``changed_only``: the
+        batch and tick timers, where the rules look at the changed subjects, see RuleEngine)."""
         if self._batch is not None:
             self._batch.cancel()
             self._batch = None
         self.evaluations += 1
-        changes = self.rule_engine.evaluate(self.store, self.state)
+        changed, self._changed = self._changed, set()
+        changes = self.rule_engine.evaluate(
+            self.store, self.state, changed if changed_only else None
+        )
         self._publish_alerts(changes)
         return changes
 
@@ -215,13 +222,13 @@ class Pipeline:
 
     def _on_batch(self) -> None:
         self._batch = None
-        self.evaluate()
+        self.evaluate(changed_only=True)
 
     def _on_tick(self) -> None:
         if self._loop is None:
             return
         self._tick = self._loop.call_later(self._tick_s, self._on_tick)
-        self.evaluate()
+        self.evaluate(changed_only=True)
 
     def _publish_entries(self, entries: list[FeedEntry]) -> None:
         journal = self._journal
@@ -231,10 +238,17 @@ class Pipeline:
         for listener in self._entry_listeners:
             listener(entries)
 
+    def _ended(self, change: AlertChange) -> str:
+        """A resolution's words: what is true now, never what fired (empty for the others)."""
+        if change.kind is not ChangeKind.RESOLVED:
+            return ""
+        rule = next((r for r in self.rules if r.id == change.alert.rule_id), None)
+        return resolved_summary(change.alert, self.store, rule)
+
     def _publish_alerts(self, changes: list[AlertChange]) -> None:
         if not changes:
             return
-        self._publish_entries([alert_entry(change) for change in changes])
+        self._publish_entries([alert_entry(change, self._ended(change)) for change in changes])
         for listener in self._alert_listeners:
             try:
                 listener(changes)

@@ -64,7 +64,7 @@ _ALERT_VERBS = {
 }
 
 
-def alert_entry(change: AlertChange) -> FeedEntry:
+def alert_entry(change: AlertChange, ended: str = "") -> FeedEntry:
     """The feed line (and journal row) of an alert that fired, was acknowledged or resolved.
 
     The feed is where a supervisor looks back at the day; an alert that came and went while they
@@ -76,7 +76,8 @@ def alert_entry(change: AlertChange) -> FeedEntry:
     subject = alert.subject_name or alert.subject_id or "Connection"
     # The alert's summary says what fired ("... is Not Responding"); repeated on a resolution it
     # would read as if the condition still held, so an ending names only the subject.
-    said = alert.summary if change.kind is ChangeKind.FIRED else ""
+    # ``ended``: what is true now that it resolved (core.alerts.words.resolved_summary).
+    said = alert.summary if change.kind is ChangeKind.FIRED else ended
     summary = f"{alert.rule_name} {verb}: {said or subject}"
     return FeedEntry(
         change.at,
@@ -199,7 +200,7 @@ class FeedBuilder:
                         name,
                         f"{name}: {_moved(was, _title(after_status))}{suffix}",
                         "warning" if after_status == "NOT_RESPONDING" else "info",
-                        RoutingData(source, after_status),
+                        RoutingData(source, after_status, before_status or None),
                     )
                 )
         elif change.kind == "queue":

@@ -17,6 +17,10 @@ from core.feed.payloads import FeedData, FeedKind, RawData
 KINDS: Final[tuple[str, ...]] = tuple(kind.value for kind in FeedKind)
 """Every kind of feed entry as plain text, in the order the filters list them."""
 
+ENGINEERING_KINDS: Final = frozenset({FeedKind.GAP.value, FeedKind.BUDGET.value})
+"""Kinds about the app's own plumbing (gaps re-synced, topic budgets): the feed leaves them out
+until the person turns them on; the journal keeps them all the same."""
+
 
 @dataclass(frozen=True, slots=True)
 class FeedEntry:

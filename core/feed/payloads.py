@@ -27,6 +27,7 @@ class FeedKind(enum.StrEnum):
     GAP = "gap"
     BUDGET = "budget"
     ALERT = "alert"
+    ACTION = "action"  # a status change the person made (core.app.actions; RawData payload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,16 +47,34 @@ class PresenceData:
         }
 
 
+ROUTINE_STATUSES: Final = frozenset({"IDLE", "INTERACTING", "COMMUNICATING"})
+"""Routing statuses an agent moves between all day: a move between them is routine."""
+
+
 @dataclass(frozen=True, slots=True)
 class RoutingData:
     """An agent's routing status moved to ``routing_status``."""
 
     source: str
     routing_status: str | None
+    previous: str | None = None  # the status before, when known (older rows do not say)
 
     def to_json(self) -> dict[str, Any]:
-        """The stored JSON object."""
-        return {"source": self.source, "routingStatus": self.routing_status}
+        """The stored JSON object (``previousStatus`` only when known, as older rows lack it)."""
+        out: dict[str, Any] = {"source": self.source, "routingStatus": self.routing_status}
+        if self.previous is not None:
+            out["previousStatus"] = self.previous
+        return out
+
+    @property
+    def routine(self) -> bool:
+        """An agent moved between Idle and Interacting (or was first seen so): routine, not news.
+
+        The feed leaves these out by default (they flooded it); the journal keeps them.
+        """
+        if self.routing_status not in ROUTINE_STATUSES:
+            return False
+        return self.previous is None or self.previous in ROUTINE_STATUSES  # None: first sight
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +234,7 @@ def _texts(value: object) -> bool:
 
 _PRESENCE_KEYS: Final = frozenset({"source", "presence", "definitionId"})
 _QUEUE_KEYS: Final = frozenset({"source", "waiting", "interacting"})
+_ROUTING_KEYS: Final = frozenset({"source", "routingStatus", "previousStatus"})
 
 
 def _presence(obj: Mapping[str, Any]) -> PresenceData | None:
@@ -226,11 +246,14 @@ def _presence(obj: Mapping[str, Any]) -> PresenceData | None:
 
 
 def _routing(obj: Mapping[str, Any]) -> RoutingData | None:
-    if obj.keys() != {"source", "routingStatus"} or not _text(obj["source"]):
+    if not {"source", "routingStatus"} <= obj.keys() <= _ROUTING_KEYS:
         return None
-    if not _text_or_none(obj["routingStatus"]):
+    if not _text(obj["source"]) or not _text_or_none(obj["routingStatus"]):
         return None
-    return RoutingData(obj["source"], obj["routingStatus"])
+    previous = obj.get("previousStatus")
+    if previous is not None and not _text(previous):
+        return None
+    return RoutingData(obj["source"], obj["routingStatus"], previous)
 
 
 def _queue(obj: Mapping[str, Any]) -> QueueData | None:

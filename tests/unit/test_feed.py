@@ -59,7 +59,8 @@ def test_not_responding_is_a_warning() -> None:
     [entry] = feed.entries(ChangeRecord(change, "stream"))
     assert entry.summary == "Dana Agent: Idle → Not Responding"
     assert entry.severity == "warning"
-    assert entry.data == RoutingData("stream", "NOT_RESPONDING")
+    assert entry.data == RoutingData("stream", "NOT_RESPONDING", "IDLE")
+    assert isinstance(entry.data, RoutingData) and not entry.data.routine  # news, not routine
 
 
 def test_queue_counts_and_membership() -> None:
@@ -147,3 +148,21 @@ def test_alerts_become_feed_lines_from_firing_to_resolved() -> None:
     engine.set_rules([quiet])
     store.apply(QueueObserved("q1", waiting=1))
     assert alert_entry(engine.evaluate(store, "live")[0]).severity == "info"
+
+
+def test_idle_interacting_moves_are_routine_and_keep_their_previous_status() -> None:
+    """The feed hides routine moves by default (issue 16, defect 6): the data must say which."""
+    from core.feed.payloads import payload_from_json
+
+    store, feed = build()
+    store.apply(RoutingChanged("u", "IDLE", T0))
+    routine: list[bool] = []
+    for n, status in enumerate(("INTERACTING", "IDLE", "NOT_RESPONDING", "IDLE"), start=1):
+        [change] = store.apply(RoutingChanged("u", status, T0 + timedelta(seconds=n)))
+        [entry] = feed.entries(ChangeRecord(change, "stream"))
+        assert isinstance(entry.data, RoutingData)
+        routine.append(entry.data.routine)
+        assert payload_from_json("routing", entry.data.to_json()) == entry.data  # the journal
+    assert routine == [True, True, False, False]  # Not Responding, and its end, are news
+    old_row = {"source": "stream", "routingStatus": "IDLE"}  # written before previousStatus
+    assert payload_from_json("routing", old_row) == RoutingData("stream", "IDLE")

@@ -91,6 +91,11 @@ PAYLOADS: list[tuple[FeedKind, FeedData, dict[str, Any]]] = [
         AlertData("a-2", "nr", "resolved", "info", None),
         {"alertId": "a-2", "ruleId": "nr", "change": "resolved", "severity": "info", "value": None},
     ),
+    (  # core.app.actions: nothing replays actions, so their payload stays RawData
+        FeedKind.ACTION,
+        RawData({"actorId": "u-0", "action": "routing", "targetId": "u-1", "outcome": "done"}),
+        {"actorId": "u-0", "action": "routing", "targetId": "u-1", "outcome": "done"},
+    ),
 ]
 
 

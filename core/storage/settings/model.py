@@ -16,10 +16,11 @@ from typing import Any, Final
 
 from core.alerts.model import Rule
 from core.alerts.presets import demo_rules
-from core.feed.entry import KINDS
+from core.feed.entry import ENGINEERING_KINDS, KINDS
 
 CONFIG_VERSION: Final = 2
-FEED_KINDS: Final = KINDS  # every kind shows in the feed until the person filters some out
+# Every kind but the app's own plumbing (gaps, topic budgets) shows until the person chooses.
+FEED_KINDS: Final = tuple(kind for kind in KINDS if kind not in ENGINEERING_KINDS)
 DEFAULT_COALESCE_WINDOW_S: Final = 5.0
 DEFAULT_RETENTION_DAYS: Final = 30
 _TIME = re.compile(r"(\d{1,2}):(\d{2})")
