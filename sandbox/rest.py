@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -76,18 +76,24 @@ def _uri(request: web.Request, **overrides: int) -> str:
 
 def page_listing(
     request: web.Request,
-    items: list[Json],
+    items: Sequence[Any],
     *,
     default_size: int,
     max_size: int,
     totals: bool = True,
+    build: Callable[[Any], Json] | None = None,
 ) -> Json:
-    """A standard paged entity listing; ``totals=False`` gives the queue-members shape."""
+    """A standard paged entity listing; ``totals=False`` gives the queue-members shape.
+
+    With ``build``, ``items`` are the entities' sources and only the page's are built: a page
+    of 100 of 50,000 users costs 100 shapes, not 50,000.
+    """
     size = query_int(request, "pageSize", default_size, low=1, high=max_size)
     number = query_int(request, "pageNumber", 1, low=1, high=1_000_000)
     count = max(1, math.ceil(len(items) / size))
+    page = items[(number - 1) * size : number * size]
     body: Json = {
-        "entities": items[(number - 1) * size : number * size],
+        "entities": [build(item) for item in page] if build is not None else list(page),
         "pageSize": size,
         "pageNumber": number,
         "firstUri": _uri(request, pageSize=size, pageNumber=1),
@@ -131,6 +137,7 @@ class RestApi:
     def __init__(self, config: SandboxConfig, org: Org) -> None:
         self.config = config
         self.org = org
+        self._by_name: dict[tuple[int, str], list[User]] = {}
 
     def _user(self, user_id: str) -> User:
         user = self.org.users.get(user_id)
@@ -170,14 +177,34 @@ class RestApi:
             if ids
             else self.org.users.values()
         )
+        order = request.query.get("sortOrder", "ascending")
         if state in ("inactive", "deleted"):
-            users = []
-        ordered = _sorted_by_name(users, request.query.get("sortOrder", "ascending"))
-        items = [shapes.user_rest(self.org, u, expand, best_effort=True) for u in ordered]
+            ordered = _sorted_by_name([], order)  # still checks the order
+        elif ids:
+            ordered = _sorted_by_name(users, order)
+        else:
+            ordered = self._all_users_by_name(order)
         body = page_listing(
-            request, items, default_size=25, max_size=self.config.max_users_page_size
+            request,
+            ordered,
+            default_size=25,
+            max_size=self.config.max_users_page_size,
+            build=lambda u: shapes.user_rest(self.org, u, expand, best_effort=True),
         )
         return web.json_response(body)
+
+    def _all_users_by_name(self, order: str) -> list[User]:
+        """Every user sorted by name, kept between pages (50,000 users: 500 pages of 100).
+
+        The org's users are made at its start and never renamed, so the count tells a stale
+        order apart.
+        """
+        key = (len(self.org.users), order.lower())
+        cached = self._by_name.get(key)
+        if cached is None:
+            cached = _sorted_by_name(self.org.users.values(), order)
+            self._by_name = {key: cached}
+        return cached
 
     async def get_user(self, request: web.Request, token: Token) -> web.Response:
         """``GET /api/v2/users/{userId}``."""
@@ -446,14 +473,14 @@ class RestApi:
             users = [u for u in users if _norm(self.org.presence_key(u)) in presences]
         ordered = _sorted_by_name(users, request.query.get("sortOrder", "asc"))
         expand = set(query_list(request, "expand"))
-        items = [shapes.member_rest(self.org, queue, u, expand) for u in ordered]
         return web.json_response(
             page_listing(
                 request,
-                items,
+                ordered,
                 default_size=25,
                 max_size=self.config.max_members_page_size,
                 totals=False,
+                build=lambda u: shapes.member_rest(self.org, queue, u, expand),
             )
         )
 
