@@ -1,1 +1,2 @@
-"""Desktop notifications: D-Bus first, then the tray balloon, then the window."""
+"""Desktop notifications: the desktop's own (desktop-notifier), then the tray balloon, then
+the window."""

@@ -33,6 +33,7 @@ class NotifierBackend(QObject):
     name = "backend"
     where = "somewhere"  # completes "showing alerts …" in the UI's fallback sentence
     what = "Notifications"  # starts "… unavailable (reason)"
+    takes_sound = False  # True: show() gets the notice with ``sound`` decided (True/False)
 
     def __init__(self, parent: QObject | None = None) -> None:
         """A backend with no reason to be unavailable yet."""
@@ -49,6 +50,12 @@ class NotifierBackend(QObject):
     def pending(self) -> bool:
         """Whether :meth:`available` cannot tell yet: it asked without waiting for the answer
         (the D-Bus backend asks the server), and emits ``availability_changed`` when it comes."""
+        return False
+
+    @property
+    def plays_sounds(self) -> bool:
+        """Whether a notice shown with ``sound=True`` makes the sound itself (the Notifier
+        beeps otherwise)."""
         return False
 
     def available(self) -> bool:

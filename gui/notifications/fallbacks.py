@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QSystemTrayIcon
 
 from core.domain.text import plain_line
 from gui.notifications.backend import NotifierBackend
-from gui.notifications.dbus import DBusNotifier
+from gui.notifications.desktop_backend import DesktopBackend
 from gui.notifications.notice import ACTION_OPEN, Notice
 from gui.tray.controller import TrayController
 
@@ -123,5 +123,5 @@ class InAppNotifier(NotifierBackend):
 
 
 def default_backends(tray: TrayController | None) -> list[NotifierBackend]:
-    """The chain, best first: D-Bus, the tray's balloons, the window."""
-    return [DBusNotifier(), TrayBalloonNotifier(tray), InAppNotifier()]
+    """The chain, best first: the desktop's own notifications, the tray's balloons, the window."""
+    return [DesktopBackend(), TrayBalloonNotifier(tray), InAppNotifier()]

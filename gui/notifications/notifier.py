@@ -3,20 +3,20 @@
 The chain, best first (design.md: platform features are adapters with an ordered fallback chain,
 and they say so when they fall back):
 
-1. :class:`~gui.notifications.dbus.DBusNotifier`: native desktop notifications over QtDBus.
+1. :class:`~gui.notifications.desktop_backend.DesktopBackend`: native desktop notifications
+   through desktop-notifier (freedesktop D-Bus, Windows toasts, macOS).
 2. :class:`~gui.notifications.fallbacks.TrayBalloonNotifier`: ``QSystemTrayIcon.showMessage``
    through the :class:`~gui.tray.controller.TrayController`; clicking the balloon is "open".
 3. :class:`~gui.notifications.fallbacks.InAppNotifier`: always there; emits ``shown(Notice)``
    for the monitor window's banner.
 
 :class:`Notifier` picks the first available backend at :meth:`Notifier.start` (waiting, with
-notices held, for one that is still asking: the D-Bus backend never blocks on its server), falls
-back when
-the backend fails at run time (re-showing what failed there), comes back when a better backend
-returns (the D-Bus backend watches the server's name), and keeps a sentence for the UI in
-:attr:`Notifier.fallback_reason`. It also coalesces bursts (the first notice of a quiet period
-goes out at once, the rest of the window becomes one summary per rule, never mixing a queue
-alert with an agent alert), replaces a notification whose key
+notices held, for one that is still asking: the desktop backend never blocks on its server),
+falls back when the backend fails at run time (re-showing what failed there), comes back when a
+better backend returns (the desktop backend follows the notification server's name on Linux),
+and keeps a sentence for the UI in :attr:`Notifier.fallback_reason`. It also coalesces bursts
+(the first notice of a quiet period goes out at once, the rest of the window becomes one summary
+per rule, never mixing a queue alert with an agent alert), replaces a notification whose key
 fires again instead of stacking another, and holds notices back while snoozed, in quiet hours or
 while the signed-in user is busy (counting them: the app's alert list still has every one).
 Those decisions are :mod:`core.alerts.delivery`'s (Qt-free); this class owns the timers.
@@ -24,6 +24,7 @@ Those decisions are :mod:`core.alerts.delivery`'s (Qt-free); this class owns the
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -305,13 +306,15 @@ class Notifier(QObject):
         self.suppressed_changed.emit(self._suppressed)
 
     def _display(self, notice: Notice) -> None:
+        sound = notice.sound if notice.sound is not None else self._sounds[notice.severity]
         for _attempt in self._chain:  # each failure moves down the chain: bounded
             backend = self._backend if self._backend is not None else self._select()
             if backend is None:  # the best backend answers soon (within its timeout)
                 self._held[notice.key] = notice  # a key posted again: the newest wins
                 return
             actions = notice.actions if notice.actions is not None else ACTIONS
-            handle = backend.show(notice, actions, self._live.get(notice.key, 0))
+            shown = dataclasses.replace(notice, sound=sound) if backend.takes_sound else notice
+            handle = backend.show(shown, actions, self._live.get(notice.key, 0))
             if self._backend is backend:
                 break
             # it failed synchronously and the chain moved on: show it on the next one
@@ -321,8 +324,7 @@ class Notifier(QObject):
             self._live[notice.key] = handle
             self._notices[handle] = notice
         self.displayed.emit(notice, backend.name)
-        sound = notice.sound if notice.sound is not None else self._sounds[notice.severity]
-        if sound:
+        if sound and not backend.plays_sounds:
             self._beep()
 
     def _open_window(self) -> None:

@@ -1,4 +1,5 @@
-"""End to end: a demo queue crosses a rule's threshold → one real D-Bus notification.
+"""End to end: a demo queue crosses a rule's threshold → one real D-Bus notification, whose
+"Snooze 15 min" button (clicked through the recorder) snoozes the app.
 
 The whole app runs in-process (qasync, offscreen widgets) against the embedded demo org, with
 the bed's session bus and its notification recorder; the simulation is paused and calls are put
@@ -14,6 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from jeepney import DBusAddress, MessageType, new_method_call
+from jeepney.io.blocking import DBusConnection
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
@@ -23,6 +26,11 @@ from core.storage.settings.model import AppConfig
 
 pytestmark = [pytest.mark.desktop, pytest.mark.qt_loop]
 DEADLINE_S = 20.0
+RECORDER_CONTROL = DBusAddress(  # the recorder's test control: "click" a notification's action
+    "/org/freedesktop/Notifications",
+    bus_name="org.freedesktop.Notifications",
+    interface="org.genesys.tray.testbed.NotifyRecorder",
+)
 
 
 def _size(path: Path) -> int:
@@ -45,7 +53,7 @@ async def _until(predicate: Any, what: str) -> None:
 
 
 async def test_threshold_crossing_notifies_once_snooze_silences_unsnooze_lets_through(
-    notify_recorder: Path, tmp_path: Path
+    notify_recorder: Path, session_bus: DBusConnection, tmp_path: Path
 ) -> None:
     from core.app.bootstrap import build_engine
     from gui.app import GuiApp, GuiOptions
@@ -88,11 +96,21 @@ async def test_threshold_crossing_notifies_once_snooze_silences_unsnooze_lets_th
             name = engine.service.store.queues[queues[0]].name
             assert name in first["summary"] and "waiting" in first["summary"]
             assert first["body"].startswith("Rule “Calls waiting”: ")  # and the rule in words
-            assert first["actions"] == ["open", "Open", "snooze", "Snooze 15 min"]
+            assert first["actions"] == [
+                *("default", ""),  # a click on the notification itself: Open
+                *("open", "Open", "snooze", "Snooze 15 min"),
+            ]
             await _until(lambda: not app.notifier.coalescing, "the burst window to close")
             assert len(_ours(notify_recorder, offset)) == 1  # exactly one
 
-            app.alerts.snooze_for(900)
+            # The person clicks "Snooze 15 min" on the notification (the recorder's control).
+            reply = session_bus.send_and_get_reply(
+                new_method_call(RECORDER_CONTROL, "InvokeAction", "us", (first["id"], "snooze")),
+                timeout=5,
+            )
+            assert reply.header.message_type == MessageType.method_return, reply.body
+            await _until(lambda: app.notifier.snoozed, "the snooze from the notification")
+            assert app.alerts.config.snooze_until == app.notifier.snoozed_until
             await cross(queues[1])
             await _until(lambda: app.notifier.suppressed >= 1, "the snoozed alert")
             assert len(_ours(notify_recorder, offset)) == 1

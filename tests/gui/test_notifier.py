@@ -1,14 +1,15 @@
 """The notifier's logic, offscreen and in-process: the fallback chain, coalescing, snooze, quiet
-hours, busy mute, sounds, and the typed D-Bus arguments it builds.
+hours, busy mute and sounds.
 
 Time is a :class:`FakeTime` (clock and scheduler in one), so windows and snoozes run by hand.
-The D-Bus backend's real behaviour against a notification server is in
-tests/desktop/test_notifier_dbus.py; here it only appears as a real backend that finds no server
-(under any bus: the service name is one nobody owns).
+The desktop backend's real behaviour against a notification server is in
+tests/gui/test_notifier_desktop.py (a private bus) and tests/desktop/test_notifier_dbus.py (the
+bed's); here it only appears as a real backend that finds no session bus.
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 import uuid
@@ -24,8 +25,7 @@ from pytestqt.qtbot import QtBot
 from core.alerts.delivery import SNOOZE_S
 from core.alerts.model import Severity
 from gui.notifications.backend import NotifierBackend
-from gui.notifications.dbus import DBusNotifier
-from gui.notifications.dbus_args import dbus_byte, dbus_string_list, dbus_uint32
+from gui.notifications.desktop_backend import DesktopBackend
 from gui.notifications.fallbacks import InAppNotifier, TrayBalloonNotifier
 from gui.notifications.notice import (
     ACTION_OPEN,
@@ -40,6 +40,7 @@ from gui.notifications.scheduler import QtScheduler
 from gui.tray.controller import TrayController
 
 WINDOW_S = 5.0
+DEADLINE_S = 10.0
 T0 = datetime(2025, 3, 10, 12, 0).timestamp()  # local noon: outside any quiet hours used here
 
 
@@ -193,44 +194,62 @@ def test_picks_the_first_available_backend(bed: Bed) -> None:
     assert bed.changes == [("best", "")]
 
 
-def test_falls_back_to_the_tray_balloon_and_says_why(qtbot: QtBot) -> None:
-    """The real D-Bus backend finds no server for a name nobody owns; the tray takes over."""
+async def _until(predicate: Callable[[], bool], what: str) -> None:
+    async with asyncio.timeout(DEADLINE_S):
+        while not predicate():  # noqa: ASYNC110 - the backend answers on the bus
+            await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+def no_bus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A session bus address where there is none (the desktop backend cannot connect)."""
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path=/nonexistent/{uuid.uuid4().hex}")
+
+
+async def test_falls_back_to_the_tray_balloon_and_says_why(qtbot: QtBot, no_bus: None) -> None:
+    """The real desktop backend finds no notification system; the tray takes over."""
     tray = FakeTray()
-    dbus = DBusNotifier(service=f"org.genesys.tray.test.N{uuid.uuid4().hex}")
-    notifier = Notifier([dbus, TrayBalloonNotifier(tray, supports_messages=lambda: True)])
-    with qtbot.waitSignal(notifier.backend_changed) as changed:
-        notifier.start()
+    notifier = Notifier(
+        [DesktopBackend(), TrayBalloonNotifier(tray, supports_messages=lambda: True)]
+    )
+    changes: list[tuple[str, str]] = []
+    notifier.backend_changed.connect(lambda name, why: changes.append((name, why)))
+    notifier.start()
     try:
+        await _until(lambda: bool(changes), "the chain settled")
         assert notifier.backend_name == "tray"
         reason = notifier.fallback_reason
         assert reason.startswith("Desktop notifications unavailable (")
         assert reason.endswith("); showing alerts in the tray")
-        assert ("no notification server" in reason) or ("no D-Bus session bus" in reason)
-        assert changed.args == ["tray", reason]
+        assert "no D-Bus session bus" in reason
+        assert changes == [("tray", reason)]
 
         notifier.post(notice(1, severity="critical"))
         assert tray.balloons == [("Queue 1: 5 waiting", "Longest wait 1:00", "critical")]
-        with qtbot.waitSignal(notifier.action_invoked) as invoked:
-            tray.balloon_clicked.emit()  # what QSystemTrayIcon.messageClicked forwards
-        assert invoked.args == ["waiting:q1", ACTION_OPEN]
+        invoked: list[tuple[str, str]] = []
+        notifier.action_invoked.connect(lambda key, action: invoked.append((key, action)))
+        tray.balloon_clicked.emit()  # what QSystemTrayIcon.messageClicked forwards
+        assert invoked == [("waiting:q1", ACTION_OPEN)]
     finally:
         notifier.stop()
 
 
-def test_falls_back_to_in_app_without_a_tray(qtbot: QtBot) -> None:
+async def test_falls_back_to_in_app_without_a_tray(qtbot: QtBot, no_bus: None) -> None:
     """Offscreen has no system tray, so a real TrayController cannot show balloons either."""
     tray = TrayController()
-    dbus = DBusNotifier(service=f"org.genesys.tray.test.N{uuid.uuid4().hex}")
-    notifier = Notifier([dbus, TrayBalloonNotifier(tray)])  # the in-app backend is appended
-    with qtbot.waitSignal(notifier.backend_changed):  # D-Bus answers asynchronously
-        notifier.start()
+    notifier = Notifier([DesktopBackend(), TrayBalloonNotifier(tray)])  # in-app is appended
+    changes: list[str] = []
+    notifier.backend_changed.connect(lambda name, _why: changes.append(name))
+    shown: list[Notice] = []
+    notifier.in_app.shown.connect(shown.append)
+    notifier.start()  # the desktop backend answers asynchronously
     try:
+        await _until(lambda: bool(changes), "the chain settled")
         assert notifier.backend_name == "in-app"
         assert "Tray messages unavailable (no system tray)" in notifier.fallback_reason
         assert notifier.fallback_reason.endswith("showing alerts in the monitor window")
-        with qtbot.waitSignal(notifier.in_app.shown) as shown:
-            notifier.post(notice(2))
-        assert shown.args == [notice(2)]
+        notifier.post(notice(2))
+        assert shown == [notice(2)]
     finally:
         notifier.stop()
 
@@ -531,19 +550,35 @@ def test_notices_reject_unknown_severities_and_kinds() -> None:
         Notice("", "t", "b", Severity.INFO, "queue", "q1")
 
 
-def test_typed_dbus_arguments_carry_their_signature(qtbot: QtBot) -> None:
-    """PySide6 sends a Python int as ``i``; ``Notify`` needs ``u`` and the urgency a byte."""
-    assert dbus_uint32(0).currentSignature() == "u"
-    assert dbus_uint32(2**32 - 1).currentSignature() == "u"
-    assert dbus_byte(2).currentSignature() == "y"
-    empty = dbus_string_list([])
-    assert not isinstance(empty, list)
-    assert empty.currentSignature() == "as"  # type: ignore[attr-defined]
-    assert dbus_string_list(["open", "Open"]) == ["open", "Open"]
-    with pytest.raises(ValueError, match="uint32"):
-        dbus_uint32(-1)
-    with pytest.raises(ValueError, match="byte"):
-        dbus_byte(256)
+class SoundingBackend(FakeBackend):
+    """A backend that takes the Notifier's sound decision and may play it itself."""
+
+    takes_sound = True
+
+    def __init__(self, *, plays: bool) -> None:
+        super().__init__("sounding")
+        self.plays = plays
+
+    @property
+    def plays_sounds(self) -> bool:
+        return self.plays
+
+
+@pytest.mark.parametrize("plays", [True, False])
+def test_a_backend_that_takes_the_sound_gets_the_decision_and_the_beep_only_if_it_cannot(
+    qtbot: QtBot, plays: bool
+) -> None:
+    backend = SoundingBackend(plays=plays)
+    beeps: list[int] = []
+    notifier = Notifier([backend], coalesce_window_s=0, beep=lambda: beeps.append(1))
+    notifier.start()
+    try:
+        notifier.post(notice(1, severity="critical"))  # critical: a sound by default
+        notifier.post(notice(2, severity="info"))  # info: silent by default
+        assert [shown.notice.sound for shown in backend.shown] == [True, False]
+        assert beeps == ([] if plays else [1])
+    finally:
+        notifier.stop()
 
 
 def test_in_app_is_always_available_and_keeps_handles_per_key(qtbot: QtBot) -> None:
