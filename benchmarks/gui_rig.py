@@ -50,7 +50,8 @@ from core.rest.regions import parse_environment
 from core.rest.schema import ChannelInfo
 from core.storage.journal.journal import Journal
 from core.storage.settings.model import default_config
-from gui.app import GuiApp, GuiOptions, create_qapp, run_qasync
+from gui.app import GuiApp
+from gui.options import GuiOptions, create_qapp, run_qasync
 
 logger = logging.getLogger(__name__)
 

@@ -65,7 +65,8 @@ from core.eventbridge.events import BridgedEvent
 from core.storage.journal.journal import Journal
 from core.storage.settings.model import default_config
 from core.streaming.reconnect import ChannelSettings
-from gui.app import GuiApp, GuiOptions, create_qapp, run_qasync
+from gui.app import GuiApp
+from gui.options import GuiOptions, create_qapp, run_qasync
 
 BATCH = 10  # one ReceiveMessage's worth
 POLLERS = ConsumerSettings().max_pollers  # the consumer's pollers while a backlog drains

@@ -13,34 +13,29 @@ import contextlib
 import dataclasses
 import logging
 import signal
-import sys
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QApplication
 
 from core.alerts.model import Severity
 from core.app.diagnostics import write_diagnostics
 from core.app.pipeline import Pipeline
-from core.auth.credentials import CredentialStore
 from core.auth.keyring_worker import default_worker
 from core.engine.records import BudgetRecord, EngineState, SelectionProgress
 from core.engine.service import MonitorService
 from core.engine.timeline import ConnectionTimeline
 from core.errors import GenesysTrayError
-from core.eventbridge.ports import StatusSource
 from core.rest.client import ApiClient
 from core.rest.integrations import IntegrationSetup
-from core.storage.journal.journal import Journal
 from core.storage.journal.picture import PictureKeeper
 from core.storage.settings.codec import config_to_json
 from core.storage.settings.file import ConfigError
 from core.storage.settings.model import AppConfig, WatchSettings, default_config
 from core.storage.settings.writer import SettingsWriter
+from gui.actions_ui import ActionsUi
 from gui.alerts import AlertsController
 from gui.bridge import EngineBridge, LinkHealth
 from gui.dialogs.settings_dialog import SettingsDialog
@@ -48,20 +43,20 @@ from gui.dialogs.thresholds_page import ThresholdsPage
 from gui.dialogs.watch_dialog import WatchDialog
 from gui.dialogs.watch_text import selection_of
 from gui.eventbridge_ui import EventBridgeUi
+from gui.me_ui import MeUi
 from gui.notifications.fallbacks import default_backends
 from gui.notifications.notice import ACTION_SIGN_IN, SIGN_IN_KEY, Notice, sign_in_body
 from gui.notifications.notifier import Notifier
-from gui.platform.autostart import Autostart
+from gui.options import APP_NAME, GuiOptions
 from gui.platform.wake import NetworkWatcher, WakeDetector
 from gui.thresholds import glance
 from gui.tray.controller import TrayController
+from gui.triggers_ui import TriggersUi
 from gui.window.main_window import MainWindow
 from gui.window.theme import apply_theme
 
 logger = logging.getLogger(__name__)
 
-APP_NAME = "Genesys Tray"
-ORG_NAME = "genesys-tray"
 SIGN_IN_WAIT_TEXT = "Finish the sign-in in your browser."
 
 
@@ -76,57 +71,6 @@ def sign_in_notice(detail: str) -> Notice:
         subject_id="",
         actions=((ACTION_SIGN_IN, "Sign in"),),
     )
-
-
-def create_qapp(argv: list[str] | None = None) -> QApplication:
-    """The QApplication, configured so only our async side decides when to quit."""
-    existing = QApplication.instance()
-    qapp = existing if isinstance(existing, QApplication) else QApplication(argv or [sys.argv[0]])
-    QCoreApplication.setApplicationName(APP_NAME)
-    QCoreApplication.setOrganizationName(ORG_NAME)
-    qapp.setQuitOnLastWindowClosed(False)
-    qapp.setQuitLockEnabled(False)
-    qapp.setAttribute(Qt.ApplicationAttribute.AA_DontShowIconsInMenus, False)
-    return qapp
-
-
-def run_qasync(qapp: QApplication, main: Callable[[], Coroutine[Any, Any, int]]) -> int:
-    """Run ``main()`` on a qasync loop through ``asyncio.Runner`` and return its exit code."""
-    import qasync
-
-    with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(qapp)) as runner:
-        return runner.run(main())
-
-
-@dataclass(slots=True)
-class GuiOptions:
-    """What the command line asked of the GUI."""
-
-    minimized: bool = False
-    title_suffix: str = ""
-    journal: Journal | None = None
-    on_reconnect: Callable[[], None] | None = None
-    extra_closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    settings: QSettings | None = None
-    config: AppConfig | None = None
-    config_path: Path | None = None
-    config_problem: str | None = None
-    self_user_id: str | None = None
-    timeline: ConnectionTimeline | None = None  # main.py also feeds it the token renewals
-    sign_out: Callable[[], Awaitable[object]] | None = None
-    # Signs the same session in again (PKCE in the browser, or client credentials): a core
-    # coroutine the app runs when the person asks; the service goes live on the new token.
-    sign_in_again: Callable[[], Awaitable[object]] | None = None
-    log_files: list[Path] = field(default_factory=list)
-    account: str = ""  # who is signed in where, for the Settings dialog
-    autostart: Autostart | None = None
-    watch_network: bool = True
-    demo: bool = False  # the demo org: Settings offers "Connect to Genesys Cloud…"
-    profiles: list[tuple[str, str]] = field(default_factory=list)  # (key, label): tray submenu
-    active_profile: str = ""
-    eventbridge: StatusSource | None = None  # this org's EventBridge source; None: no queue
-    eventbridge_stop: Callable[[], Awaitable[None]] | None = None  # its consumer, then its merge
-    eventbridge_credentials: CredentialStore | None = None  # for a queue saved while running
 
 
 class GuiApp(QObject):
@@ -206,6 +150,9 @@ class GuiApp(QObject):
         self.next_profile: str | None = None  # the org chosen in the tray: started after this
         self._sign_in_announced = False
         self._signing_out = False
+        self.me = MeUi.attach(self, parent=self)  # my own status: tray mark, menu, "Me" tab
+        self.actions = ActionsUi.attach(self, parent=self)  # supervisor actions on the board
+        self.triggers = TriggersUi.attach(self, parent=self)  # the org's Genesys Cloud triggers
         self._wire()
 
     # ------------------------------------------------------------------ wiring
@@ -562,6 +509,9 @@ class GuiApp(QObject):
             with contextlib.suppress(asyncio.CancelledError):
                 await self.sign_in_task
         await self.eventbridge.stop()
+        await self.me.stop()
+        await self.actions.stop()
+        await self.triggers.stop()
         if self.options.eventbridge_stop is not None:  # before the engine and the pipeline
             with contextlib.suppress(Exception):
                 await self.options.eventbridge_stop()

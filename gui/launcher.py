@@ -36,7 +36,7 @@ from core.rest.regions import parse_environment
 from core.storage.journal.journal import Journal, default_journal_path
 from core.storage.settings.file import ConfigError, config_path, load_config, save_config
 from core.storage.settings.model import AppConfig, Profile, with_profile
-from gui.app import GuiApp, GuiOptions, create_qapp, run_qasync
+from gui.app import GuiApp
 from gui.dialogs.welcome_dialog import (
     SignInRequest,
     SignInResult,
@@ -44,6 +44,7 @@ from gui.dialogs.welcome_dialog import (
     WelcomeDialog,
     run_welcome,
 )
+from gui.options import GuiOptions, create_qapp, run_qasync
 from gui.platform.single_instance import SingleInstance
 
 logger = logging.getLogger(__name__)
@@ -377,8 +378,11 @@ async def run_app(
     journal = await open_journal(demo=demo, retention_days=loaded.config.journal_retention_days)
     engine.closers.insert(0, journal.close)  # closed last, after the engine's final records
     try:
-        if engine.sandbox_url:
-            print(f"Sandbox Genesys Cloud org: {engine.sandbox_url}", flush=True)
+        if engine.sandbox_url:  # the demo: where its org listens and how to sign in to it
+            print(
+                engine.sandbox_banner or f"Sandbox Genesys Cloud org: {engine.sandbox_url}",
+                flush=True,
+            )
         if engine.credentials_warning:
             logger.warning("%s", engine.credentials_warning)
         link = eventbridge_link(engine, loaded.config)

@@ -65,6 +65,7 @@ class Engine:
     sign_in_again: SessionControl
     closers: list[Closer] = field(default_factory=list)  # closed newest first
     sandbox_url: str | None = None
+    sandbox_banner: str = ""  # the embedded org's "how to reach it" text (the demo only)
     user_id: str | None = None
     credentials_warning: str = ""
     account: str = ""
@@ -102,6 +103,7 @@ class _Login:
     auth: Authenticator | None = None  # a session signed in already: used as it is
     browser: BrowserOpener | None = None
     sandbox_url: str | None = None
+    sandbox_banner: str = ""
     demo_queue: QueueStarter | None = None
 
 
@@ -138,6 +140,7 @@ async def _demo_login(demo_speed: float, closers: list[Closer], eventbridge: boo
         MemoryCredentialStore(),
         browser=follow_redirects,
         sandbox_url=url,
+        sandbox_banner=sandbox.describe(),
         demo_queue=sandbox.start_eventbridge if eventbridge else None,
     )
 
@@ -420,6 +423,7 @@ async def build_engine(
             sign_in_again=sign_in_again,
             closers=closers,
             sandbox_url=login.sandbox_url,
+            sandbox_banner=login.sandbox_banner,
             user_id=user_id,
             credentials_warning=login.credentials_warning,
             credentials=login.credentials,

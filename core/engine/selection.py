@@ -81,9 +81,12 @@ class SelectionApi(Protocol):
 
 
 async def read_selection(
-    api: SelectionApi, sel: Selection, *, service_account: bool = False
+    api: SelectionApi, sel: Selection, *, service_account: bool = False, me: str | None = None
 ) -> Resolution:
-    """Resolve a selection through REST, changing nothing (a failure leaves all as it was)."""
+    """Resolve a selection through REST, changing nothing (a failure leaves all as it was).
+
+    ``me``: the signed-in person, always watched (the tray shows my own status live).
+    """
     queues: dict[str, str] = {}
     if isinstance(sel.queues, tuple):
         records = await api.queues(ids=sel.queues) if sel.queues else []
@@ -112,6 +115,8 @@ async def read_selection(
             for member in await api.queue_members(queue_id):
                 out.users[member.id] = member.user.name
                 pairs.append((member.id, member.joined))
+    if me and not service_account and me not in out.users:  # named: the board shows me too
+        out.users[me] = next((u.name for u in await api.users(ids=(me,)) if u.id == me), "")
     return out
 
 

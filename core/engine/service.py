@@ -98,6 +98,7 @@ class MonitorService:
         self.api = api
         self.session = session
         self.selection = selection or Selection()
+        self.me: str | None = None  # the signed-in person: always watched (core.app.me)
         self.store = store or Store()
         self.budget = budget or Budget()
         self.settings = settings or ChannelSettings()
@@ -347,7 +348,9 @@ class MonitorService:
 
     async def _read_selection(self, sel: Selection) -> Resolution:
         """Resolve a selection through REST, changing nothing (a failure leaves all as it was)."""
-        return await read_selection(self.api, sel, service_account=self._service_account())
+        return await read_selection(
+            self.api, sel, service_account=self._service_account(), me=self.me
+        )
 
     def _adopt(self, resolution: Resolution) -> None:
         """Make a resolution the watch: keep what stays, drop the store rows of what goes."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime, Signal
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
     QDateTimeEdit,
@@ -35,11 +36,12 @@ from core.feed.entry import KINDS
 from core.storage.journal.errors import JournalError
 from core.storage.journal.export import ExportFormat
 from core.storage.journal.journal import Journal
-from gui.models.feed import FeedModel
+from gui.models.feed import KIND_LABELS, FeedModel
 
 logger = logging.getLogger(__name__)
 
 PAGE = 200
+TIME_PADDING_PX = 24  # the cell's margins either side of the text, and a spare
 
 
 def _to_utc(value: QDateTime) -> datetime:
@@ -73,11 +75,13 @@ class JournalDialog(QDialog):
         self.kind = QComboBox()
         self.kind.addItem("All kinds", None)
         for kind in KINDS:
-            self.kind.addItem(kind.title(), kind)
+            self.kind.addItem(KIND_LABELS.get(kind, kind.title()), kind)
         self.find_button = QPushButton("&Search")
         self.find_button.clicked.connect(self._on_search_return_pressed)
-        self.older_button = QPushButton("&Older…")
+        # Not "Older…": the main window's button that opens this dialog was called that too.
+        self.older_button = QPushButton(f"Show {PAGE} &older entries")
         self.older_button.setObjectName("olderButton")
+        self.older_button.setToolTip("Add the next older entries below the ones shown")
         self.older_button.clicked.connect(self._on_older_clicked)
         self.status = QLabel("")
         self.status.setObjectName("journalStatus")
@@ -91,6 +95,7 @@ class JournalDialog(QDialog):
         self.view.verticalHeader().setVisible(False)
         self.view.horizontalHeader().setStretchLastSection(True)
         self.view.setWordWrap(False)
+        self._fit_time_column()
 
         now = QDateTime.currentDateTime()
         self.start = QDateTimeEdit(QDateTime(QDate.currentDate().addDays(-1), QTime(0, 0)))
@@ -118,6 +123,12 @@ class JournalDialog(QDialog):
         layout.addLayout(top)
         layout.addWidget(self.view)
         layout.addLayout(bottom)
+
+    def _fit_time_column(self) -> None:
+        """The Time column shows "2026-12-04 14:03:07" whole (it was cut to "2026-12-04 …")."""
+        sample = datetime(2026, 12, 28, 23, 58, 58).strftime("%Y-%m-%d %H:%M:%S")
+        width = QFontMetrics(self.view.font()).horizontalAdvance(sample) + TIME_PADDING_PX
+        self.view.horizontalHeader().resizeSection(FeedModel.TIME, width)
 
     # ------------------------------------------------------------------ searching
     def _kinds(self) -> tuple[str, ...]:

@@ -13,7 +13,9 @@ token client refuses an unconfirmed host in any case.
 
 The dialog awaits an injected ``sign_in`` callable, so tests (and the demo) need no browser; the
 app passes one that builds an Authenticator and signs in. Errors are said in words a person
-understands (:func:`describe_sign_in_error`).
+understands (:func:`describe_sign_in_error`). Both pages link to "What to ask your admin for"
+(:class:`~gui.dialogs.admin_checklist.AdminChecklistDialog`): the OAuth client to create and the
+permissions each part of the app needs.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ from PySide6.QtWidgets import (
 from core.errors import InvalidEnvironmentError
 from core.rest.regions import REGIONS, parse_environment
 from core.storage.settings.model import Profile
-from gui.dialogs.welcome_words import describe_sign_in_error, environment_label
+from gui.dialogs.admin_checklist import AdminChecklistDialog
+from gui.dialogs.welcome_words import ADMIN_TITLE, describe_sign_in_error, environment_label
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +140,7 @@ class WelcomeDialog(QDialog):
         self.host_question: QMessageBox | None = None  # open while the person is asked
         self._missing: QLineEdit | None = None  # the empty field the error label asks for
         self.choice: WelcomeChoice | None = None
+        self.admin_dialog: AdminChecklistDialog | None = None  # "What to ask your admin for"
 
         layout = QVBoxLayout(self)
         self.pages = QStackedWidget()
@@ -177,6 +181,7 @@ class WelcomeDialog(QDialog):
         box.addSpacing(12)
         box.addWidget(self.connect_button)
         box.addWidget(QLabel("Needs your org's region and an OAuth client id from your admin."))
+        box.addWidget(self._admin_link("adminLinkChoose"))
         box.addStretch(1)
         quit_row = QHBoxLayout()
         quit_row.addStretch(1)
@@ -224,6 +229,7 @@ class WelcomeDialog(QDialog):
         self.starter_rules.setChecked(True)
         form.addRow(self.starter_rules)
         box.addLayout(form)
+        box.addWidget(self._admin_link("adminLinkConnect"))
         self.error_label = QLabel("")
         self.error_label.setWordWrap(True)
         self.error_label.setTextFormat(Qt.TextFormat.PlainText)  # may quote the server's words
@@ -284,6 +290,25 @@ class WelcomeDialog(QDialog):
         row.addWidget(self.continue_button)
         box.addLayout(row)
         return page
+
+    def _admin_link(self, name: str) -> QLabel:
+        """A link to "What to ask your admin for" (the OAuth client, the permissions)."""
+        link = QLabel(f'<a href="#admin">{ADMIN_TITLE}…</a>')
+        link.setObjectName(name)
+        link.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
+        link.linkActivated.connect(self._on_admin_link_activated)
+        return link
+
+    def _on_admin_link_activated(self, _link: str) -> None:
+        self.open_admin_checklist()
+
+    def open_admin_checklist(self) -> AdminChecklistDialog:
+        """Show what to ask the admin for (window-modal over this dialog; one at a time)."""
+        if self.admin_dialog is None:
+            self.admin_dialog = AdminChecklistDialog(self)
+        self.admin_dialog.open()
+        self.admin_dialog.raise_()
+        return self.admin_dialog
 
     # ------------------------------------------------------------------ values
     def _fill(self, profile: Profile) -> None:

@@ -1,12 +1,15 @@
-"""The welcome dialog's words: where an org lives, and why a sign-in failed, for a person.
+"""The welcome dialog's words: where an org lives, why a sign-in failed, what to ask an admin for.
 
 Kept apart from the dialog's widgets so the dialog stays short; the dialog imports these.
 """
 
 from __future__ import annotations
 
+import html
 from typing import Protocol
 
+from core.app.permissions import admin_checklist
+from core.auth.loopback import CALLBACK_PATH, DEFAULT_REDIRECT_PORTS, LOOPBACK_HOST
 from core.errors import (
     AuthError,
     CredentialStoreError,
@@ -94,3 +97,72 @@ def describe_sign_in_error(exc: BaseException, request: SignInAsked) -> str:
     if isinstance(exc, AuthError):
         return str(exc)
     return f"The sign-in failed unexpectedly ({type(exc).__name__}). See the log for details."
+
+
+# ---------------------------------------------------------------------- what to ask your admin for
+ADMIN_TITLE = "What to ask your admin for"
+
+
+def redirect_uris() -> list[str]:
+    """The redirect URIs to register on the OAuth client: the first port, then its fallbacks."""
+    return [f"http://{LOOPBACK_HOST}:{port}{CALLBACK_PATH}" for port in DEFAULT_REDIRECT_PORTS]
+
+
+def admin_request() -> list[tuple[str, str, list[str]]]:
+    """What to ask an admin for, as (heading, lead-in, items): the OAuth client, the roles.
+
+    The one source of the welcome dialog's "What to ask your admin for" and of the README's
+    section of that name (a test keeps the two alike).
+    """
+    first, *fallbacks = redirect_uris()
+    client = [
+        "Grant type: Code Authorization, with PKCE enabled (the app keeps no client secret).",
+        f"Authorized redirect URI: {first}",
+        *(f"Fallback redirect URI: {uri}" for uri in fallbacks),
+        "Token duration: as long as your org allows (up to 48 hours); when it ends, the app "
+        "asks you to sign in again.",
+    ]
+    roles = [*admin_checklist()]
+    service = [
+        "Grant type: Client Credentials, with a role that holds the permissions above. The "
+        "client id and secret go in the welcome dialog; the secret stays in the system keyring.",
+        "A service account is nobody: it has no “My status”, and the journal cannot say which "
+        "person made a change.",
+    ]
+    return [
+        (
+            "An OAuth client",
+            "In Admin → Integrations → OAuth, add a client for Genesys Tray and give its client "
+            "id to the people who sign in. Register every redirect URI exactly as written: the "
+            "app listens on the first free port.",
+            client,
+        ),
+        (
+            "Roles and permissions",
+            "Each person's roles need the permissions of the parts they use. Without one, that "
+            "part stays empty or refuses, and the app lists what will not work at sign-in.",
+            roles,
+        ),
+        (
+            "Or a service account (a shared screen without a person signed in)",
+            "Instead of the client above:",
+            service,
+        ),
+    ]
+
+
+def admin_request_text() -> str:
+    """:func:`admin_request` as plain text (what "Copy" puts on the clipboard)."""
+    blocks = []
+    for heading, lead, items in admin_request():
+        blocks.append("\n".join([heading, lead, *(f"- {item}" for item in items)]))
+    return f"{ADMIN_TITLE}\n\n" + "\n\n".join(blocks) + "\n"
+
+
+def admin_request_html() -> str:
+    """:func:`admin_request` as rich text for the dialog."""
+    parts = []
+    for heading, lead, items in admin_request():
+        listed = "".join(f"<li>{html.escape(item)}</li>" for item in items)
+        parts.append(f"<h4>{html.escape(heading)}</h4><p>{html.escape(lead)}</p><ul>{listed}</ul>")
+    return "".join(parts)

@@ -15,11 +15,12 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QObject, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QAbstractItemModel, QObject, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QBrush, QFont
 
 from core.domain.format import clock_text, status_text
 from core.state.store import Store, UserState
+from gui.models.agent_groups import UNWATCHED_NOTE, UNWATCHED_TIP, matches_figure, unwatched_call
 from gui.models.presence_style import (
     ALERT_ROUTING,
     STALE_TEXT,
@@ -33,6 +34,7 @@ from gui.models.presence_style import (
 from gui.models.table_base import (
     ALERT_ROLE,
     DISPLAY,
+    FILTER_ROLE,
     ID_ROLE,
     RIGHT,
     SORT_ROLE,
@@ -43,6 +45,7 @@ from gui.models.table_base import (
     bold_font,
     end_filter_change,
     refresh_rows,
+    row_runs,
     stale_font,
     utc_now,
 )
@@ -90,6 +93,12 @@ class AgentsModel(TableModel):
         # What of each queue the active-queues column shows: its name and who is joined.
         self._queue_looks: dict[str, tuple[str, frozenset[str]]] = {}
         self._stale_at: datetime | None = None
+        # Sort keys as last announced, per column then row (see _announce): the time column
+        # keeps the moment the state began, so a tick moves every row alike.
+        self._sort_keys: list[dict[int, Any]] = [{} for _ in self.HEADERS]
+        self._needle = ""  # the filter of the proxy over this model (see AgentsFilterProxy)
+        self._queue_id: str | None = None
+        self.figure: str | None = None  # a header-strip figure filter (AgentsFilterProxy)
 
     # ------------------------------------------------------------------ feeding
     def use_store(self, store: Store, stale_at: datetime | None = None) -> None:
@@ -102,6 +111,7 @@ class AgentsModel(TableModel):
         self._stale_at = stale_at
         self._now = stale_at if stale_at is not None else self._clock()
         self._queue_looks.clear()
+        self._forget_keys()
 
     @property
     def stale(self) -> bool:
@@ -112,15 +122,18 @@ class AgentsModel(TableModel):
         """Show exactly these users, in this order (a model reset)."""
         self.beginResetModel()
         self._rows.reset(user_ids)
+        self._forget_keys()
         self.endResetModel()
 
     def update_users(self, user_ids: Iterable[str]) -> None:
-        """Users whose state changed: known rows emit one dataChanged, unknown ids are appended.
+        """Users whose state changed: known rows emit a dataChanged per run of rows (see
+        :meth:`_announce`), unknown ids are appended.
 
         Rows already shown never move; new ids go to the end, in the given order, with one
         ``beginInsertRows`` for the whole batch.
         """
-        refresh_rows(self, self._rows, list(user_ids))
+        last = self.columnCount() - 1
+        refresh_rows(self, self._rows, list(user_ids), lambda rows: self._announce(rows, 0, last))
 
     def update_queues(self, queue_ids: Iterable[str]) -> None:
         """Queues changed: refresh the active-queues cells of the users a change can show in.
@@ -144,13 +157,10 @@ class AgentsModel(TableModel):
             users.update(before[1] if before is not None else ())
             users.update(look[1] or ())
         if renamed:
+            self._sort_keys[self.QUEUES].clear()
             self._column_changed(self.QUEUES, [])
             return
-        rows = self._rows.known_rows(list(users))
-        if rows:
-            self.dataChanged.emit(
-                self.index(min(rows), self.QUEUES), self.index(max(rows), self.QUEUES), []
-            )
+        self._announce(self._rows.known_rows(list(users)), self.QUEUES, self.QUEUES)
 
     def tick(self, now: datetime | None = None) -> None:
         """Advance the clock: one dataChanged for the time column, nothing else."""
@@ -159,7 +169,31 @@ class AgentsModel(TableModel):
         self._now = now if now is not None else self._clock()
         self._column_changed(self.TIME, [int(DISPLAY), SORT_ROLE])
 
+    def _announce(self, rows: list[int], first: int, last: int) -> None:
+        """One dataChanged per run of ``rows`` (columns ``first``-``last``), keys renewed per run.
+
+        Runs, not one range from the lowest to the highest row: on a 50,000-row board the proxy
+        would re-read every row between (P9). A sorting proxy places each run's rows by a binary
+        search over the others, so those must still show the keys it sorted them by: the store
+        holds every change of the batch already, and the keys of rows not yet announced are
+        served as they were (:attr:`_sort_keys`) until their own run.
+        """
+        for top, bottom in row_runs(rows):
+            for column in range(first, last + 1):
+                keys = self._sort_keys[column]
+                for row in range(top, bottom + 1):
+                    keys.pop(row, None)
+            self.dataChanged.emit(self.index(top, first), self.index(bottom, last), [])
+
+    def _forget_keys(self) -> None:
+        for keys in self._sort_keys:
+            keys.clear()
+
     # ------------------------------------------------------------------ lookups
+    def user_state(self, row: int) -> UserState | None:
+        """The store's state of the user in ``row`` (status groups and filters read it)."""
+        return self._store.users.get(self._rows.ids[row])
+
     def user_id(self, row: int) -> str:
         """The user id shown in ``row``."""
         return self._rows.ids[row]
@@ -198,6 +232,18 @@ class AgentsModel(TableModel):
             return True
         return queue_id in self._store.active_queues(user_id)
 
+    def set_filter(self, needle: str, queue_id: str | None) -> None:
+        """The proxy's search text (casefolded) and queue, which :data:`FILTER_ROLE` applies."""
+        self._needle, self._queue_id = needle, queue_id
+
+    def accepts(self, row: int) -> bool:
+        """Whether ``row`` passes the filter: queue membership first (set lookups), then text."""
+        if self._queue_id is not None and not self.is_member(row, self._queue_id):
+            return False
+        if self.figure is not None and not matches_figure(self.figure, self.user_state(row)):
+            return False
+        return not self._needle or self._needle in self.search_text(row)
+
     # ------------------------------------------------------------------ Qt
     def _row_count(self) -> int:
         return len(self._rows.ids)
@@ -206,13 +252,15 @@ class AgentsModel(TableModel):
         """The cell's value for ``role`` (see the module docstring for the custom roles)."""
         if not index.isValid() or not 0 <= index.row() < len(self._rows.ids):
             return None
+        if role == FILTER_ROLE:  # first: Qt asks it of every row a change names
+            return "1" if self.accepts(index.row()) else "0"
         user_id = self._rows.ids[index.row()]
         state = self._store.users.get(user_id)
         column = index.column()
         if role == DISPLAY:
             return self._display(user_id, state, column)
         if role == SORT_ROLE:
-            return self._sort_value(user_id, state, column)
+            return self._sort_value(index.row(), user_id, state, column)
         if role == ID_ROLE:
             return user_id
         alert = state is not None and state.routing_status in ALERT_ROUTING
@@ -272,14 +320,26 @@ class AgentsModel(TableModel):
             seconds = self.seconds_in_state(user_id)
             return "" if seconds is None else clock_text(seconds)
         if column == self.QUEUES:
-            return ", ".join(self._queue_names(user_id))
+            names = ", ".join(self._queue_names(user_id))
+            if unwatched_call(self._store, user_id):  # Interacting, yet no watched queue is
+                return f"{names} · {UNWATCHED_NOTE}" if names else UNWATCHED_NOTE.capitalize()
+            return names
         return ""
 
-    def _sort_value(self, user_id: str, state: UserState | None, column: int) -> Any:
+    def _sort_value(self, row: int, user_id: str, state: UserState | None, column: int) -> Any:
+        """The key as last announced (see :meth:`_announce`); time: seconds since the start."""
+        keys = self._sort_keys[column]
+        if row in keys:
+            key = keys[row]
+        elif column == self.TIME:
+            times = [] if state is None else [state.presence_since, state.routing_since]
+            known = [t for t in times if t is not None]
+            key = keys[row] = max(known) if known else None
+        else:
+            key = keys[row] = self._display(user_id, state, column).casefold()
         if column == self.TIME:
-            seconds = self.seconds_in_state(user_id)
-            return -1.0 if seconds is None else seconds
-        return self._display(user_id, state, column).casefold()
+            return -1.0 if key is None else max(0.0, (self._now - key).total_seconds())
+        return key
 
     def _tooltip(
         self, user_id: str, state: UserState | None, column: int, alert: bool
@@ -292,6 +352,8 @@ class AgentsModel(TableModel):
             return f"{tip}: {state.presence_message}" if state.presence_message else tip
         if column == self.ROUTING and alert:
             return "Not responding: an interaction alerted this agent and was not answered"
+        if column == self.QUEUES and unwatched_call(self._store, user_id):
+            return UNWATCHED_TIP
         if column == self.TIME:
             times = [t for t in (state.presence_since, state.routing_since) if t is not None]
             if times:
@@ -307,8 +369,11 @@ class AgentsFilterProxy(QSortFilterProxyModel):
     * Queue filter (:meth:`set_queue`): only members of (or agents joined to) one queue.
     * Sorting uses :data:`SORT_ROLE`, so time sorts by seconds and names case-insensitively;
       ``dynamicSortFilter`` keeps the order live as the 1 Hz tick updates the time column.
-      (Qt also re-runs the filter over the ticked rows: Qt 6.12 offers no overridable way to
-      declare a column filter-irrelevant, so :meth:`filterAcceptsRow` stays two lookups.)
+      Qt re-runs the filter over every row a dataChanged names (the 1 Hz tick names them all),
+      so the filter is Qt's own, in C++: it reads :data:`FILTER_ROLE`, where the model applies
+      the criteria this proxy hands it, and only while a filter is set; with none, a tick over
+      50,000 rows calls no Python at all (P9). A ``filterAcceptsRow`` override would be called
+      from C++ for every row, filter or not.
 
     Group by queue is this queue filter driven by the queues table (master-detail: select a
     queue row, the agents table narrows to its members), not a queue -> agents tree. A tree
@@ -326,6 +391,8 @@ class AgentsFilterProxy(QSortFilterProxyModel):
         super().__init__(parent)
         self.setSortRole(SORT_ROLE)
         self.setDynamicSortFilter(True)
+        self.setFilterRole(FILTER_ROLE)
+        self.setFilterKeyColumn(0)
         self._needle = ""
         self._queue_id: str | None = None
 
@@ -343,22 +410,37 @@ class AgentsFilterProxy(QSortFilterProxyModel):
         """Keep rows whose name, presence label or routing status contains ``text``."""
         needle = text.strip().casefold()
         if needle != self._needle:
-            begin_filter_change(self)
-            self._needle = needle
-            end_filter_change(self)
+            self._refilter(needle, self._queue_id)
 
     def set_queue(self, queue_id: str | None) -> None:
         """Keep only members of ``queue_id`` (None: everyone)."""
         if queue_id != self._queue_id:
-            begin_filter_change(self)
-            self._queue_id = queue_id
-            end_filter_change(self)
+            self._refilter(self._needle, queue_id)
 
-    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:  # noqa: N802
-        """Queue membership first (cheap set lookups), then the search text."""
+    def set_figure(self, figure: str | None) -> None:
+        """Keep only the agents a header-strip figure counts ("not_responding"...; None: all)."""
         model = self.sourceModel()
-        if not isinstance(model, AgentsModel):
-            return super().filterAcceptsRow(source_row, source_parent)
-        if self._queue_id is not None and not model.is_member(source_row, self._queue_id):
-            return False
-        return not self._needle or self._needle in model.search_text(source_row)
+        if isinstance(model, AgentsModel) and figure != model.figure:
+            model.figure = figure
+            self._refilter(self._needle, self._queue_id)
+
+    def setSourceModel(self, model: QAbstractItemModel) -> None:  # noqa: N802
+        """Use ``model``; an :class:`AgentsModel` gets this proxy's filter."""
+        super().setSourceModel(model)
+        self._refilter(self._needle, self._queue_id)
+
+    def _refilter(self, needle: str, queue_id: str | None) -> None:
+        """Hand the criteria to the model, then have Qt filter again (only if a filter is on)."""
+        begin_filter_change(self)
+        self._needle, self._queue_id = needle, queue_id
+        model = self.sourceModel()
+        active = isinstance(model, AgentsModel) and (
+            bool(needle) or queue_id is not None or model.figure is not None
+        )
+        if isinstance(model, AgentsModel):
+            model.set_filter(needle, queue_id)
+        pattern = "1" if active else ""
+        if pattern != self.filterRegularExpression().pattern():
+            self.setFilterFixedString(pattern)  # re-filters by itself
+        else:
+            end_filter_change(self)

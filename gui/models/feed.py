@@ -16,6 +16,7 @@ from PySide6.QtCore import QModelIndex, QObject, QSortFilterProxyModel, Qt, Sign
 from PySide6.QtGui import QBrush
 
 from core.feed.entry import FeedEntry
+from core.feed.payloads import RoutingData
 from gui.models.presence_style import (
     WARNING_FOREGROUND,
     shade,
@@ -40,16 +41,35 @@ logger = logging.getLogger(__name__)
 FEED_CAPACITY = 10_000
 
 
-_KIND_LABELS = {
+KIND_LABELS = {
     "presence": "Presence",
     "routing": "Routing",
     "queue": "Queue",
     "membership": "Membership",
     "connection": "Connection",
-    "gap": "Gap",
+    "gap": "Disconnections",
     "budget": "Topics",
     "alert": "Alert",
+    "action": "Action",  # a status change the person made (core.app.actions)
+    "trigger": "Trigger",  # a Genesys Cloud trigger's run failed (core.triggers)
 }
+
+
+def shown_summary(entry: FeedEntry) -> str:
+    """The summary without the subject it starts with: the Subject column already says it.
+
+    "Dana Agent: On Queue → Lunch" beside "Dana Agent" repeated the name and cut the news off;
+    the full line stays in the tooltip, the search and the journal.
+    """
+    lead = f"{entry.subject}: "
+    if entry.subject and entry.summary.startswith(lead) and len(entry.summary) > len(lead):
+        return entry.summary[len(lead) :]
+    return entry.summary
+
+
+def is_routine(entry: FeedEntry) -> bool:
+    """An Idle ↔ Interacting move: hidden from the feed by default (it flooded it)."""
+    return isinstance(entry.data, RoutingData) and entry.data.routine
 
 
 class FeedModel(TableModel):
@@ -202,10 +222,10 @@ class FeedModel(TableModel):
             if column == self.TIME:
                 return entry.at.astimezone().strftime(self._time_format)
             if column == self.KIND:
-                return _KIND_LABELS.get(entry.kind, entry.kind.title())
+                return KIND_LABELS.get(entry.kind, entry.kind.title())
             if column == self.SUBJECT:
                 return entry.subject
-            return entry.summary
+            return shown_summary(entry)
         if role == ENTRY_ROLE:
             return entry
         if role == KIND_ROLE:
@@ -226,7 +246,7 @@ class FeedModel(TableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == self.TIME:
                 return f"{entry.at.astimezone():%Y-%m-%d %H:%M:%S %Z}"
-            if column == self.SUMMARY:
+            if column in (self.SUBJECT, self.SUMMARY):
                 return plain_tooltip(entry.summary)
             return None
         if role == Qt.ItemDataRole.AccessibleTextRole and warning and column == self.SUMMARY:
@@ -242,13 +262,17 @@ class FeedFilterProxy(QSortFilterProxyModel):
     set lookup and one substring test, with no regular expression anywhere. Row order is the
     feed's own (newest first); this proxy does not sort.
 
-    Signals: only those of QSortFilterProxyModel.
+    Signals:
+        kinds_changed(object): the kinds shown changed (a frozenset, or None for every kind).
     """
+
+    kinds_changed = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._needle = ""
         self._kinds: frozenset[str] | None = None
+        self._routine = True  # Idle <-> Interacting moves shown (the window turns them off)
 
     @property
     def search_text(self) -> str:
@@ -275,12 +299,27 @@ class FeedFilterProxy(QSortFilterProxyModel):
             begin_filter_change(self)
             self._kinds = allowed
             end_filter_change(self)
+            self.kinds_changed.emit(allowed)
+
+    @property
+    def routine_shown(self) -> bool:
+        """Whether Idle ↔ Interacting moves are shown."""
+        return self._routine
+
+    def set_routine_shown(self, shown: bool) -> None:
+        """Show or hide the routine Idle ↔ Interacting moves (the journal keeps them)."""
+        if shown != self._routine:
+            begin_filter_change(self)
+            self._routine = shown
+            end_filter_change(self)
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:  # noqa: N802
-        """Kind first (a set lookup), then the search text."""
+        """Kind first (a set lookup), then routine moves, then the search text."""
         model = self.sourceModel()
         if not isinstance(model, FeedModel):
             return super().filterAcceptsRow(source_row, source_parent)
         if self._kinds is not None and model.kind(source_row) not in self._kinds:
+            return False
+        if not self._routine and is_routine(model.entry(source_row)):
             return False
         return not self._needle or self._needle in model.haystack(source_row)

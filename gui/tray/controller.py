@@ -9,6 +9,12 @@ status line always match the state, and each rebuild deletes the previous action
 The icon says two things: the connection (the glyph's shape and colour) and the queues (a badge
 with the calls waiting on the worst queue's level colour, see gui.tray.icons). The tooltip says
 the connection once, then one line per queue out of limits (or "All queues within limits").
+
+For a signed-in person the icon also shows *my* status (the me mark, see gui.tray.icons) and the
+menu has "My status": the org's presences (primary ones first, the org's own after; the current
+one checked) and "Go On Queue" / "Go Off Queue". Choosing one only asks (``presence_requested``,
+``routing_requested``); the new status shows once the org says so. A service account has no
+"me": no submenu, no mark.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from PySide6.QtCore import QObject, QRect, Signal
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from core.app.me import MyStatus, PresenceChoice
 from core.eventbridge.events import SourceStatus
 from core.eventbridge.words import both_sources, problem_line
 from gui.tray.icons import QUEUE_LEVELS, STATES, tray_icon
@@ -52,12 +59,16 @@ ACTION_PAUSE = "Pause feed"
 ACTION_RECONNECT = "Reconnect now"
 ACTION_FILTERS = "Filters && alerts…"  # "&&": a literal "&", not a mnemonic marker
 ACTION_WATCH = "What to watch…"
+ACTION_TRIGGERS = "Triggers…"  # the org's Genesys Cloud triggers (gui.triggers_ui)
 ACTION_SETTINGS = "Settings…"
 ACTION_QUIT = "Quit"
 ACTION_SIGN_IN = "Sign in again…"
 ACTION_PROFILE = "Profile"
 ACTION_SNOOZE = "Snooze alerts"
 ACTION_RESUME = "Resume alerts"
+ACTION_MY_STATUS = "My status"
+ACTION_ON_QUEUE = "Go On Queue"
+ACTION_OFF_QUEUE = "Go Off Queue"
 UNTIL_TOMORROW = -1.0  # snooze_requested value: until tomorrow morning
 SNOOZE_CHOICES = (("15 minutes", 15 * 60.0), ("1 hour", 3600.0), ("Until tomorrow", UNTIL_TOMORROW))
 BALLOON_TIMEOUT_MS = 10_000
@@ -86,6 +97,8 @@ class TrayController(QObject):
         balloon_clicked(): the message shown by :meth:`show_balloon` was clicked.
         snooze_requested(float): snooze alerts for this many seconds; 0 resumes them and
             ``UNTIL_TOMORROW`` asks for the rest of the night.
+        presence_requested(str): a presence was chosen in "My status" (its definition id).
+        routing_requested(bool): "Go On Queue" (True) or "Go Off Queue" (False) was chosen.
     """
 
     toggle_window_requested = Signal()
@@ -93,6 +106,7 @@ class TrayController(QObject):
     pause_toggled = Signal(bool)
     reconnect_requested = Signal()
     filters_requested = Signal()
+    triggers_requested = Signal()  # "Triggers…" was chosen
     watch_requested = Signal()
     settings_requested = Signal()
     quit_requested = Signal()
@@ -100,6 +114,8 @@ class TrayController(QObject):
     profile_requested = Signal(str)
     balloon_clicked = Signal()
     snooze_requested = Signal(float)
+    presence_requested = Signal(str)
+    routing_requested = Signal(bool)
 
     def __init__(self, parent: QObject | None = None) -> None:
         """Create the (hidden) tray icon in the "starting" state."""
@@ -123,9 +139,13 @@ class TrayController(QObject):
         self._profile_menu = QMenu(ACTION_PROFILE)
         self._profiles: list[tuple[str, str]] = []  # (key, label) of every org, in menu order
         self._active_profile = ""
+        self._me_menu = QMenu(ACTION_MY_STATUS)
+        self._me_choices: tuple[PresenceChoice, ...] | None = None  # None: no "me" (service)
+        self._me: MyStatus | None = None
         self.destroyed.connect(self._menu.deleteLater)
         self.destroyed.connect(self._snooze_menu.deleteLater)
         self.destroyed.connect(self._profile_menu.deleteLater)
+        self.destroyed.connect(self._me_menu.deleteLater)
         self._menu.aboutToShow.connect(self._on_menu_about_to_show)
         self._tray.setContextMenu(self._menu)
         self._tray.activated.connect(self._on_tray_activated)
@@ -169,6 +189,14 @@ class TrayController(QObject):
     def menu(self) -> QMenu:
         """The context menu (rebuilt on each show)."""
         return self._menu
+
+    def me_menu(self) -> QMenu:
+        """The "My status" submenu (part of the menu only for a signed-in person)."""
+        return self._me_menu
+
+    def my_status(self) -> MyStatus | None:
+        """My status the icon's me mark shows (None: no mark)."""
+        return self._me if self._me_choices is not None else None
 
     def profile_menu(self) -> QMenu:
         """The "Profile" submenu (part of the menu only when there is more than one org)."""
@@ -250,6 +278,20 @@ class TrayController(QObject):
         self._active_profile = active
         self._rebuild_menu()
 
+    def set_me(self, choices: tuple[PresenceChoice, ...] | None) -> None:
+        """Offer "My status" with these presences; None: nobody signed in as a person."""
+        self._me_choices = choices
+        self._refresh()
+        self._rebuild_menu()
+
+    def set_my_status(self, status: MyStatus | None) -> None:
+        """Show my presence and routing (the me mark, the tooltip, the menu's check marks)."""
+        if status == self._me:
+            return
+        self._me = status
+        self._refresh()
+        self._rebuild_menu()  # an exported (D-Bus) menu may not ask before it shows
+
     def set_eventbridge(self, status: SourceStatus | None) -> None:
         """Show the EventBridge source next to the WebSocket (None: no queue set up)."""
         self._eventbridge = status
@@ -298,6 +340,9 @@ class TrayController(QObject):
             lines.extend([f"Data as of {_clock(self._as_of)}"] if self._as_of else [])
         if self._detail and not self._echoes_state(self._detail):
             lines.append(self._detail)
+        me = self.my_status()
+        if me is not None and me.words():
+            lines.append(f"Me: {me.words()}")
         if self._paused:
             lines.append("Feed paused")
         elif self._snoozed:
@@ -323,6 +368,8 @@ class TrayController(QObject):
             snoozed=self._snoozed,
             queue_level=self._queue_level,
             waiting=self._waiting,
+            me_presence=me.system_presence if (me := self.my_status()) is not None else None,
+            me_routing=me.routing if me is not None else None,
         )
         key = (icon.cacheKey(),)
         if key != self._icon_key:  # re-setting the same icon makes XEmbed repaint (flicker)
@@ -339,6 +386,9 @@ class TrayController(QObject):
         status.setEnabled(False)
         if self._state == "sign_in_needed":
             menu.addAction(ACTION_SIGN_IN).triggered.connect(self.sign_in_requested)
+        if self._me_choices is not None:
+            self._fill_me_menu(self._me_choices)
+            menu.addMenu(self._me_menu)
         menu.addSeparator()
         open_action = menu.addAction(ACTION_OPEN)
         open_action.triggered.connect(self.open_window_requested)
@@ -350,6 +400,7 @@ class TrayController(QObject):
         menu.addAction(ACTION_RECONNECT).triggered.connect(self.reconnect_requested)
         menu.addAction(ACTION_WATCH).triggered.connect(self.watch_requested)
         menu.addAction(ACTION_FILTERS).triggered.connect(self.filters_requested)
+        menu.addAction(ACTION_TRIGGERS).triggered.connect(self.triggers_requested)
         if self._snoozed:
             resume = menu.addAction(ACTION_RESUME)
             resume.triggered.connect(lambda: self.snooze_requested.emit(0.0))
@@ -370,6 +421,31 @@ class TrayController(QObject):
         menu.addAction(ACTION_SETTINGS).triggered.connect(self.settings_requested)
         menu.addSeparator()
         menu.addAction(ACTION_QUIT).triggered.connect(self.quit_requested)
+
+    def _fill_me_menu(self, choices: tuple[PresenceChoice, ...]) -> None:
+        """The org's presences (primary first, the current one checked), then the queue."""
+        menu, me = self._me_menu, self._me
+        menu.clear()
+        current = me.definition_id if me is not None else None
+        primary = True
+        for choice in choices:
+            if primary and not choice.primary:
+                menu.addSeparator()  # the org's own presences ("Lunch") after the primary ones
+                primary = False
+            action = menu.addAction(choice.label.replace("&", "&&"))
+            action.setCheckable(True)
+            action.setChecked(choice.id == current)
+            action.setData(choice.id)
+            action.triggered.connect(
+                lambda _=False, pid=choice.id: self.presence_requested.emit(pid)
+            )
+        menu.addSeparator()
+        on_queue = me is not None and me.on_queue
+        for text, wanted in ((ACTION_ON_QUEUE, True), (ACTION_OFF_QUEUE, False)):
+            action = menu.addAction(text)
+            action.setCheckable(True)
+            action.setChecked(me is not None and on_queue == wanted)
+            action.triggered.connect(lambda _=False, w=wanted: self.routing_requested.emit(w))
 
 
 def _clock(moment: datetime) -> str:

@@ -18,6 +18,12 @@ critical; "!" when a queue is out of limits with nobody waiting, e.g. a low serv
 Critical is a square-cornered badge, so it differs from warning in shape, not only colour.
 Without queue figures the badge is the red count of active alerts, as before.
 
+The "me" mark (only for a signed-in person, never a service account) sits in the bottom-right
+corner: my presence's colour (gui.models.presence_style: the org's custom presences take their
+system presence's colour) in a shape that says my routing: a solid disc off queue, a ring on
+queue, a diamond in the warning red when Not Responding. Health (the glyph), the queues (the
+badge) and me (the mark) take three different corners, so all three read at 16 px.
+
 The SVGs under ``resources/icons/`` paint with ``currentColor``; their root ``color=`` is the light
 theme default for viewers and is replaced here by the theme's colour before rendering. Glyphs are
 cut out of their shapes (even-odd holes), so the panel shows through whatever its colour.
@@ -48,6 +54,8 @@ from PySide6.QtGui import (
     QPolygonF,
 )
 from PySide6.QtSvg import QSvgRenderer
+
+from gui.models.presence_style import PRESENCE_COLOURS, RED, UNKNOWN_PRESENCE
 
 STATES: tuple[str, ...] = (
     "live",
@@ -83,6 +91,9 @@ LEVEL_BADGE: dict[str, tuple[str, str]] = {
     "warning": ("#f9ab00", "#202124"),
     "critical": ("#d93025", "#ffffff"),
 }
+ME_SHAPES: tuple[str, ...] = ("disc", "ring", "diamond")  # off queue, on queue, not responding
+ME_ON_QUEUE = frozenset({"IDLE", "INTERACTING", "COMMUNICATING"})
+ME_FRACTION = 0.375  # the me mark's size as a part of the icon size (see me_px)
 PAUSED_OPACITY = 0.5  # the state glyph under the pause plate
 OVERLAY_FRACTION = 0.5625  # badge / plate height as a part of the icon size (see overlay_px)
 PIXEL_FONT_MAX_BADGE_PX = 13  # up to this badge height (icons up to 22 px) a pixel font
@@ -176,6 +187,8 @@ def tray_icon(
     dark: bool | None = None,
     queue_level: str | None = None,
     waiting: int = 0,
+    me_presence: str | None = None,
+    me_routing: str | None = None,
 ) -> QIcon:
     """Return the tray icon for a health state, with overlays, at every size of ICON_SIZES_PX.
 
@@ -190,6 +203,9 @@ def tray_icon(
         dark: render for a dark panel; ``None`` asks the desktop (:func:`is_dark_scheme`).
         queue_level: the worst watched queue's level (ok, warning, critical); None: unknown.
         waiting: calls waiting in all watched queues (the badge, when ``queue_level`` is set).
+        me_presence: my system presence (``AVAILABLE``, ``BREAK``…); with ``me_routing`` None
+            too, no me mark (a service account, or nothing known of me yet).
+        me_routing: my routing status (``OFF_QUEUE``, ``IDLE``, ``NOT_RESPONDING``…).
 
     Raises:
         ValueError: for an unknown state or queue level.
@@ -198,9 +214,24 @@ def tray_icon(
     if dark is None:
         dark = is_dark_scheme()
     badge, level = _badge_of(alerts, queue_level, waiting)
+    me = me_mark(me_presence, me_routing, dark=dark)
     return _cached_icon(
-        state, badge, level, paused=paused, snoozed=snoozed and not paused, dark=dark
+        state, badge, level, paused=paused, snoozed=snoozed and not paused, dark=dark, me=me
     )
+
+
+def me_mark(presence: str | None, routing: str | None, *, dark: bool) -> tuple[str, str] | None:
+    """(colour, shape) of the me mark for my presence and routing; None: no mark.
+
+    The colour is my presence's; the shape my routing's (see :data:`ME_SHAPES`). Not Responding
+    overrides the colour with the warning red: it is the one status that needs me now.
+    """
+    if presence is None and routing is None:
+        return None
+    if routing == "NOT_RESPONDING":
+        return (RED.dark if dark else RED.light), "diamond"
+    shade = PRESENCE_COLOURS.get(presence or "", UNKNOWN_PRESENCE)
+    return (shade.dark if dark else shade.light), ("ring" if routing in ME_ON_QUEUE else "disc")
 
 
 def _badge_of(alerts: int, queue_level: str | None, waiting: int) -> tuple[str, str]:
@@ -221,11 +252,16 @@ def tray_image(
     dark: bool = False,
     queue_level: str | None = None,
     waiting: int = 0,
+    me_presence: str | None = None,
+    me_routing: str | None = None,
 ) -> QImage:
     """Render one size of a tray icon into a transparent ARGB image (not cached)."""
     _check_state(state)
     badge, level = _badge_of(alerts, queue_level, waiting)
-    return _render(state, size, badge=badge, level=level, paused=paused, snoozed=snoozed, dark=dark)
+    me = me_mark(me_presence, me_routing, dark=dark)
+    return _render(
+        state, size, badge=badge, level=level, paused=paused, snoozed=snoozed, dark=dark, me=me
+    )
 
 
 def _check_state(state: str) -> None:
@@ -235,12 +271,19 @@ def _check_state(state: str) -> None:
 
 @functools.lru_cache(maxsize=256)
 def _cached_icon(
-    state: str, badge: str, level: str, *, paused: bool, snoozed: bool, dark: bool
+    state: str,
+    badge: str,
+    level: str,
+    *,
+    paused: bool,
+    snoozed: bool,
+    dark: bool,
+    me: tuple[str, str] | None = None,
 ) -> QIcon:
     icon = QIcon()
     for size in ICON_SIZES_PX:
         image = _render(
-            state, size, badge=badge, level=level, paused=paused, snoozed=snoozed, dark=dark
+            state, size, badge=badge, level=level, paused=paused, snoozed=snoozed, dark=dark, me=me
         )
         icon.addPixmap(QPixmap.fromImage(image))
     return icon
@@ -263,7 +306,15 @@ def _renderer(name: str, colour: str) -> QSvgRenderer:
 
 
 def _render(
-    state: str, size: int, *, badge: str, level: str, paused: bool, snoozed: bool, dark: bool
+    state: str,
+    size: int,
+    *,
+    badge: str,
+    level: str,
+    paused: bool,
+    snoozed: bool,
+    dark: bool,
+    me: tuple[str, str] | None = None,
 ) -> QImage:
     image = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
     image.fill(Qt.GlobalColor.transparent)
@@ -283,6 +334,8 @@ def _render(
             _plate(painter, _snooze_glyph(plate), ink=ink, size=size, plate=plate, halo=halo)
         if badge:
             _badge(painter, badge, size, plate, halo=halo, level=level)
+        if me is not None:
+            _me(painter, me, size, halo=halo)
     finally:
         painter.end()
     return image
@@ -295,6 +348,57 @@ def overlay_px(size: int) -> int:
     12 at 22, 14 at 24, 18 at 32, 36 at 64.
     """
     return 2 * round(size * OVERLAY_FRACTION / 2)
+
+
+def me_px(size: int) -> int:
+    """Size of the me mark for an icon of ``size`` px (even): 6 at 16, 8 at 22 and 24, 12 at 32.
+
+    Small enough to leave the bottom-left plate and the top-right badge their halo.
+    """
+    return 2 * round(size * ME_FRACTION / 2)
+
+
+def me_rect(size: int) -> QRectF:
+    """Where the me mark is drawn: the bottom-right corner."""
+    mark = me_px(size)
+    return QRectF(size - mark, size - mark, mark, mark)
+
+
+def _me(painter: QPainter, me: tuple[str, str], size: int, *, halo: int) -> None:
+    """The me mark: a disc, ring or diamond in the bottom-right corner, with a halo."""
+    colour, shape = me
+    rect = me_rect(size)
+    outline = QPainterPath()
+    if shape == "diamond":
+        centre = rect.center()
+        half = rect.width() / 2 + 0.5  # a diamond looks smaller than a disc of the same width
+        outline.addPolygon(
+            QPolygonF(
+                [
+                    QPointF(centre.x(), centre.y() - half),
+                    QPointF(centre.x() + half, centre.y()),
+                    QPointF(centre.x(), centre.y() + half),
+                    QPointF(centre.x() - half, centre.y()),
+                ]
+            )
+        )
+        outline.closeSubpath()
+    else:
+        outline.addEllipse(rect)
+    gap = QPainterPath()
+    gap.addEllipse(rect.adjusted(-halo, -halo, halo, halo))
+    _punch(painter, gap)
+    painter.fillPath(outline, QColor(colour))
+    if shape == "ring":  # the panel shows through the middle: on queue
+        hole = max(2, 2 * round(rect.width() / 5))
+        inner = QPainterPath()
+        inner.addEllipse(
+            QRectF(rect.center().x() - hole / 2, rect.center().y() - hole / 2, hole, hole)
+        )
+        painter.save()  # on whole pixels: an anti-aliased 2-4 px hole is a smudge, not a hole
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, on=hole > 4)
+        _punch(painter, inner)
+        painter.restore()
 
 
 def _punch(painter: QPainter, path: QPainterPath) -> None:

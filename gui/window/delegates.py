@@ -25,28 +25,34 @@ from PySide6.QtWidgets import (
 
 from gui.models.presence_style import AMBER, shade, visible_on
 from gui.models.queues import MEDIA_SPLIT_ROLE
-from gui.models.table_base import HISTORY_POINTS, HISTORY_ROLE
+from gui.models.table_base import HISTORY_POINTS, HISTORY_ROLE, SORT_ROLE
 
 logger = logging.getLogger(__name__)
 
 Index = QModelIndex | QPersistentModelIndex
 
-SPARKLINE_WIDTH_PX = 120
+SPARKLINE_WIDTH_PX = 96
 SPARKLINE_MARGIN_PX = 4
 LINE_WIDTH_PX = 1.5
 DOT_RADIUS_PX = 2.5
 FILL_ALPHA = 56
+BASELINE_ALPHA = 90
 COUNT_SLOT_TEXT = "888"  # the totals' column inside a split cell: three digits wide
 SPLIT_GAP_PX = 5
 
 
 class SparklineDelegate(QStyledItemDelegate):
-    """Draws a queue's waiting history (:data:`gui.models.table_base.HISTORY_ROLE`) as a sparkline.
+    """Draws a queue's waiting now, then its history as a compact sparkline beside it.
 
-    The x axis is fixed: ``capacity`` slots with the newest sample at the right edge, so the
-    line's length shows how much history there is and a slope means the same in every row.
-    The y axis runs from 0 to the row's own peak (at least 1), so "nobody waiting" is a flat
-    baseline. A dot marks the last value, amber while anyone is waiting.
+    The series is :data:`gui.models.table_base.HISTORY_ROLE`. The current count is written first
+    (bold while anyone waits), so the cell says the value, not only a shape. The line sits in a
+    fixed :data:`SPARKLINE_WIDTH_PX` area whatever the column's width (a stretched last column
+    used to spread it over half the window, its data a smear at the right edge). The x axis is
+    fixed: ``capacity`` slots with the newest sample at the right edge, and a faint baseline
+    spans the whole period, so a short history reads as "started recently", and a slope means
+    the same in every row. The y axis runs from 0 to the row's own peak (at least 1); the
+    tooltip and the chart below the table give the scale. A dot marks the last value, amber
+    while anyone is waiting.
 
     Colours come from the view's palette: the line is the palette's Highlight colour when it
     stands out from Base (contrast >= 3), else its Text colour, and HighlightedText on a
@@ -55,12 +61,45 @@ class SparklineDelegate(QStyledItemDelegate):
     Signals: only those of QStyledItemDelegate.
     """
 
-    def __init__(self, parent: QObject | None = None, *, capacity: int = HISTORY_POINTS) -> None:
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        capacity: int = HISTORY_POINTS,
+        live_column: int | None = None,
+    ) -> None:
+        """``live_column``: the row's live count (its SORT_ROLE) for the value and the last point.
+
+        The history is sampled every few seconds; without the live count the cell could say
+        0 beside a Waiting cell that says 3.
+        """
         super().__init__(parent)
         self.capacity = max(2, capacity)
+        self.live_column = live_column
+
+    def layout(self, cell: QRect, font: QFont) -> tuple[QRect, QRectF, QRect]:
+        """Where the value, the line and the scale (the period's peak) go inside ``cell``."""
+        slot = _value_slot(font)
+        value = QRect(cell.left() + SPARKLINE_MARGIN_PX, cell.top(), slot, cell.height())
+        left = value.right() + 1 + SPLIT_GAP_PX
+        width = max(0, min(SPARKLINE_WIDTH_PX, cell.right() - SPARKLINE_MARGIN_PX - left))
+        line = QRectF(
+            left,
+            cell.top() + SPARKLINE_MARGIN_PX,
+            width,
+            max(0, cell.height() - 2 * SPARKLINE_MARGIN_PX),
+        )
+        scale_left = int(line.right()) + SPLIT_GAP_PX
+        scale = QRect(
+            scale_left,
+            cell.top(),
+            max(0, min(_scale_slot(font), cell.right() - scale_left)),
+            cell.height(),
+        )
+        return value, line, scale
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
-        """Background and selection as the style draws them, then the line and the dot."""
+        """Background and selection as the style draws them, then the value, line and dot."""
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
         opt.text = ""
@@ -72,14 +111,20 @@ class SparklineDelegate(QStyledItemDelegate):
         if not isinstance(series, list) or not series:
             return
         values = [int(v) for v in series[-self.capacity :]]
-        rect = QRectF(opt.rect).adjusted(
-            SPARKLINE_MARGIN_PX, SPARKLINE_MARGIN_PX, -SPARKLINE_MARGIN_PX, -SPARKLINE_MARGIN_PX
-        )
-        if rect.width() < 4 or rect.height() < 4:
-            return
+        if self.live_column is not None:
+            live = index.model().index(index.row(), self.live_column).data(SORT_ROLE)
+            if isinstance(live, int) and live >= 0:
+                values[-1] = live  # the current slot holds the count now
+        value_rect, rect, scale_rect = self.layout(opt.rect, opt.font)
 
         palette: QPalette = opt.palette
         selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        peak = max(*values, 1)
+        if max(values) > 0:  # a row where nobody waited all period stays a quiet baseline
+            self._paint_texts(painter, opt, (values[-1], peak), (value_rect, scale_rect))
+        if rect.width() < 4 or rect.height() < 4:
+            return
+
         if selected:
             line = palette.color(QPalette.ColorRole.HighlightedText)
         else:
@@ -88,7 +133,6 @@ class SparklineDelegate(QStyledItemDelegate):
                 palette.color(QPalette.ColorRole.Text),
                 palette.color(QPalette.ColorRole.Base),
             )
-        peak = max(*values, 1)
         step = rect.width() / (self.capacity - 1)
         last = len(values) - 1
         points = [
@@ -98,6 +142,10 @@ class SparklineDelegate(QStyledItemDelegate):
 
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        base = QColor(line)
+        base.setAlpha(BASELINE_ALPHA)
+        painter.setPen(QPen(base, 1.0, Qt.PenStyle.DotLine))
+        painter.drawLine(QPointF(rect.left(), rect.bottom()), QPointF(rect.right(), rect.bottom()))
         if len(points) > 1:
             area = QPolygonF(
                 [
@@ -122,10 +170,57 @@ class SparklineDelegate(QStyledItemDelegate):
         painter.drawEllipse(points[-1], DOT_RADIUS_PX, DOT_RADIUS_PX)
         painter.restore()
 
+    @staticmethod
+    def _paint_texts(
+        painter: QPainter,
+        opt: QStyleOptionViewItem,
+        figures: tuple[int, int],
+        rects: tuple[QRect, QRect],
+    ) -> None:
+        """The value now (bold while anyone waits) and the line's scale, its peak."""
+        now, peak = figures
+        value_rect, scale_rect = rects
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        painter.save()
+        painter.setPen(opt.palette.color(role))
+        font = QFont(opt.font)
+        font.setBold(now > 0)
+        painter.setFont(font)
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        painter.drawText(value_rect, int(right), str(now))
+        if scale_rect.width() > 0:
+            painter.setFont(_scale_font(opt.font))
+            left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+            painter.drawText(scale_rect, int(left), f"max {peak}")
+        painter.restore()
+
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:  # noqa: N802
-        """Room for a readable line: a fixed width, the row's usual height."""
+        """Room for the value, a readable line and its scale, and no more."""
         base = super().sizeHint(option, index)
-        return QSize(max(base.width(), SPARKLINE_WIDTH_PX), base.height())
+        font = option.font
+        width = _value_slot(font) + SPARKLINE_WIDTH_PX + _scale_slot(font) + 2 * SPLIT_GAP_PX
+        return QSize(width + 2 * SPARKLINE_MARGIN_PX, base.height())
+
+
+def _value_slot(font: QFont) -> int:
+    """The width of the value text: three bold digits, the same in every row."""
+    bold = QFont(font)
+    bold.setBold(True)
+    return QFontMetrics(bold).horizontalAdvance(COUNT_SLOT_TEXT)
+
+
+def _scale_font(font: QFont) -> QFont:
+    small = QFont(font)
+    size = font.pointSizeF()
+    if size > 0:
+        small.setPointSizeF(max(6.0, size * 0.8))
+    return small
+
+
+def _scale_slot(font: QFont) -> int:
+    """The width of the scale text, "max 888"."""
+    return QFontMetrics(_scale_font(font)).horizontalAdvance(f"max {COUNT_SLOT_TEXT}")
 
 
 class CountSplitDelegate(QStyledItemDelegate):

@@ -17,42 +17,45 @@ from PySide6.QtCore import (
     QByteArray,
     QEvent,
     QSettings,
-    Qt,
     Signal,
 )
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
-    QComboBox,
-    QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMessageBox,
-    QPushButton,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from core.domain.format import duration_text
 from core.engine.records import BudgetRecord, EngineState, WatchRecord
 from core.eventbridge.events import SourceStatus
 from core.eventbridge.words import websocket_text
-from core.feed.entry import KINDS, FeedEntry
+from core.feed.entry import FeedEntry
 from core.state.store import Store
 from core.storage.journal.journal import Journal
 from core.storage.journal.picture import load_picture
 from gui.bridge import EngineBridge, LinkHealth
 from gui.dialogs.journal_dialog import JournalDialog
+from gui.models.agent_groups import unwatched_rechecks
 from gui.models.agents import AgentsFilterProxy, AgentsModel
 from gui.models.feed import FEED_CAPACITY, FeedFilterProxy, FeedModel
 from gui.models.queues import QueuesModel
 from gui.plain_text import plain_tooltip
+from gui.thresholds import glance
+from gui.window.agents_board import AgentsBoard
+from gui.window.columns import install_column_chooser
+from gui.window.drill import install_drill
+from gui.window.feed_board import FeedBoard
+from gui.window.glance_filter import GlanceFilter
+from gui.window.header_strip import HeaderStrip
+from gui.window.layouts import Layouts
 from gui.window.queues_board import QueuesBoard
 from gui.window.sign_in_banner import SignInBanner
 from gui.window.sources import EventBridgeLabel
 from gui.window.stale_picture import StalePictureBanner
-from gui.window.tables import board_table
+from gui.window.status_line import WatchLabel
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +71,7 @@ STATE_TEXT = {
 }
 HISTORY_SAMPLE_MS = 10_000
 COLUMN_ROOM_PX = 40  # at least this much room beyond the widest text of a fitted column
+QUEUES_MIN_PX = 160  # the Active queues column is capped at a third of the board, not below this
 
 
 class MainWindow(QMainWindow):
@@ -130,24 +134,46 @@ class MainWindow(QMainWindow):
         self.feed_proxy = FeedFilterProxy(self)
         self.feed_proxy.setSourceModel(self.feed)
 
+        self._idle_queues: dict[str, bool] = {}  # see gui.models.agent_groups.unwatched_rechecks
         self.tabs = QTabWidget()
-        self.tabs.addTab(self._agents_tab(), "&Agents")
-        self.queues_board = QueuesBoard(self.queues)
+        self.agents_board = AgentsBoard(self.agents, self.agents_proxy, self.settings)
+        self.agents_view = self.agents_board.view
+        self.agent_search = self.agents_board.search
+        self.queue_filter = self.agents_board.queue_filter
+        self.tabs.addTab(self.agents_board, "&Agents")
+        self.queues_board = QueuesBoard(
+            self.queues, store=store, journal=journal, settings=self.settings
+        )
         self.queues_view = self.queues_board.view
         self.tabs.addTab(self.queues_board, "&Queues")
-        self.tabs.addTab(self._feed_tab(), "&Feed")
+        install_column_chooser(self.queues_view)
+        self.feed_board = FeedBoard(
+            self.feed, self.feed_proxy, self.settings, journal_available=journal is not None
+        )
+        self._feed_parts()
+        self.tabs.addTab(self.feed_board, "&Feed")
         self.tabs.currentChanged.connect(self._on_tabs_current_changed)
         self.sign_in_banner = SignInBanner(dims=self.tabs)  # while the boards wait for a sign-in
         self.picture_banner = StalePictureBanner()  # while they show the last known picture
+        # The contact centre in eight figures above every tab; a click narrows a board to one.
+        self.header_strip = HeaderStrip(store, self.settings, bridge)
+        self.glance_filter = GlanceFilter(
+            store, self.settings, self.tabs, boards=(self.agents_board, self.queues_board)
+        )
+        self.header_strip.filter_requested.connect(self.glance_filter.apply)
+        bridge.queues_changed.connect(self.glance_filter.refresh_queues)
         central = QWidget()
         central_box = QVBoxLayout(central)
         central_box.setContentsMargins(0, 0, 0, 0)
-        central_box.addWidget(self.sign_in_banner)
-        central_box.addWidget(self.picture_banner)
+        for part in (self.sign_in_banner, self.picture_banner, self.header_strip):
+            central_box.addWidget(part)
+        central_box.addWidget(self.glance_filter)
         central_box.addWidget(self.tabs)
         self.setCentralWidget(central)
         self._status_bar()
         self._menu()
+        self.layouts = Layouts(self.queues_board, store, self.settings, self)  # View menu
+        self.layouts.add_menu(self.menuBar())
 
         bridge.users_changed.connect(self._on_bridge_users_changed)
         bridge.queues_changed.connect(self._on_bridge_queues_changed)
@@ -161,79 +187,30 @@ class MainWindow(QMainWindow):
         # EngineBridge.clock_ticked), so a view repaints at most once per batch.
         bridge.clock_ticked.connect(self._on_bridge_clock_ticked)
         self._sampled_at = time.monotonic()
+        self.drill = install_drill(self)  # rows open a queue's details, an agent's day
         self.restore_settings()
 
     # ------------------------------------------------------------------ tabs
-    def _agents_tab(self) -> QWidget:
-        page = QWidget()
-        self.agent_search = QLineEdit(placeholderText="Search agents, presence, status…")
-        self.agent_search.setClearButtonEnabled(True)
-        self.agent_search.setObjectName("agentSearch")
-        self.agent_search.textChanged.connect(self.agents_proxy.set_search)
-        self.queue_filter = QComboBox()
-        self.queue_filter.setObjectName("queueFilter")
-        self.queue_filter.addItem("All queues", None)
-        self.queue_filter.currentIndexChanged.connect(self._on_queue_filter_changed)
-        bar = QHBoxLayout()
-        bar.addWidget(self.agent_search, 3)
-        bar.addWidget(QLabel("Queue:"))
-        bar.addWidget(self.queue_filter, 1)
-        self.agents_view = board_table(self.agents_proxy, "agentsView")
-        self.agents_view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        layout = QVBoxLayout(page)
-        layout.addLayout(bar)
-        layout.addWidget(self.agents_view)
-        return page
-
-    def _feed_tab(self) -> QWidget:
-        page = QWidget()
-        self.feed_search = QLineEdit(placeholderText="Search the feed…")
-        self.feed_search.setClearButtonEnabled(True)
-        self.feed_search.setObjectName("feedSearch")
-        self.feed_search.textChanged.connect(self.feed_proxy.set_search)
-        self.kind_filter = QComboBox()
-        self.kind_filter.setObjectName("kindFilter")
-        self.kind_filter.addItem("All kinds", None)
-        for kind in KINDS:
-            self.kind_filter.addItem(kind.title(), kind)
-        self.kind_filter.currentIndexChanged.connect(self._on_kind_filter_changed)
-        self.pause_button = QPushButton("&Pause")
-        self.pause_button.setCheckable(True)
-        self.pause_button.setObjectName("pauseButton")
+    def _feed_parts(self) -> None:
+        """The feed board's parts the window drives (pause, the count of new entries)."""
+        board = self.feed_board
+        self.feed_view, self.feed_search = board.view, board.search
+        self.kind_filter, self.pause_button = board.kinds_button, board.pause_button
+        self.new_label, self.older_button = board.new_label, board.journal_button
         self.pause_button.toggled.connect(self._on_pause_button_toggled)
-        self.new_label = QLabel("")
-        self.new_label.setObjectName("newLabel")
         self.feed.pending_changed.connect(self._on_feed_pending_changed)
-        bar = QHBoxLayout()
-        bar.addWidget(self.feed_search, 3)
-        bar.addWidget(self.kind_filter, 1)
-        bar.addWidget(self.pause_button)
-        bar.addWidget(self.new_label)
-        self.older_button = QPushButton("&Older…")
-        self.older_button.setObjectName("feedOlderButton")
-        self.older_button.setToolTip("Search and export everything recorded in the journal")
-        self.older_button.setEnabled(self.journal is not None)
         self.older_button.clicked.connect(self._on_older_clicked)
-        bar.addWidget(self.older_button)
-        self.feed_view = board_table(self.feed_proxy, "feedView")
-        self.feed_view.setSortingEnabled(False)
-        layout = QVBoxLayout(page)
-        layout.addLayout(bar)
-        layout.addWidget(self.feed_view)
-        return page
+        board.kinds_requested.connect(self.filters_requested.emit)  # the feed's kinds live there
 
     def _status_bar(self) -> None:
         self.state_label = QLabel(STATE_TEXT["starting"])
         self.state_label.setObjectName("stateLabel")
-        self.budget_label = QLabel("")
-        self.heartbeat_label = QLabel("")
-        self.rate_label = QLabel("")
+        self.watch_label = WatchLabel()  # "Watching 65 agents and 9 queues · updated just now"
         bar = self.statusBar()
         self.eventbridge_label = EventBridgeLabel()  # "· EventBridge lag 0.8 s, backlog 0"
         bar.addWidget(self.state_label)
         bar.addWidget(self.eventbridge_label, 1)
-        for label in (self.budget_label, self.heartbeat_label, self.rate_label):
-            bar.addPermanentWidget(label)
+        bar.addPermanentWidget(self.watch_label)
 
     def _menu(self) -> None:
         menu = self.menuBar().addMenu("&Monitor")
@@ -268,20 +245,20 @@ class MainWindow(QMainWindow):
         if not self.settings.contains(f"columns/{self.agents_view.objectName()}"):
             for view in (self.agents_view, self.queues_view):
                 view.resizeColumnsToContents()
-            # Fitted to today's rows, the text columns would cut off the bold rows and the
-            # longer statuses of tomorrow ("Not Responding"): leave them room to grow.
+            # Fitted to today's rows, the names would cut off the bold rows: room to grow. The
+            # queues list is capped: it must not take the width the statuses need.
             header = self.agents_view.horizontalHeader()
-            for column in (AgentsModel.NAME, AgentsModel.PRESENCE, AgentsModel.ROUTING):
-                width = header.sectionSize(column)
-                header.resizeSection(column, width + max(COLUMN_ROOM_PX, width // 4))
-        current = self.queue_filter.currentData()
-        self.queue_filter.blockSignals(True)
-        self.queue_filter.clear()
-        self.queue_filter.addItem("All queues", None)
-        for queue_id, name in sorted(watch.queues.items(), key=lambda kv: kv[1].lower()):
-            self.queue_filter.addItem(name or queue_id[:8], queue_id)
-        self.queue_filter.setCurrentIndex(max(0, self.queue_filter.findData(current)))
-        self.queue_filter.blockSignals(False)
+            width = header.sectionSize(AgentsModel.NAME)
+            header.resizeSection(AgentsModel.NAME, width + max(COLUMN_ROOM_PX, width // 4))
+            cap = max(QUEUES_MIN_PX, self.agents_view.viewport().width() // 3)
+            header.resizeSection(
+                AgentsModel.QUEUES, min(header.sectionSize(AgentsModel.QUEUES), cap)
+            )
+        # Presence and routing fit the longest text they can ever show ("Not Responding" in
+        # bold with its icon), whatever today's rows or a saved width say.
+        self.agents_board.fit_status_columns(self.store)
+        self.agents_board.set_queues(watch.queues)
+        self.watch_label.set_watch(len(watch.users), len(watch.queues))
 
     @property
     def boards_resting(self) -> bool:
@@ -306,7 +283,14 @@ class MainWindow(QMainWindow):
             return
         self.queues.update_queues(ids)
         self.agents.update_queues(ids)
+        self._recheck_unwatched(ids)
         self.queues_board.widen_count_columns()
+
+    def _recheck_unwatched(self, queue_ids: list[str]) -> None:
+        """Repaint agents whose "call from a queue not watched" note a queue change moved."""
+        users = unwatched_rechecks(self.store, queue_ids, self._idle_queues)
+        if users:
+            self.agents.update_users(users)
 
     def _on_tabs_current_changed(self, _index: int) -> None:
         self.queues_board.widen_count_columns()
@@ -323,11 +307,13 @@ class MainWindow(QMainWindow):
         if queues:
             self.queues.update_queues(queues)
             self.agents.update_queues(queues)
+            self._recheck_unwatched(queues)
             self.queues_board.widen_count_columns()
         if self._feed_backlog:
             backlog = list(self._feed_backlog)
             self._feed_backlog.clear()
             self.feed.append(backlog)
+            self.feed_board.fit_subjects(backlog)
         now = datetime.now(UTC)
         self.agents.tick(now)
         self.queues.tick(now)
@@ -337,16 +323,14 @@ class MainWindow(QMainWindow):
             self._feed_backlog.extend(entries)
             return
         self.feed.append(entries)
+        self.feed_board.fit_subjects(entries)
 
     def _on_bridge_budget_changed(self, budget: BudgetRecord) -> None:
-        plural = "s" if budget.channels != 1 else ""
-        text = f"{budget.channels} channel{plural}, {budget.topics} topics"
-        if budget.rejected:
-            text += f", {len(budget.rejected)} rejected"
-        self.budget_label.setText(text)
+        self.watch_label.set_budget(budget)  # channels and topics: in its tooltip
 
     def _on_bridge_state_changed(self, state: EngineState, detail: str) -> None:
         self._state = state
+        self.watch_label.set_state(state)  # only an updating engine speaks of freshness
         self.show_eventbridge(self._eventbridge)
         self.state_label.setToolTip(plain_tooltip(detail) or "")  # may quote the server
         self.sign_in_banner.set_state(state, detail, datetime.now(UTC))
@@ -395,9 +379,7 @@ class MainWindow(QMainWindow):
         self._apply_watch(self._watch)
 
     def _on_bridge_health_changed(self, health: LinkHealth) -> None:
-        age = health.last_frame_age_s
-        self.heartbeat_label.setText("" if age is None else f"last frame {duration_text(age)} ago")
-        self.rate_label.setText(f"{health.events_per_s:.1f} events/s")
+        self.watch_label.set_health(health)
 
     # ------------------------------------------------------------------ own slots
     def _on_bridge_clock_ticked(self) -> None:
@@ -410,13 +392,6 @@ class MainWindow(QMainWindow):
         if time.monotonic() - self._sampled_at >= HISTORY_SAMPLE_MS / 1000:
             self._sampled_at = time.monotonic()
             self.queues.sample(now)
-
-    def _on_queue_filter_changed(self, _index: int) -> None:
-        self.agents_proxy.set_queue(self.queue_filter.currentData())
-
-    def _on_kind_filter_changed(self, _index: int) -> None:
-        kind = self.kind_filter.currentData()
-        self.feed_proxy.set_kinds(set(KINDS) if kind is None else {kind})
 
     def _on_pause_button_toggled(self, paused: bool) -> None:
         self.feed.set_paused(paused)
@@ -465,31 +440,21 @@ class MainWindow(QMainWindow):
 
     def reveal(self, kind: str, subject_id: str) -> None:
         """Show the board row of a queue or agent (a notification's "Open")."""
+        self.glance_filter.clear()  # a board narrowed by the header strip could hide the row
         if kind == "queue":
             self.tabs.setCurrentIndex(1)
-            row = self.queues.row_of(subject_id)
-            if row >= 0:
-                self.queues_view.selectRow(row)
-                self.queues_view.scrollTo(self.queues.index(row, 0))
+            self.queues_board.select_queue(subject_id)  # the board may be sorted
         elif kind == "agent":
             self.tabs.setCurrentIndex(0)
             self.agent_search.clear()
             self.queue_filter.setCurrentIndex(0)
-            row = self.agents.row_of(subject_id)
-            if row >= 0:
-                proxy_index = self.agents_proxy.mapFromSource(self.agents.index(row, 0))
-                self.agents_view.selectRow(proxy_index.row())
-                self.agents_view.scrollTo(proxy_index)
+            self.agents_board.select_agent(subject_id)
         else:
             self.tabs.setCurrentIndex(2)
 
     def summary_lines(self) -> list[str]:
-        """A one-glance summary for the tray tooltip: waiting per watched queue."""
-        lines = []
-        for queue in sorted(self.store.queues.values(), key=lambda q: -(q.waiting or 0))[:5]:
-            if queue.waiting:
-                lines.append(f"{queue.name or queue.id[:8]}: {queue.waiting} waiting")
-        return lines or ["No calls waiting"]
+        """The tray tooltip's glance: one line per queue out of its limits (gui.thresholds)."""
+        return glance(self.store, self.settings).problem_lines()
 
     def data_as_of(self) -> datetime | None:
         """When the boards last changed."""
@@ -498,6 +463,8 @@ class MainWindow(QMainWindow):
     def stop_timers(self) -> None:
         """Part of the staged shutdown: the clock-driven columns stop moving."""
         self.bridge.clock_ticked.disconnect(self._on_bridge_clock_ticked)
+        self.queues_board.timer.stop()
+        self.layouts.close_all()
         if self._picture_task is not None:
             self._picture_task.cancel()
 
@@ -531,6 +498,7 @@ class MainWindow(QMainWindow):
     def save_settings(self) -> None:
         """Remember geometry and the column widths of every table."""
         self.settings.setValue("window/geometry", self.saveGeometry())
+        self.agents_board.sync_columns()  # the grouped tree's choices are the table's
         for view in (self.agents_view, self.queues_view, self.feed_view):
             self.settings.setValue(
                 f"columns/{view.objectName()}", view.horizontalHeader().saveState()
@@ -546,6 +514,8 @@ class MainWindow(QMainWindow):
             state = self.settings.value(f"columns/{view.objectName()}")
             if isinstance(state, QByteArray):
                 view.horizontalHeader().restoreState(state)
+        self.agents_board.restore_columns()  # the grouped tree shows the table's columns
+        self.agents_board.fit_status_columns(self.store)  # a saved width never cuts a status
         tab = self.settings.value("window/tab")
         if isinstance(tab, int) or (isinstance(tab, str) and tab.isdigit()):
             self.tabs.setCurrentIndex(int(tab))

@@ -21,9 +21,10 @@ from PySide6.QtWidgets import QApplication
 
 from core.domain.format import status_text
 from core.engine.service import MonitorService
-from gui.app import GuiApp, GuiOptions
+from gui.app import GuiApp
 from gui.models.agents import AgentsModel
 from gui.models.queues import QueuesModel
+from gui.options import GuiOptions
 from gui.window.main_window import STATE_TEXT
 
 Json = dict[str, Any]

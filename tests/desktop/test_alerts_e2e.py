@@ -56,7 +56,8 @@ async def test_threshold_crossing_notifies_once_snooze_silences_unsnooze_lets_th
     notify_recorder: Path, session_bus: DBusConnection, tmp_path: Path
 ) -> None:
     from core.app.bootstrap import build_engine
-    from gui.app import GuiApp, GuiOptions
+    from gui.app import GuiApp
+    from gui.options import GuiOptions
 
     offset = _size(notify_recorder)
     engine = await build_engine(

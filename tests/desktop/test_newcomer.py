@@ -165,7 +165,7 @@ async def test_a_newcomer_connects_with_pkce_and_reaches_a_live_board(
 ) -> None:
     qapp = QApplication.instance()
     assert isinstance(qapp, QApplication)
-    # As gui.app.create_qapp sets it up: the welcome dialog closing before the main window
+    # As gui.options.create_qapp sets it up: the welcome dialog closing before the main window
     # opens must not end the application.
     quit_on_close = qapp.quitOnLastWindowClosed()
     qapp.setQuitOnLastWindowClosed(False)

@@ -22,7 +22,8 @@ from PySide6.QtWidgets import QApplication
 
 from core.cli.listen import state_snapshot
 from core.engine.records import EngineState
-from gui.app import GuiApp, GuiOptions
+from gui.app import GuiApp
+from gui.options import GuiOptions
 from sandbox.config import SandboxConfig
 from sandbox.server import Sandbox
 from tests.gui.test_sign_in_needed import Watcher, _expected, _fault, _signed_in_engine

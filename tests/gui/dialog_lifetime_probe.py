@@ -19,7 +19,8 @@ async def scenario() -> int:
     from PySide6.QtWidgets import QApplication
 
     from core.app.bootstrap import build_engine
-    from gui.app import GuiApp, GuiOptions
+    from gui.app import GuiApp
+    from gui.options import GuiOptions
 
     engine = await build_engine(
         demo=True, environment=None, queues="mine", users="mine", demo_speed=1.0
@@ -49,7 +50,7 @@ async def scenario() -> int:
 
 def main() -> int:
     """Exit 0 when nothing crashed."""
-    from gui.app import create_qapp, run_qasync
+    from gui.options import create_qapp, run_qasync
 
     qapp = create_qapp([])
     return run_qasync(qapp, scenario)

@@ -34,7 +34,8 @@ async def _until(predicate: Any, what: str) -> None:
 
 async def test_a_fired_alert_is_in_the_feed_and_the_journal(tmp_path: Path) -> None:
     from core.app.bootstrap import build_engine
-    from gui.app import GuiApp, GuiOptions
+    from gui.app import GuiApp
+    from gui.options import GuiOptions
 
     engine = await build_engine(
         demo=True, environment=None, queues="mine", users="mine", demo_speed=1.0

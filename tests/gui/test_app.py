@@ -192,7 +192,8 @@ async def test_the_app_shows_live_demo_data_and_shuts_down_without_leftovers(
 ) -> None:
     from core.app.bootstrap import build_engine
     from core.auth.keyring_worker import default_worker
-    from gui.app import GuiApp, GuiOptions
+    from gui.app import GuiApp
+    from gui.options import GuiOptions
 
     before = asyncio.all_tasks()
     engine = await build_engine(

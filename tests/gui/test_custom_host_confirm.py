@@ -31,7 +31,7 @@ QUESTION = "gateway.example.com is not a Genesys Cloud address. Send your client
 
 @pytest.fixture(autouse=True)
 def _qapp_as_the_app_sets_it_up() -> Iterator[None]:
-    from gui.app import create_qapp
+    from gui.options import create_qapp
 
     create_qapp()
     yield

@@ -27,8 +27,9 @@ async def test_the_demo_shows_both_sources_and_a_gap_recovered_from_eventbridge(
 ) -> None:
     from core.app.bootstrap import build_engine
     from core.storage.journal.journal import Journal
-    from gui.app import GuiApp, GuiOptions
+    from gui.app import GuiApp
     from gui.launcher import eventbridge_link
+    from gui.options import GuiOptions
 
     engine = await build_engine(
         demo=True,

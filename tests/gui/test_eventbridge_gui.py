@@ -238,7 +238,8 @@ async def test_the_status_bar_shows_both_sources(
     qtbot: QtBot, settings: QSettings, tmp_path: Path
 ) -> None:
     from core.app.bootstrap import build_engine
-    from gui.app import GuiApp, GuiOptions
+    from gui.app import GuiApp
+    from gui.options import GuiOptions
 
     engine = await build_engine(
         demo=True, environment=None, queues="mine", users="mine", demo_speed=20.0

@@ -69,7 +69,8 @@ async def test_a_queue_saved_in_the_guide_is_read_at_once_and_a_cleared_one_stop
     qtbot: QtBot, settings: QSettings, tmp_path: Path, org: Sandbox
 ) -> None:
     from core.app.bootstrap import build_engine
-    from gui.app import GuiApp, GuiOptions
+    from gui.app import GuiApp
+    from gui.options import GuiOptions
 
     assert org.eventbridge is not None
     queue_url = org.eventbridge.queue_url

@@ -63,7 +63,8 @@ async def test_an_offline_start_shows_the_last_known_picture_until_the_org_answe
     tmp_path: Path, settings: QSettings
 ) -> None:
     from core.app.bootstrap import build_engine
-    from gui.app import GuiApp, GuiOptions
+    from gui.app import GuiApp
+    from gui.options import GuiOptions
 
     port = _free_port()
     org = SandboxConfig(port=port, users=30, queues=4, seed=3, simulate=False)

@@ -37,7 +37,7 @@ class Instance(QObject):
 @pytest.fixture(autouse=True)
 def _app_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Settings, journal and logs in the test's own folders, as the app would make them."""
-    from gui.app import create_qapp
+    from gui.options import create_qapp
 
     for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
         monkeypatch.setenv(name, str(tmp_path / name.lower()))

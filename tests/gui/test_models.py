@@ -696,7 +696,9 @@ def test_feed_rows_show_local_time_and_mark_warnings(check: Check) -> None:
     )
     info = FeedEntry(at(4), "presence", "u-ana", "Ana Lima", "Ana Lima: On Queue → Lunch")
     model.append([warning, info])
-    assert model.index(0, FeedModel.SUMMARY).data() == info.summary
+    # The Subject column says "Ana Lima": the summary does not repeat it (the tooltip does).
+    assert model.index(0, FeedModel.SUMMARY).data() == "On Queue → Lunch"
+    assert info.summary in model.index(0, FeedModel.SUMMARY).data(Qt.ItemDataRole.ToolTipRole)
     assert model.index(0, FeedModel.TIME).data() == info.at.astimezone().strftime("%H:%M:%S")
     assert model.index(1, FeedModel.KIND).data() == "Routing"
     assert model.index(1, FeedModel.SUBJECT).data(ENTRY_ROLE) is warning
@@ -725,7 +727,8 @@ def test_feed_filter_by_kind_and_text(check: Check) -> None:
     check(proxy)
 
     def summaries() -> list[object]:
-        return column(proxy, FeedModel.SUMMARY)
+        entries = column(proxy, FeedModel.SUMMARY, ENTRY_ROLE)
+        return [e.summary for e in entries if isinstance(e, FeedEntry)]
 
     proxy.set_kinds({"routing"})
     assert summaries() == ["Eli Agent: Idle → Not Responding", "Dana Agent: Idle → Interacting"]

@@ -26,7 +26,8 @@ async def test_the_app_started_offline_shows_it_then_goes_live(
     qtbot: QtBot, settings: QSettings
 ) -> None:
     from core.app.bootstrap import build_engine
-    from gui.app import GuiApp, GuiOptions
+    from gui.app import GuiApp
+    from gui.options import GuiOptions
 
     port = _free_port()
     org = SandboxConfig(port=port, users=30, queues=4, seed=3, simulate=False)

@@ -27,8 +27,9 @@ from core.rest.regions import parse_environment
 from core.storage.settings.codec import profile_to_json
 from core.storage.settings.file import config_path, load_config, save_config
 from core.storage.settings.model import AppConfig, Profile, WatchSettings
-from gui.app import GuiApp, GuiOptions
+from gui.app import GuiApp
 from gui.launcher import DEMO_PROFILE, profile_choices, profile_key, start_engine
+from gui.options import GuiOptions
 from gui.tray.controller import ACTION_PROFILE, TrayController
 from main import parse_args
 from sandbox.config import SandboxConfig

@@ -159,7 +159,8 @@ async def test_quitting_the_app_mid_replay_cancels_it_before_the_dialog_is_delet
     qtbot: QtBot, big_journal: Journal, settings: QSettings
 ) -> None:
     from core.app.bootstrap import build_engine
-    from gui.app import GuiApp, GuiOptions
+    from gui.app import GuiApp
+    from gui.options import GuiOptions
 
     problems: list[dict[str, object]] = []
     asyncio.get_running_loop().set_exception_handler(lambda _l, context: problems.append(context))

@@ -272,7 +272,8 @@ async def test_the_app_opens_settings_from_the_tray_and_exports_its_own_diagnost
 ) -> None:
     """The wired app: real demo engine, its real token in the timeline, nothing on disk."""
     from core.app.bootstrap import build_engine
-    from gui.app import GuiApp, GuiOptions
+    from gui.app import GuiApp
+    from gui.options import GuiOptions
 
     engine = await build_engine(
         demo=True, environment=None, queues="mine", users="mine", demo_speed=20.0

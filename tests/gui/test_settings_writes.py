@@ -43,7 +43,8 @@ async def test_back_to_back_saves_from_every_writer_end_with_the_last(
     qtbot: QtBot, settings: QSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from core.app.bootstrap import build_engine
-    from gui.app import GuiApp, GuiOptions
+    from gui.app import GuiApp
+    from gui.options import GuiOptions
 
     save = HeldFirstSave()
     monkeypatch.setattr("core.storage.settings.writer.save_config", save)
@@ -88,7 +89,8 @@ async def test_a_failed_save_is_shown_and_the_next_one_lands(
     qtbot: QtBot, settings: QSettings, tmp_path: Path
 ) -> None:
     from core.app.bootstrap import build_engine
-    from gui.app import GuiApp, GuiOptions
+    from gui.app import GuiApp
+    from gui.options import GuiOptions
 
     engine = await build_engine(
         demo=True, environment=None, queues="mine", users="mine", demo_speed=20.0

@@ -38,7 +38,8 @@ async def test_quit_stops_the_engine_before_the_alerts_and_the_notifier(
     qtbot: QtBot, settings: QSettings, tmp_path: Path
 ) -> None:
     from core.app.bootstrap import build_engine
-    from gui.app import GuiApp, GuiOptions
+    from gui.app import GuiApp
+    from gui.options import GuiOptions
 
     problems: list[dict[str, Any]] = []
     asyncio.get_running_loop().set_exception_handler(lambda _l, context: problems.append(context))

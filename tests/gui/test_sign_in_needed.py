@@ -28,8 +28,9 @@ from core.auth.credentials import MemoryCredentialStore
 from core.cli.listen import state_snapshot
 from core.engine.records import EngineState
 from core.errors import SignInTimedOutError
-from gui.app import SIGN_IN_WAIT_TEXT, GuiApp, GuiOptions
+from gui.app import SIGN_IN_WAIT_TEXT, GuiApp
 from gui.notifications.notice import ACTION_SIGN_IN, SIGN_IN_KEY, Notice
+from gui.options import GuiOptions
 from gui.tray.controller import ACTION_SIGN_IN as TRAY_SIGN_IN
 from gui.tray.controller import TrayController
 from gui.window.sign_in_banner import SignInBanner

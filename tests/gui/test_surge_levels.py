@@ -51,7 +51,8 @@ async def test_a_surge_turns_the_glance_amber_and_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from core.app.bootstrap import build_engine
-    from gui.app import GuiApp, GuiOptions
+    from gui.app import GuiApp
+    from gui.options import GuiOptions
 
     # Offscreen has no system tray: let the app build its own tray controller all the same, so
     # the icon is fed by the app's wiring, not by this test.

@@ -63,7 +63,8 @@ async def test_a_simulated_resume_health_checks_the_live_channel_within_a_second
     qtbot: QtBot, settings: QSettings
 ) -> None:
     from core.app.bootstrap import build_engine
-    from gui.app import GuiApp, GuiOptions
+    from gui.app import GuiApp
+    from gui.options import GuiOptions
 
     engine = await build_engine(
         demo=True, environment=None, queues="mine", users="mine", demo_speed=20.0

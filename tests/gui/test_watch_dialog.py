@@ -347,7 +347,8 @@ async def test_the_app_opens_it_applies_through_the_engine_and_remembers(
 ) -> None:
     """The wired app and the real demo engine: from the menu to a re-subscribed board."""
     from core.app.bootstrap import build_engine
-    from gui.app import GuiApp, GuiOptions
+    from gui.app import GuiApp
+    from gui.options import GuiOptions
 
     engine = await build_engine(
         demo=True, environment=None, queues="mine", users="mine", demo_speed=5.0

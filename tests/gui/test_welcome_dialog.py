@@ -36,7 +36,7 @@ def _qapp_as_the_app_sets_it_up() -> Iterator[None]:
     collector they may be freed on an asyncio.to_thread worker of a later test, where Qt warns
     that it cannot stop their timers.
     """
-    from gui.app import create_qapp
+    from gui.options import create_qapp
 
     create_qapp()
     yield

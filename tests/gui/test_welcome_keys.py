@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(autouse=True)
 def _qapp_as_the_app_sets_it_up() -> Iterator[None]:
-    from gui.app import create_qapp
+    from gui.options import create_qapp
 
     create_qapp()
     yield
