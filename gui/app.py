@@ -168,6 +168,7 @@ class GuiApp(QObject):
         self.bridge.users_changed.connect(self.alerts.follow_users)
         self.alerts.open_requested.connect(self._on_alerts_open_requested)
         self.alerts.alerts_changed.connect(self._on_bridge_summary)
+        self.alerts.alerts_changed.connect(self._on_alerts_changed)
         self.alerts.config_problem.connect(self._on_alerts_config_problem)
         self.alerts.feed_kinds_changed.connect(self._on_alerts_feed_kinds_changed)
         self.notifier.in_app.shown.connect(self._on_notifier_in_app_shown)
@@ -189,7 +190,7 @@ class GuiApp(QObject):
             self.tray.sign_in_requested.connect(self.request_sign_in)
             self.tray.profile_requested.connect(self.switch_profile)
             self.tray.set_profiles(self.options.profiles, self.options.active_profile)
-            self.bridge.queues_changed.connect(self._on_bridge_summary)
+            self.window.header_strip.refreshed.connect(self._on_bridge_summary)
             self.bridge.health_changed.connect(self._on_bridge_summary)
 
     def _link_health(self) -> LinkHealth:
@@ -440,10 +441,16 @@ class GuiApp(QObject):
             self.show_window()
             self.request_sign_in()
 
+    def _on_alerts_changed(self, _count: int) -> None:
+        """A queue with a firing alert is marked on the Queues board (a bell, the rule named)."""
+        self.window.queues_board.levels.set_alerts(self.pipeline.active)
+
     def _on_bridge_summary(self, *_: object) -> None:
         if self.tray is None:
             return
-        summary = glance(self.service.store, self.window.settings)  # the worst queue's level
+        # The header strip's glance (read at most 4 times a second), else a fresh one.
+        shown = self.window.header_strip.summary()
+        summary = shown if shown is not None else glance(self.service.store, self.window.settings)
         self.tray.set_queue_state(summary.level.word, summary.total_waiting)
         # The alert count is the tray's own last line (set_alert_count): not said twice.
         self.tray.set_summary(summary.problem_lines(), self.window.data_as_of())
@@ -461,6 +468,7 @@ class GuiApp(QObject):
         minimized = self.options.minimized or self.alerts.config.start_minimized
         if not (minimized and self.tray is not None):
             self.show_window()
+        self.window.layouts.restore()  # the mini view, when it was open at the last quit
         journal = self.options.journal
         if journal is not None and journal.problem:
             self.window.show_problem("Journal", journal.problem)

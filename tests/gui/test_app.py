@@ -216,10 +216,13 @@ async def test_the_app_shows_live_demo_data_and_shuts_down_without_leftovers(
         signal.connect(check)
     keyring = default_worker()
     assert await keyring.call(5.0, lambda: True)  # the keyring thread runs, as after a sign-in
+    settings.setValue("miniView/open", True)  # the mini view was open when the app last quit
     running = asyncio.ensure_future(app.run())
     try:
         await asyncio.wait_for(ready.wait(), 20)
         assert app.window.isVisible()
+        mini = app.window.layouts.mini_view
+        assert mini is not None and mini.isVisible()  # ... so it is back
         boards = Path(os.environ.get("ARTIFACTS", "artifacts")) / "boards"
         boards.mkdir(parents=True, exist_ok=True)
         for index, name in enumerate(("agents", "queues", "feed")):

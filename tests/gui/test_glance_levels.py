@@ -213,7 +213,9 @@ def test_the_strip_colours_each_figure_and_follows_the_bridge(qtbot: QtBot, tmp_
     _wait(store, "q1", 3)
     assert strip.level_of("waiting") is Level.OK  # not until the bridge says so
     bridge.queues_changed.emit(["q1"])
-    assert (strip.text_of("waiting"), strip.level_of("waiting")) == ("3", Level.WARNING)
+    bridge.queues_changed.emit(["q1"])  # a burst of batches: read once, a moment later
+    qtbot.waitUntil(lambda: strip.text_of("waiting") == "3", timeout=2000)
+    assert strip.level_of("waiting") is Level.WARNING
     button = strip.button("waiting")
     assert button.accessibleName() == "Waiting: 3, warning"
     assert "font-weight: bold" in button.styleSheet()
@@ -227,7 +229,7 @@ def test_the_strip_colours_each_figure_and_follows_the_bridge(qtbot: QtBot, tmp_
     store.apply(PresenceChanged("u", "d", "ON_QUEUE", "", T0))
     store.apply(RoutingChanged("u", "NOT_RESPONDING", T0))
     bridge.users_changed.emit(["u"])
-    assert strip.level_of("not_responding") is Level.WARNING
+    qtbot.waitUntil(lambda: strip.level_of("not_responding") is Level.WARNING, timeout=2000)
     assert strip.level_of("sl") is None and "not known" in strip.button("sl").accessibleName()
 
 
@@ -339,3 +341,24 @@ def test_the_proxy_follows_the_thresholds_it_is_given(qtbot: QtBot) -> None:
     proxy.refresh()
     assert proxy.index(1, QueuesModel.WAITING).data(LEVEL_ROLE) == "ok"
     assert proxy.glance(1) is not None and proxy.glance(1).name == "Sales"  # type: ignore[union-attr]
+
+
+def test_a_burst_of_changes_is_read_once(qtbot: QtBot, tmp_path: Path) -> None:
+    """Many batches in a moment cost one glance, not one each (a glance reads every user)."""
+    store = _store()
+    strip, bridge = _strip(qtbot, store, tmp_path, [NOW])
+    reads: list[int] = []
+    real = strip.refresh
+
+    def counted() -> None:
+        reads.append(1)
+        real()
+
+    strip._soon.timeout.disconnect()
+    strip._soon.timeout.connect(counted)
+    _wait(store, "q1", 3)
+    for _ in range(50):
+        bridge.queues_changed.emit(["q1"])
+        bridge.users_changed.emit(["u"])
+    qtbot.waitUntil(lambda: strip.text_of("waiting") == "3", timeout=2000)
+    assert len(reads) == 1

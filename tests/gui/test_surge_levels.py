@@ -24,11 +24,10 @@ from PySide6.QtWidgets import QApplication
 from core.alerts.model import Condition, Rule
 from core.state.levels import DEFAULT_LIMITS, Level
 from core.storage.settings.model import AppConfig
-from gui.models.queue_levels import FIRING_ROLE, LEVEL_ROLE, ROW_LEVEL_ROLE, QueueLevelsProxy
+from gui.models.queue_levels import FIRING_ROLE, LEVEL_ROLE, ROW_LEVEL_ROLE
 from gui.models.queues import QueuesModel
 from gui.tray.controller import TrayController
 from gui.tray.icons import tray_icon
-from gui.window.header_strip import HeaderStrip
 
 DEADLINE_S = 30.0
 
@@ -70,9 +69,9 @@ async def test_a_surge_turns_the_glance_amber_and_back(
     store = engine.service.store
     assert app.tray is not None and engine.sandbox_url is not None
     tray = app.tray
-    strip = HeaderStrip(store, settings, app.bridge)
-    proxy = QueueLevelsProxy(app.window.queues, store, settings=settings)
-    app.alerts.alerts_changed.connect(lambda _count: proxy.set_alerts(app.pipeline.active))
+    # The window's own strip and the Queues board's own level proxy, as the app wires them.
+    strip = app.window.header_strip
+    proxy = app.window.queues_board.levels
     warn_at = int(DEFAULT_LIMITS.waiting.warning or 0)
     try:
         async with httpx.AsyncClient(base_url=engine.sandbox_url, timeout=10) as control:
