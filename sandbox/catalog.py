@@ -44,6 +44,13 @@ SUPERVISOR_PERMISSIONS = AGENT_PERMISSIONS | frozenset(
         "integrations:integration:add",
         "integrations:integration:edit",
         "integrations:integration:delete",
+        # Process Automation triggers and the workflows they run (fact sheet 5.1).
+        "processautomation:trigger:view",
+        "processautomation:trigger:add",
+        "processautomation:trigger:edit",
+        "processautomation:trigger:delete",
+        "processautomation:trigger:test",
+        "architect:flow:view",
     }
 )
 CLIENT_PERMISSIONS = SUPERVISOR_PERMISSIONS
@@ -190,6 +197,14 @@ TOPICS: tuple[TopicTemplate, ...] = (
         ("audits:audit:view",),
         transports=("EventBridge",),
     ),
+    # A workflow's execution history; trigger runs carry invokingContext.processAutomation
+    # (fact sheet 5.4). The sandbox publishes one per trigger invocation (sandbox/triggers).
+    TopicTemplate(
+        "v2.flows.instances.flow.{id}",
+        "Executions of one Architect flow",
+        ("architect:flow:view",),
+        transports=BOTH,
+    ),
     TopicTemplate(
         "v2.analytics.users.{id}.aggregates",
         "User aggregates",
@@ -231,3 +246,32 @@ def expand_combined(name: str) -> list[str] | None:
 def is_system_topic(name: str) -> bool:
     """System topics are delivered to every channel and can never be subscribed."""
     return name == "channel.metadata" or name.startswith("v2.system")
+
+
+# What ``GET /api/v2/processautomation/triggers/topics`` lists (fact sheet 5.3, the help
+# examples). The sandbox emits only ``v2.users.{id}.activity`` of these; the others are listed,
+# accepted and testable through ``/test`` but never fire on their own.
+TRIGGER_TOPICS: tuple[str, ...] = (
+    "v2.users.{id}.activity",
+    "v2.users.{id}.integrationpresence",
+    *(
+        f"v2.detail.events.conversation.{{id}}.{suffix}"
+        for suffix in (
+            "acd.start",
+            "acd.end",
+            "acw",
+            "wrapup",
+            "attributes",
+            "customer.start",
+            "customer.end",
+            "outbound",
+            "user.start",
+            "user.end",
+            "voicemail.start",
+            "voicemail.end",
+        )
+    ),
+    "v2.operations.events.{id}",
+    "v2.quality.evaluations",
+    "v2.integrations.inbound.webhook.{id}.invocation",
+)

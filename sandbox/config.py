@@ -99,6 +99,14 @@ class SandboxConfig:
     eventbridge_aws_account_id: str = "123456789012"
     eventbridge_region: str = "us-east-1"
 
+    # Process Automation triggers (issue 18; fact sheet 5.3): the documented org limits, and a
+    # wall-clock scale for delayBySeconds (tests shrink a 60 s delay; 1.0 = as documented).
+    triggers_per_minute: int = 6_000
+    triggers_per_hour: int = 36_000
+    triggers_target_ratio: float = 0.8  # distinct.target.ratio: one workflow's per-minute share
+    triggers_delay_scale: float = 1.0
+    trigger_optional_drop_rate: float = 0.5  # variations: optional Trigger fields absent, not null
+
     def sim_seconds(self, real_s: float) -> float:
         """Simulated seconds that pass in ``real_s`` wall seconds at this speed."""
         return real_s * self.speed

@@ -45,6 +45,13 @@ class Faults:
     fail_status: int = 503
 
 
+class Truthful(Protocol):
+    """A part of the sandbox with ground truth of its own."""
+
+    def truth(self) -> dict[str, Any]:
+        """Its ground truth as JSON."""
+
+
 class Controlled(Protocol):
     """What the control API steers: the server's parts, named so control never imports it."""
 
@@ -54,6 +61,10 @@ class Controlled(Protocol):
     simulation: Simulation
     faults: Faults
     paused: bool
+
+    @property
+    def triggers(self) -> Truthful:
+        """The trigger service (its tallies join the ground truth)."""
 
     def stats(self) -> dict[str, Any]:
         """Counters of the whole sandbox."""
@@ -108,8 +119,10 @@ class ControlApi:
         return loopback_routes(table)
 
     async def truth(self, request: web.Request) -> web.Response:
-        """The org's ground truth."""
-        return web.json_response(self.sandbox.org.truth())
+        """The org's ground truth, with every trigger's tally under ``triggers``."""
+        return web.json_response(
+            {**self.sandbox.org.truth(), "triggers": self.sandbox.triggers.truth()}
+        )
 
     async def stats(self, request: web.Request) -> web.Response:
         """Channel, socket, token and REST call counters."""

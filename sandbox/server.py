@@ -31,6 +31,7 @@ from sandbox.notifications import StreamingHub
 from sandbox.org import Org
 from sandbox.rest import RestApi
 from sandbox.simulation import Simulation
+from sandbox.triggers.service import TriggerService
 from sandbox.user_actions import UserActionsApi
 from sandbox.variations import Variations
 
@@ -63,6 +64,8 @@ class Sandbox:
         if self.config.eventbridge:
             self.eventbridge = EventBridgeSource(self.config, self.org, self.variations)
             self.hub.tap = self.eventbridge
+        self.triggers = TriggerService(self.config, self.org, self.variations, self.hub.publish)
+        self.triggers.attach(self.org)
         self.simulation = Simulation(
             self.org,
             seed=self.config.seed,
@@ -123,6 +126,7 @@ class Sandbox:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sim_task
             self._sim_task = None
+        self.triggers.stop()
         await self.hub.stop()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -168,7 +172,10 @@ class Sandbox:
                 f"  client credentials:   {c.client_id} / {c.client_secret}",
                 f"  ground truth:         {self.base_url}/sandbox/truth",
                 *(
-                    [f"  EventBridge queue:    {self.eventbridge.queue_url}"]
+                    [
+                        "  EventBridge queue:    "
+                        + (self.eventbridge.queue_url or "made when the app first reads it")
+                    ]
                     if self.eventbridge is not None
                     else []
                 ),
@@ -309,6 +316,7 @@ class Sandbox:
         r.add_post("/api/v2/analytics/conversations/aggregates/query", api(self.aggregates.query))
         app.add_routes(UserActionsApi(self.org, auth).routes(api))  # after the GET routes
         app.add_routes(self.control.routes())
+        app.add_routes(self.triggers.routes(api))
         if self.eventbridge is not None:
             app.add_routes(self.eventbridge.routes(api))
         return app

@@ -8,8 +8,9 @@ without ``modifiedDate`` (5.1), observation user metrics in their own group or r
 (5.9, 6.8), queue activity events with all or only the changed media blocks (5.10, 9) and
 observation query answers with or without zero-count media groups, conversation aggregates
 answers with or without the queues that had no traffic and with metrics in any order
-(sandbox.aggregates). Off, each surface keeps one
-fixed choice. The generator is separate from the org's and the simulation's, so switching
+(sandbox.aggregates), and trigger bodies whose unset optional fields and missing next/previous
+page links are absent or null (sandbox.triggers; the SDK models allow both). Off, each surface
+keeps one fixed choice. The generator is separate from the org's and the simulation's, so switching
 variations leaves the org and its traffic unchanged.
 """
 
@@ -102,6 +103,10 @@ class Variations:
         if not self.on:
             return True
         return self.rng.random() < self.config.zero_media_groups_rate
+
+    def optional_absent(self) -> bool:
+        """Whether a trigger body leaves its unset optional fields out instead of null."""
+        return self.chance(self.config.trigger_optional_drop_rate)
 
     # ------------------------------------------------------------------ decoration
     def decorate(self, value: Any) -> Any:
