@@ -28,6 +28,7 @@ class FeedKind(enum.StrEnum):
     BUDGET = "budget"
     ALERT = "alert"
     ACTION = "action"  # a status change the person made (core.app.actions; RawData payload)
+    TRIGGER = "trigger"  # a Genesys Cloud trigger's run failed or was throttled (core.triggers)
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,7 @@ from core.domain.presence import SYSTEM_PRESENCES
 from core.feed.entry import KINDS, FeedEntry
 from core.storage.journal.errors import JournalError
 from core.storage.journal.journal import Journal
+from gui.dialogs.rule_trigger import RuleTriggerRow
 
 logger = logging.getLogger(__name__)
 
@@ -209,6 +210,8 @@ class FilterDialog(QDialog):
         right.addWidget(self.description)
         right.addWidget(self.problems)
         right.addLayout(replay_row)
+        self.genesys = RuleTriggerRow()  # "Also run in Genesys Cloud…" (gui.triggers_ui)
+        right.addWidget(self.genesys)
         right.addStretch(1)
         self.editor = QWidget()
         self.editor.setLayout(right)
@@ -437,6 +440,7 @@ class FilterDialog(QDialog):
         )
         self.problems.setText("\n".join(messages))
         self.problems.setVisible(bool(messages))
+        self.genesys.show_rule(rule)
         self._update_save()
 
     def _update_save(self) -> None:

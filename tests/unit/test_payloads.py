@@ -96,6 +96,11 @@ PAYLOADS: list[tuple[FeedKind, FeedData, dict[str, Any]]] = [
         RawData({"actorId": "u-0", "action": "routing", "targetId": "u-1", "outcome": "done"}),
         {"actorId": "u-0", "action": "routing", "targetId": "u-1", "outcome": "done"},
     ),
+    (  # core.triggers: a failed or throttled trigger run; nothing replays it either
+        FeedKind.TRIGGER,
+        RawData({"triggerId": "t-1", "flowId": "wf-1", "error": "down", "throttled": False}),
+        {"triggerId": "t-1", "flowId": "wf-1", "error": "down", "throttled": False},
+    ),
 ]
 
 
