@@ -131,6 +131,7 @@ class TrayController(QObject):
         self._as_of: datetime | None = None
         self._eventbridge: SourceStatus | None = None  # None: no EventBridge queue set up
         self._icon_key: tuple[object, ...] = ()
+        self._shown_state = ""  # the connection state the icon last showed (logged on change)
         self._tray = QSystemTrayIcon(self)
         # A QMenu is a QWidget and cannot have a QObject parent: this object owns it, and deletes
         # it with itself (a menu left behind would outlive the tray for the whole session).
@@ -375,6 +376,9 @@ class TrayController(QObject):
         if key != self._icon_key:  # re-setting the same icon makes XEmbed repaint (flicker)
             self._icon_key = key
             self._tray.setIcon(icon)
+            if self._state != self._shown_state:  # once per connection state, for the logs
+                self._shown_state = self._state
+                logger.info("tray icon shows %s", self._state)
         tooltip = "\n".join(self._tooltip_lines())
         if tooltip != self._tray.toolTip():
             self._tray.setToolTip(tooltip)

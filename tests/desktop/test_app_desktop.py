@@ -48,6 +48,18 @@ async def _line(stream: asyncio.StreamReader, needle: str, seen: list[str]) -> s
                 return text
 
 
+async def _settled_grab(qt_probe: QtProbe, path: Path) -> None:
+    """Grab the screen once the tray area stops changing (XEmbed repaints after the icon is set)."""
+    async with asyncio.timeout(DEADLINE_S):
+        qt_probe("grab", str(path))
+        while True:
+            await asyncio.sleep(0.3)
+            before = _area(path)
+            qt_probe("grab", str(path))
+            if _differs(before, _area(path)) == 0:
+                return
+
+
 async def test_tray_icon_docks_and_follows_a_drop(
     tray_host: str, qt_probe: QtProbe, tmp_path: Path
 ) -> None:
@@ -80,19 +92,22 @@ async def test_tray_icon_docks_and_follows_a_drop(
         url = (
             (await _line(proc.stdout, "Sandbox Genesys Cloud org:", seen)).split(": ", 1)[1].strip()
         )
-        await _line(proc.stdout, "engine: live", seen)
+        async with httpx.AsyncClient(base_url=url, timeout=10) as control:
+            # Still figures: the icon's waiting badge must not move between the grabs.
+            await control.post("/sandbox/simulation/pause")
+        await _line(proc.stdout, "tray icon shows live", seen)
         live = tmp_path / "live.png"
-        qt_probe("grab", str(live))
+        await _settled_grab(qt_probe, live)
         async with httpx.AsyncClient(base_url=url, timeout=10) as control:
             await control.post("/sandbox/faults/server_error", params={"count": 100_000})
             await control.post("/sandbox/faults/drop")
-            await _line(proc.stdout, "engine: reconnecting", seen)
+            await _line(proc.stdout, "tray icon shows reconnecting", seen)
             broken = tmp_path / "reconnecting.png"
-            qt_probe("grab", str(broken))
+            await _settled_grab(qt_probe, broken)
             await control.post("/sandbox/faults/server_error", params={"count": 0})
-            await _line(proc.stdout, "engine: live", seen)
+            await _line(proc.stdout, "tray icon shows live", seen)
         back = tmp_path / "back.png"
-        qt_probe("grab", str(back))
+        await _settled_grab(qt_probe, back)
     finally:
         proc.terminate()
         rest = await asyncio.wait_for(proc.stdout.read(), DEADLINE_S)
