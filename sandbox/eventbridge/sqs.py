@@ -9,6 +9,7 @@ when EventBridge is switched on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -132,7 +133,17 @@ class LoopbackSqs:
             self._serve(self.port)
 
     def stop(self) -> None:
-        """Stop the server and close its socket (moto's own stop leaves it open)."""
+        """Delete the queues, stop the server and close its socket (moto's stop leaves it open).
+
+        moto keeps every queue of every server in one process-wide backend: a stopped sandbox's
+        messages would otherwise stay in memory for the rest of the process (a test run).
+        """
+        self.come_back()
+        if self.client is not None:
+            for url in (self.queue_url, self.dlq_url):
+                if url:
+                    with contextlib.suppress(Exception):
+                        self.client.delete_queue(QueueUrl=url)
         self.go_down()
         if self.client is not None:
             self.client.close()
