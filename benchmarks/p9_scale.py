@@ -5,8 +5,11 @@ its EventBridge source on (``--eventbridge``: moto's SQS on loopback), simulatio
 one fixed shape of every REST answer (``--no-variations``). The users exist for the engine the
 honest way: it resolves "every user, every queue" over REST and re-syncs them into its store as
 it always does; the WebSocket takes what fits in 20 channels of 1,000 topics (the rest is
-reported over budget) and stays quiet. That start takes minutes at 50,000 users (about 1,000
-REST calls under the sandbox's 300-a-minute client limit); it is reported, not judged.
+reported over budget) and stays quiet. That start takes minutes at 50,000 users (500 pages of
+users for the selection, then the re-sync of the 16,500 on a channel: the other 33,500 come from
+the selection's read; some 670 REST calls under the sandbox's 300-a-minute client limit); it is
+reported, not judged. As the app does, start-up's heap is frozen out of garbage collection once
+live (:mod:`core.app.heap`; ``BENCH_P9_SETTLE_HEAP=0`` leaves it, to compare).
 
 The app is the real stack in this process, as P2 and P8 run it: the engine, a journal file, the
 demo rules, :class:`gui.app.GuiApp` with its window shown on the agents board (offscreen), and
@@ -56,6 +59,7 @@ from benchmarks.gui_rig import ensure_frames
 from benchmarks.large_stream import SEED
 from benchmarks.p2_ui import LagProbe
 from core.app.bridge_merge import BridgeMerge
+from core.app.heap import settle_heap_once_live
 from core.engine.records import EngineState
 from core.engine.selection import Selection
 from core.eventbridge.consumer import ConsumerSettings, SqsConsumer
@@ -81,6 +85,7 @@ class Settings:
     rate: float = float(os.environ.get("BENCH_P9_RATE", "1000"))
     seconds: float = float(os.environ.get("BENCH_P9_S", "60"))
     warmup_s: float = 5.0
+    settle_heap: bool = os.environ.get("BENCH_P9_SETTLE_HEAP", "1") != "0"  # as the app does
     frames: Path = FRAMES  # recorded from the 200-user, 20-queue org of seed 5
 
 
@@ -183,6 +188,7 @@ async def measure(qapp: QApplication, workdir: Path, size: Settings) -> dict[str
             eventbridge_stop=stop_bridge,
         )
         app = GuiApp(qapp, service, options)
+        settler = settle_heap_once_live(service.add_listener) if size.settle_heap else None
         merge = BridgeMerge(service, app.pipeline, flush=journal.flush)
         merges.append(merge)
         consumer.add_status_listener(merge.on_status)
@@ -257,6 +263,8 @@ async def measure(qapp: QApplication, workdir: Path, size: Settings) -> dict[str
                 "rss_end_mb": round(rss_end, 1),
                 "rss_peak_mb": round(max(rss_peak, rss_end), 1),
                 "eventbridge_status": consumer.status.state,
+                "heap_frozen_objects": settler.frozen if settler is not None else 0,
+                "heap_settle_ms": round(settler.pause_ms, 1) if settler is not None else None,
                 # other processes on the machine: this run's CPU share and lag depend on them
                 "load_average_1m_end": round(os.getloadavg()[0], 2),
             }

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import QApplication
 from core.alerts.presets import starter_rules
 from core.app.bootstrap import Engine, UsageError, build_engine, environment_words
 from core.app.eventbridge_wiring import EventBridgeLink
+from core.app.heap import settle_heap_once_live
 from core.app.logging_setup import log_files, log_path
 from core.app.sign_in import CredentialStoreFactory, SignedIn, sign_in_session
 from core.errors import AuthError, GenesysTrayError, InvalidEnvironmentError
@@ -409,6 +410,7 @@ async def run_app(
             else profile_key(orgs.profile),
         )
         app = GuiApp(qapp, engine.service, options)
+        settle_heap_once_live(engine.service.add_listener)  # start-up's heap out of GC passes
         if link is not None:  # the app's pipeline listens to the engine by now
             link.attach(engine.service, app.pipeline, journal.flush)
             if engine.demo_queue is not None:  # moto's start waits until the demo is live

@@ -8,7 +8,8 @@ failed read leaves the engine's current watch as it was.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -55,11 +56,19 @@ class Watch:
 
 @dataclass(slots=True)
 class Resolution:
-    """A selection read through REST: who and what, and each queue's (member, joined) pairs."""
+    """A selection read through REST: who and what, and each queue's (member, joined) pairs.
+
+    ``records``: the whole user records the read brought ("every user" and explicit ids read
+    them with presence and routing), asked for at ``asked_at`` on the clock given to
+    :func:`read_selection`; the first re-sync may use them for users no channel carries
+    (:meth:`core.engine.readback.ReadBack.offer`).
+    """
 
     users: dict[str, str]
     queues: dict[str, str]
     members: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)
+    records: dict[str, UserRecord] = field(default_factory=dict)
+    asked_at: float | None = None
 
 
 class SelectionApi(Protocol):
@@ -81,11 +90,17 @@ class SelectionApi(Protocol):
 
 
 async def read_selection(
-    api: SelectionApi, sel: Selection, *, service_account: bool = False, me: str | None = None
+    api: SelectionApi,
+    sel: Selection,
+    *,
+    service_account: bool = False,
+    me: str | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Resolution:
     """Resolve a selection through REST, changing nothing (a failure leaves all as it was).
 
     ``me``: the signed-in person, always watched (the tray shows my own status live).
+    ``clock``: says when the user records kept with the resolution were asked for.
     """
     queues: dict[str, str] = {}
     if isinstance(sel.queues, tuple):
@@ -104,11 +119,16 @@ async def read_selection(
     elif sel.queues != "none":
         queues = {q.id: q.name for q in await api.queues(name=sel.queues)}
     out = Resolution({}, queues)
+    asked_at = clock()
     if isinstance(sel.users, tuple):
-        named = {u.id: u.name for u in await api.users(ids=sel.users)} if sel.users else {}
+        read = await api.users(ids=sel.users) if sel.users else []
+        named = {u.id: u.name for u in read}
         out.users = {uid: named.get(uid, "") for uid in sel.users}
+        _keep(out, read, asked_at)
     elif sel.users == "all":
-        out.users = {u.id: u.name for u in await api.users()}
+        read = await api.users()
+        out.users = {u.id: u.name for u in read}
+        _keep(out, read, asked_at)
     elif sel.users == "members":
         for queue_id in queues:
             pairs = out.members.setdefault(queue_id, [])
@@ -118,6 +138,12 @@ async def read_selection(
     if me and not service_account and me not in out.users:  # named: the board shows me too
         out.users[me] = next((u.name for u in await api.users(ids=(me,)) if u.id == me), "")
     return out
+
+
+def _keep(out: Resolution, records: list[UserRecord], asked_at: float) -> None:
+    """Keep the whole records a read brought, and since when they are true."""
+    out.records = {u.id: u for u in records}
+    out.asked_at = asked_at
 
 
 async def read_directory(api: SelectionApi) -> Directory:

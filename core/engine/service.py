@@ -355,6 +355,7 @@ class MonitorService:
     def _adopt(self, resolution: Resolution) -> None:
         """Make a resolution the watch: keep what stays, drop the store rows of what goes."""
         self._emit(self._watch.adopt(resolution))
+        self._readback.offer(resolution, lambda: self.plan.over_budget)  # users no channel has
 
     async def _resolve(self) -> None:
         self._adopt(await self._read_selection(self.selection))
