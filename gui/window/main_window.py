@@ -428,7 +428,7 @@ class MainWindow(QMainWindow):
         return box
 
     def _on_find_triggered(self) -> None:
-        search = (self.agent_search, None, self.feed_search)[self.tabs.currentIndex()]
+        search = {0: self.agent_search, 2: self.feed_search}.get(self.tabs.currentIndex())
         if search is not None:
             search.setFocus()
             search.selectAll()
