@@ -43,7 +43,7 @@ bench:
 	$(PY) -m benchmarks.report
 
 ## The chaos run alone, 10 faults of each kind (CHAOS_PER_KIND; about 2 minutes). make test runs
-## it with 5 of each, the soak with at least 50.
+## it with 3 of each, the soak with at least 50.
 CHAOS_PER_KIND ?= 10
 chaos:
 	@bash .ci/bootstrap.sh venv
