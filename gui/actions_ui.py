@@ -15,8 +15,6 @@ and again only when the list changes.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable
 from typing import Protocol
@@ -28,6 +26,7 @@ from core.app.actions import ActionJournal, ActionKind, StatusActions, reason_wo
 from core.app.me import presence_choices
 from core.app.permissions import missing_parts
 from core.app.pipeline import Pipeline
+from core.app.task_set import TaskSet
 from core.engine.records import EngineState
 from core.engine.service import MonitorService
 from core.errors import ApiError, GenesysTrayError, TransportError
@@ -130,7 +129,7 @@ class ActionsUi(QObject):
         self.actions = StatusActions(api, self.journal) if isinstance(api, ApiClient) else None
         self.message: QMessageBox | None = None  # the last refusal, failure or sign-in message
         self.missing: list[str] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet("supervisor action")
         self._loaded = False
         bridge.state_changed.connect(self._on_bridge_state_changed)
 
@@ -244,23 +243,11 @@ class ActionsUi(QObject):
 
     # ------------------------------------------------------------------ life
     def _spawn(self, work: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._on_task_done)
-
-    def _on_task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("supervisor action: unexpected failure", exc_info=task.exception())
+        self._tasks.spawn(work)
 
     async def stop(self) -> None:
         """Cancel what is still running and close an open question (the app shuts down)."""
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
+        await self._tasks.cancel_all()
         for box in (self.menu.question, self.message):
             if box is not None:
                 box.close()

@@ -11,8 +11,6 @@ no mark, no tab.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable
 from typing import Protocol
@@ -21,6 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMainWindow, QTabWidget
 
 from core.app.me import MeProfile, load_me, my_status
+from core.app.task_set import TaskSet
 from core.engine.records import EngineState
 from core.engine.service import MonitorService
 from core.errors import GenesysTrayError
@@ -93,7 +92,7 @@ class MeUi(QObject):
         self.tabs = tabs
         self.profile: MeProfile | None = None
         self.view: MyView | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet("my status")
         self._loading = False
         if user_id is None:
             return
@@ -198,20 +197,8 @@ class MeUi(QObject):
 
     # ------------------------------------------------------------------ life
     def _spawn(self, work: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._on_task_done)
-
-    def _on_task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("my status: unexpected failure", exc_info=task.exception())
+        self._tasks.spawn(work)
 
     async def stop(self) -> None:
         """Cancel what is still running (the app is shutting down)."""
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
+        await self._tasks.cancel_all()
