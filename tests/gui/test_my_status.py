@@ -20,10 +20,10 @@ from PySide6.QtGui import QAction, QColor, QImage
 from PySide6.QtWidgets import QApplication, QMainWindow, QMenu
 from pytestqt.qtbot import QtBot
 
-from core.app.bootstrap import Engine, build_engine
+from core.app.bootstrap import build_engine
 from core.app.me import MeProfile, MyStatus, PresenceChoice, is_supervisor, presence_choices
 from core.app.pipeline import Pipeline
-from core.app.sign_in import follow_redirects, sign_in_session
+from core.app.sign_in import sign_in_session
 from core.auth.credentials import MemoryCredentialStore
 from core.engine.ports import ServiceApi
 from core.engine.records import EngineState
@@ -51,6 +51,7 @@ from gui.window.main_window import MainWindow
 from gui.window.my_view import MyView
 from sandbox.config import SandboxConfig
 from sandbox.server import Sandbox
+from tests.gui.signed_in import engine_signed_in_as
 
 WAIT_S = 20.0
 GLANCE_SIZES = (16, 22, 24)
@@ -327,29 +328,6 @@ def _an_agent(sandbox: Sandbox) -> str:
     raise AssertionError("the seeded org has no agent in a queue")
 
 
-async def _engine_as(sandbox: Sandbox, user_id: str) -> Engine:
-    """The GUI's way in, signed in as ``user_id`` (the sandbox's authorize page picks them)."""
-
-    async def browser(url: str) -> None:
-        await follow_redirects(f"{url}&sandbox_user={user_id}")
-
-    session = await sign_in_session(
-        sandbox.base_url,
-        sandbox.config.pkce_client_id,
-        "pkce",
-        open_browser=browser,
-        open_store=lambda _service: MemoryCredentialStore(insecure_reason="test: no keyring"),
-    )
-    return await build_engine(
-        demo=False,
-        environment=sandbox.base_url,
-        queues="mine",
-        users="mine",
-        session=session,
-        auto_sign_in=False,
-    )
-
-
 class _Until:
     """Waits, with a deadline, for a condition the app's signals make worth re-checking."""
 
@@ -406,7 +384,7 @@ async def _agent_sets_presence(
 ) -> None:
     monkeypatch.setattr(TrayController, "available", staticmethod(lambda: True))  # offscreen
     agent = _an_agent(sandbox)
-    engine = await _engine_as(sandbox, agent)
+    engine = await engine_signed_in_as(sandbox, agent, queues="mine")
     assert engine.user_id == agent
     options = GuiOptions(settings=settings, self_user_id=engine.user_id, watch_network=False)
     app = GuiApp(QApplication.instance(), engine.service, options)  # type: ignore[arg-type]

@@ -25,9 +25,6 @@ from PySide6.QtCore import QPoint, QSettings, QTimer
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QMenu, QMessageBox, QTableView
 from pytestqt.qtbot import QtBot
 
-from core.app.bootstrap import Engine, build_engine
-from core.app.sign_in import follow_redirects, sign_in_session
-from core.auth.credentials import MemoryCredentialStore
 from core.engine.records import EngineState
 from core.feed.payloads import FeedKind
 from core.storage.journal.journal import Journal
@@ -44,6 +41,7 @@ from gui.window.agent_menu import (
 )
 from sandbox.config import SandboxConfig
 from sandbox.server import Sandbox
+from tests.gui.signed_in import engine_signed_in_as
 
 # A menu's popup grabs the keyboard; the offscreen platform cannot, and says so (harmless).
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support grabbing the keyboard")
@@ -86,29 +84,6 @@ async def _journal(tmp_path: Path) -> AsyncIterator[Journal]:
         yield journal
     finally:
         await journal.close()
-
-
-async def _engine_as(sandbox: Sandbox, user_id: str) -> Engine:
-    """The GUI's way in, signed in as ``user_id`` (the sandbox's authorize page picks them)."""
-
-    async def browser(url: str) -> None:
-        await follow_redirects(f"{url}&sandbox_user={user_id}")
-
-    session = await sign_in_session(
-        sandbox.base_url,
-        sandbox.config.pkce_client_id,
-        "pkce",
-        open_browser=browser,
-        open_store=lambda _service: MemoryCredentialStore(insecure_reason="test: no keyring"),
-    )
-    return await build_engine(
-        demo=False,
-        environment=sandbox.base_url,
-        queues="all",
-        users="mine",
-        session=session,
-        auto_sign_in=False,
-    )
 
 
 async def _control(http: httpx.AsyncClient, user_id: str, presence: str, routing: str) -> None:
@@ -247,7 +222,7 @@ async def _journaled(journal: Journal) -> list[Any]:
 async def _running(
     sandbox: Sandbox, user_id: str, settings: QSettings, journal: Journal
 ) -> AsyncIterator[GuiApp]:
-    engine = await _engine_as(sandbox, user_id)
+    engine = await engine_signed_in_as(sandbox, user_id)
     assert engine.user_id == user_id
     options = GuiOptions(
         settings=settings, self_user_id=engine.user_id, watch_network=False, journal=journal

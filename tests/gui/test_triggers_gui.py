@@ -24,9 +24,6 @@ from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from core.alerts.model import Condition, Rule
-from core.app.bootstrap import Engine, build_engine
-from core.app.sign_in import follow_redirects, sign_in_session
-from core.auth.credentials import MemoryCredentialStore
 from core.engine.records import EngineState
 from core.feed.payloads import FeedKind
 from core.storage.journal.journal import Journal
@@ -41,6 +38,7 @@ from gui.notifications.notice import Notice
 from gui.options import GuiOptions
 from sandbox.config import SandboxConfig
 from sandbox.server import Sandbox
+from tests.gui.signed_in import engine_signed_in_as
 
 WAIT_S = 20.0
 LEAD = "Text the team lead"
@@ -63,27 +61,6 @@ async def _org() -> AsyncIterator[tuple[Sandbox, httpx.AsyncClient]]:
             await sandbox.stop()
 
 
-async def _engine_as(sandbox: Sandbox, user_id: str) -> Engine:
-    async def browser(url: str) -> None:
-        await follow_redirects(f"{url}&sandbox_user={user_id}")
-
-    session = await sign_in_session(
-        sandbox.base_url,
-        sandbox.config.pkce_client_id,
-        "pkce",
-        open_browser=browser,
-        open_store=lambda _service: MemoryCredentialStore(insecure_reason="test: no keyring"),
-    )
-    return await build_engine(
-        demo=False,
-        environment=sandbox.base_url,
-        queues="all",
-        users="mine",
-        session=session,
-        auto_sign_in=False,
-    )
-
-
 async def _until(condition: Callable[[], object], what: str) -> None:
     deadline = asyncio.get_running_loop().time() + WAIT_S
     while not condition():
@@ -96,7 +73,7 @@ async def _until(condition: Callable[[], object], what: str) -> None:
 async def _running(
     sandbox: Sandbox, user_id: str, settings: QSettings, journal: Journal, rules: list[Rule]
 ) -> AsyncIterator[GuiApp]:
-    engine = await _engine_as(sandbox, user_id)
+    engine = await engine_signed_in_as(sandbox, user_id)
     options = GuiOptions(
         settings=settings,
         self_user_id=engine.user_id,
